@@ -1,0 +1,76 @@
+/**
+ * Cluster-scoped objects shared by all environments: StorageClasses and the cert-manager
+ * ClusterIssuers the environments ask for. One folder (`dist/cluster/`), applied once.
+ */
+import { Chart } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import type { Environment } from '../environments/schema';
+import type { StorageClassSpec } from '../environments/shared/cluster';
+import { ClusterIssuer } from '../imports/cert-manager.io';
+import { LABEL, PART_OF, Wave, declareIdentity } from './lib/identity';
+import type { OutputFolder } from './lib/output';
+
+export interface ClusterChartProps {
+  readonly storageClasses: StorageClassSpec[];
+  readonly environments: Environment[];
+}
+
+/** Let's Encrypt ACME servers by issuer name; anything else is assumed to exist already. */
+const ACME_SERVERS: Record<string, string> = {
+  'letsencrypt-prod': 'https://acme-v02.api.letsencrypt.org/directory',
+  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+};
+
+export class ClusterChart extends Chart implements OutputFolder {
+  readonly folder = 'cluster';
+  readonly title = 'Cluster-scoped objects shared by every environment';
+  readonly applied = true;
+  readonly storageClassNames: Set<string>;
+
+  constructor(scope: Construct, props: ClusterChartProps) {
+    super(scope, 'cluster', {
+      labels: { [LABEL.partOf]: PART_OF, [LABEL.managedBy]: 'cdk8s', [LABEL.instance]: 'nextgen-cluster' },
+    });
+    declareIdentity(this, { name: 'cluster', component: 'cluster', wave: Wave.NAMESPACE });
+    this.storageClassNames = new Set(props.storageClasses.map((s) => s.name));
+
+    for (const sc of props.storageClasses) {
+      new k8s.KubeStorageClass(this, `StorageClass-${sc.name}`, {
+        metadata: {
+          name: sc.name,
+          annotations: sc.isDefault ? { 'storageclass.kubernetes.io/is-default-class': 'true' } : undefined,
+        },
+        provisioner: sc.provisioner,
+        parameters: sc.parameters,
+        // Databases must keep their volume if a claim is deleted by mistake; and binding waits
+        // for the pod so the volume lands in the pod's zone.
+        reclaimPolicy: 'Retain',
+        volumeBindingMode: 'WaitForFirstConsumer',
+        allowVolumeExpansion: true,
+      });
+    }
+
+    const issuers = new Map<string, string>();
+    for (const env of props.environments) {
+      if (env.tls.enabled && env.tls.createIssuer) issuers.set(env.tls.clusterIssuer, env.tls.acmeEmail);
+    }
+    for (const [name, email] of [...issuers.entries()].sort()) {
+      const server = ACME_SERVERS[name];
+      if (!server) {
+        throw new Error(`tls.clusterIssuer '${name}' cannot be created: known issuers are ${Object.keys(ACME_SERVERS).join(', ')}`);
+      }
+      new ClusterIssuer(this, `ClusterIssuer-${name}`, {
+        metadata: { name },
+        spec: {
+          acme: {
+            server,
+            email,
+            privateKeySecretRef: { name: `${name}-account-key` },
+            solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }],
+          },
+        },
+      });
+    }
+  }
+}

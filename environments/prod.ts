@@ -1,0 +1,48 @@
+import { defineEnvironment } from './define';
+
+/** Production: the guide's 3 workers of 4 CPU / 8 GB, hourly backups (RPO 1 h), paging on. */
+export default defineEnvironment({
+  name: 'prod',
+  tier: 'production',
+  namespace: 'nextgen-prod',
+  hosts: {
+    api: 'api.nextgen.example.com',
+    app: 'app.nextgen.example.com',
+    admin: 'admin.nextgen.example.com',
+    vendor: 'vendor.nextgen.example.com',
+    minio: 'minio.nextgen.example.com',
+    minioConsole: 'minio-console.nextgen.example.com',
+    grafana: 'grafana.nextgen.example.com',
+  },
+  tls: { enabled: true, clusterIssuer: 'letsencrypt-prod', createIssuer: true },
+  image: {
+    registry: 'registry.example.com/nextgen',
+    repository: 'nextgen-marketplace',
+    digest: 'sha256:4b6f3d1c9a0e8b7d2f5a6c3e1b9d8f7a6e5c4b3a2d1f0e9c8b7a6d5e4f3c2b1a',
+  },
+  api: {
+    autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 6 },
+    resources: { requests: { cpuMillis: 250, memoryMiB: 512 }, limits: { cpuMillis: 1000, memoryMiB: 1024 } },
+    loadBalancer: true,
+  },
+  postgres: {
+    storage: { storageClass: 'fast-ssd', sizeGiB: 100 },
+    resources: { requests: { cpuMillis: 500, memoryMiB: 2048 }, limits: { cpuMillis: 2000, memoryMiB: 2048 } },
+    maxConnections: 200,
+  },
+  redis: {
+    storage: { storageClass: 'fast-ssd', sizeGiB: 10 },
+    resources: { requests: { cpuMillis: 200, memoryMiB: 512 }, limits: { cpuMillis: 1000, memoryMiB: 1024 } },
+    maxmemoryMiB: 768,
+  },
+  minio: { storage: { storageClass: 'fast-ssd', sizeGiB: 200 }, ingress: true },
+  // Hourly dumps: the longest gap between two runs is 60 min, which meets the 1 h RPO.
+  backup: { schedule: '5 * * * *', rpoMinutes: 60, scratchSizeGiB: 50 },
+  monitoring: {
+    prometheus: { retentionDays: 30, storage: { storageClass: 'fast-ssd', sizeGiB: 50 } },
+    alertmanager: { enabled: true, pagerduty: true, slack: true, slackChannel: '#nextgen-prod-alerts' },
+    grafana: { ingress: true },
+    thresholds: { errorRatePercent: 2, p99LatencySeconds: 1 },
+  },
+  gitops: { automated: true, syncWindows: [{ schedule: '0 8 * * 1-5', durationMinutes: 600 }] },
+});

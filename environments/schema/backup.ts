@@ -1,0 +1,76 @@
+/** Backup, restore and migration sections of an environment. */
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+import { dnsSubdomain, image, positiveInt, resources, res } from './common';
+
+/** A standard five-field cron expression, checked by cron-parser. */
+export const cron = z.string().refine(
+  (s) => {
+    if (s.trim().split(/\s+/).length !== 5) return false;
+    try {
+      CronExpressionParser.parse(s, { tz: 'UTC' });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'a five-field cron expression such as "0 * * * *"' },
+);
+
+export const backup = z
+  .strictObject({
+    /** CronJob schedule, evaluated in `timeZone`. @default 0 * * * * (hourly) */
+    schedule: cron.default('0 * * * *'),
+    /** CronJob `timeZone` (Kubernetes >= 1.27). @default Etc/UTC */
+    timeZone: z.string().default('Etc/UTC'),
+    /** Recovery point objective: the longest gap between two backups. @default 60 */
+    rpoMinutes: positiveInt.default(60),
+    /** Image with pg_dump/pg_restore (matching the server major) and the AWS CLI. */
+    image: image.default({ registry: 'ghcr.io', repository: 'nextgen/pg-backup', tag: '16-2.31.0' }),
+    /** @default requests 100m/256Mi, limits 1000m/1024Mi */
+    resources: resources.default(res(100, 256, 1000, 1024)),
+    /** Scratch volume for the dump before upload. @default 10 */
+    scratchSizeGiB: positiveInt.default(10),
+    retention: z
+      .strictObject({
+        /** Local copies on the scratch/backup volume. @default 7 */
+        localDays: positiveInt.default(7),
+        /** Objects in S3. @default 90 */
+        remoteDays: positiveInt.default(90),
+      })
+      .prefault({}),
+    s3: z
+      .strictObject({
+        /** @default nextgen-backups */
+        bucket: dnsSubdomain.default('nextgen-backups'),
+        /** Key prefix, usually the environment name. @default - the environment name */
+        prefix: z.string().regex(/^[a-z0-9][a-z0-9/_-]*$/).optional(),
+        /** @default us-east-1 */
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]$/).default('us-east-1'),
+        /** S3 endpoint URL for non-AWS storage. @default - AWS S3 */
+        endpoint: z.url({ protocol: /^https?$/ }).optional(),
+        /** Host (and port) the backup pods must reach; drives the egress policy. @default 443 to any address */
+        egressPort: positiveInt.max(65535).default(443),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+export type BackupConfig = z.infer<typeof backup>;
+
+export const restore = z
+  .strictObject({
+    /** Recovery time objective; the restore Job's deadline must fit inside it. @default 15 */
+    rtoMinutes: positiveInt.default(15),
+  })
+  .prefault({});
+export type RestoreConfig = z.infer<typeof restore>;
+
+export const migrations = z
+  .strictObject({
+    /** Also run `prisma db seed` after migrations. @default false */
+    seed: z.boolean().default(false),
+    /** Deadline for `prisma migrate deploy`. @default 600 */
+    timeoutSeconds: positiveInt.default(600),
+  })
+  .prefault({});
+export type MigrationsConfig = z.infer<typeof migrations>;

@@ -1,0 +1,89 @@
+/**
+ * Building blocks shared by every section of the environment schema.
+ *
+ * Units live in field names (`cpuMillis`, `memoryMiB`, `sizeGiB`, `...Seconds`) because an
+ * environment file is plain data; constructs turn them into typed `Cpu`, `Size`, `Duration`.
+ */
+import { z } from 'zod';
+
+/** RFC 1123 label: what Kubernetes accepts for namespaces, Service names and most names. */
+export const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    message: 'a DNS-1123 label (lower-case letters, digits and "-", at most 63 characters)',
+  });
+
+/** RFC 1123 subdomain: storage classes, issuers, secret names. */
+export const dnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    message: 'a DNS-1123 subdomain (lower-case letters, digits, "-" and ".")',
+  });
+
+/** A fully qualified host name for an Ingress rule (no scheme, no port, no wildcard). */
+export const hostname = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, {
+    message: 'a host name such as api.example.com (no scheme, port or path)',
+  });
+
+export const positiveInt = z.number().int().min(1);
+export const nonNegativeInt = z.number().int().min(0);
+export const percent = z.number().int().min(1).max(100);
+
+/** A container image reference as data. Exactly one of `tag` or `digest`. */
+export const image = z
+  .strictObject({
+    /** Registry host and path, e.g. `registry.example.com/nextgen`; empty for Docker Hub. */
+    registry: z.string().regex(/^$|^[a-z0-9.-]+(:[0-9]+)?(\/[a-z0-9._-]+)*$/, {
+      message: 'a registry host with optional path, e.g. registry.example.com/team',
+    }),
+    repository: z.string().regex(/^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, {
+      message: 'a lower-case repository path such as nextgen-marketplace',
+    }),
+    tag: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: 'a Docker tag (letters, digits, "_", "." and "-")' })
+      .optional(),
+    digest: z
+      .string()
+      .regex(/^sha256:[a-f0-9]{64}$/, { message: 'a digest of the form sha256:<64 hex digits>' })
+      .optional(),
+  })
+  .refine((i) => (i.tag === undefined) !== (i.digest === undefined), {
+    message: 'exactly one of tag or digest',
+  });
+export type ImageConfig = z.infer<typeof image>;
+
+/** Render an image config as a pull reference (`registry/repo@sha256:...` or `registry/repo:tag`). */
+export function imageRef(i: ImageConfig): string {
+  const base = i.registry ? `${i.registry}/${i.repository}` : i.repository;
+  return i.digest ? `${base}@${i.digest}` : `${base}:${i.tag}`;
+}
+
+/** Requests and limits for one container, validated so limits are never below requests. */
+export const resources = z
+  .strictObject({
+    requests: z.strictObject({ cpuMillis: positiveInt, memoryMiB: positiveInt }),
+    limits: z.strictObject({ cpuMillis: positiveInt, memoryMiB: positiveInt }),
+  })
+  .refine((r) => r.limits.cpuMillis >= r.requests.cpuMillis, {
+    message: 'limits.cpuMillis must be >= requests.cpuMillis',
+    path: ['limits', 'cpuMillis'],
+  })
+  .refine((r) => r.limits.memoryMiB >= r.requests.memoryMiB, {
+    message: 'limits.memoryMiB must be >= requests.memoryMiB',
+    path: ['limits', 'memoryMiB'],
+  });
+export type ResourcesConfig = z.infer<typeof resources>;
+
+export function res(cpuReq: number, memReq: number, cpuLim: number, memLim: number): ResourcesConfig {
+  return { requests: { cpuMillis: cpuReq, memoryMiB: memReq }, limits: { cpuMillis: cpuLim, memoryMiB: memLim } };
+}
+
+/** A persistent volume: storage class (must exist in the cluster folder) and size. */
+export const volume = z.strictObject({
+  storageClass: dnsSubdomain,
+  sizeGiB: positiveInt,
+});

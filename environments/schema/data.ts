@@ -1,0 +1,88 @@
+/** PostgreSQL, Redis and MinIO sections of an environment. */
+import { z } from 'zod';
+import { dnsLabel, image, positiveInt, resources, res, volume } from './common';
+
+export const postgres = z
+  .strictObject({
+    /** Official image, pinned. @default postgres:16.10-bookworm */
+    image: image.default({ registry: '', repository: 'postgres', tag: '16.10-bookworm' }),
+    /** postgres_exporter image. @default quay.io/prometheuscommunity/postgres-exporter:v0.17.1 */
+    exporterImage: image.default({
+      registry: 'quay.io',
+      repository: 'prometheuscommunity/postgres-exporter',
+      tag: 'v0.17.1',
+    }),
+    /** @default standard, 20 GiB */
+    storage: volume.default({ storageClass: 'standard', sizeGiB: 20 }),
+    /** @default requests 250m/512Mi, limits 1000m/1024Mi */
+    resources: resources.default(res(250, 512, 1000, 1024)),
+    /** Database name (`DB_NAME`). @default nextgen_marketplace */
+    database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('nextgen_marketplace'),
+    /** Owner role: runs migrations and backups. @default nextgen */
+    ownerRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('nextgen'),
+    /** Restricted application role the API connects as. @default app_user */
+    appRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('app_user'),
+    /** `max_connections`. @default 100 */
+    maxConnections: positiveInt.max(10000).default(100),
+    /** `superuser_reserved_connections`. @default 3 */
+    superuserReservedConnections: positiveInt.max(100).default(3),
+  })
+  .prefault({});
+export type PostgresConfig = z.infer<typeof postgres>;
+
+export const redis = z
+  .strictObject({
+    /** @default redis:7.4.6-bookworm */
+    image: image.default({ registry: '', repository: 'redis', tag: '7.4.6-bookworm' }),
+    /** @default oliver006/redis_exporter:v1.77.0 */
+    exporterImage: image.default({ registry: '', repository: 'oliver006/redis_exporter', tag: 'v1.77.0' }),
+    /** @default standard, 5 GiB */
+    storage: volume.default({ storageClass: 'standard', sizeGiB: 5 }),
+    /** @default requests 100m/256Mi, limits 500m/512Mi */
+    resources: resources.default(res(100, 256, 500, 512)),
+    /** `maxmemory`; must leave room under the memory limit for AOF rewrite buffers. @default 192 */
+    maxmemoryMiB: positiveInt.default(192),
+    /** `maxmemory-policy`. @default allkeys-lru */
+    maxmemoryPolicy: z
+      .enum([
+        'noeviction',
+        'allkeys-lru',
+        'allkeys-lfu',
+        'allkeys-random',
+        'volatile-lru',
+        'volatile-lfu',
+        'volatile-random',
+        'volatile-ttl',
+      ])
+      .default('allkeys-lru'),
+    /** `maxclients`. @default 1000 */
+    maxclients: positiveInt.max(100000).default(1000),
+  })
+  .prefault({});
+export type RedisConfig = z.infer<typeof redis>;
+
+export const minio = z
+  .strictObject({
+    /** @default quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z */
+    image: image.default({ registry: 'quay.io', repository: 'minio/minio', tag: 'RELEASE.2025-09-07T16-13-09Z' }),
+    /** `mc` client image for the bucket Job. @default quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z */
+    mcImage: image.default({ registry: 'quay.io', repository: 'minio/mc', tag: 'RELEASE.2025-08-13T08-35-41Z' }),
+    /** @default standard, 50 GiB */
+    storage: volume.default({ storageClass: 'standard', sizeGiB: 50 }),
+    /** @default requests 250m/512Mi, limits 1000m/1024Mi */
+    resources: resources.default(res(250, 512, 1000, 1024)),
+    /** `MINIO_BUCKET`. @default nextgen-uploads */
+    bucket: dnsLabel.default('nextgen-uploads'),
+    lifecycle: z
+      .strictObject({
+        /** Days a replaced or deleted object version is kept. @default 30 */
+        noncurrentVersionExpiryDays: positiveInt.default(30),
+        /** Days before an unfinished multipart upload is aborted. @default 7 */
+        abortIncompleteUploadDays: positiveInt.default(7),
+      })
+      .prefault({}),
+    /** Publish `hosts.minio` / `hosts.minioConsole` through Ingresses. @default false */
+    ingress: z.boolean().default(false),
+  })
+  .prefault({});
+export type MinioConfig = z.infer<typeof minio>;

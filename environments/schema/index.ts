@@ -1,0 +1,88 @@
+/**
+ * The typed environment model. An environment file (`environments/<name>.ts`) is a plain
+ * object literal checked against `environmentSchema`; everything not given takes the
+ * documented default of its section. Constructs read only the parsed `Environment`.
+ */
+import { z } from 'zod';
+import { api } from './api';
+import { backup, migrations, restore } from './backup';
+import { dnsLabel, dnsSubdomain, hostname, image } from './common';
+import { minio, postgres, redis } from './data';
+import { monitoring } from './monitoring';
+import { cluster, gitops, podSecurity, quota, secrets } from './platform';
+
+export * from './common';
+export type { ApiConfig } from './api';
+export type { BackupConfig, MigrationsConfig, RestoreConfig } from './backup';
+export type { MinioConfig, PostgresConfig, RedisConfig } from './data';
+export type { MonitoringConfig, Thresholds } from './monitoring';
+export type { ClusterConfig, GitopsConfig, SecretsConfig } from './platform';
+
+export const environmentSchema = z
+  .strictObject({
+    /** Short name; also the dist/ folder name. */
+    name: dnsLabel,
+    /**
+     * What kind of environment this is. Rules read it (e.g. mutable image tags are allowed
+     * only in `development`); constructs never branch on the name.
+     */
+    tier: z.enum(['development', 'staging', 'production']),
+    namespace: dnsLabel,
+    hosts: z.strictObject({
+      api: hostname,
+      app: hostname,
+      admin: hostname,
+      vendor: hostname,
+      /** `MINIO_SERVER_URL` host. */
+      minio: hostname,
+      /** `MINIO_BROWSER_URL` host. */
+      minioConsole: hostname,
+      grafana: hostname,
+    }),
+    tls: z
+      .strictObject({
+        /** Terminate TLS at the Ingress with a cert-manager certificate. @default true */
+        enabled: z.boolean().default(true),
+        /** cert-manager ClusterIssuer. @default letsencrypt-prod */
+        clusterIssuer: dnsSubdomain.default('letsencrypt-prod'),
+        /** Also emit the ClusterIssuer into the cluster folder. @default false */
+        createIssuer: z.boolean().default(false),
+        /** ACME account e-mail for an emitted issuer. @default ops-team@your-domain.com */
+        acmeEmail: z.email().default('ops-team@your-domain.com'),
+      })
+      .prefault({}),
+    /** The API image (`nextgen-marketplace`). */
+    image,
+    /** Image pull secret (type kubernetes.io/dockerconfigjson). @default regcred */
+    imagePullSecret: dnsSubdomain.default('regcred'),
+    /** IngressClass. @default nginx */
+    ingressClassName: dnsSubdomain.default('nginx'),
+    api,
+    postgres,
+    redis,
+    minio,
+    backup,
+    restore,
+    migrations,
+    monitoring,
+    secrets,
+    cluster,
+    gitops,
+    podSecurity,
+    quota,
+  })
+  .superRefine((env, ctx) => {
+    if (env.tier !== 'development' && env.image.tag === 'latest') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image', 'tag'],
+        input: env.image.tag,
+        message: 'a pinned tag or a digest; "latest" is allowed only in development environments',
+      });
+    }
+  });
+
+/** What an environment file declares (defaults may be left out). */
+export type EnvironmentInput = z.input<typeof environmentSchema>;
+/** A parsed environment: every default filled in. */
+export type Environment = z.output<typeof environmentSchema>;

@@ -1,0 +1,73 @@
+/** Platform sections: secrets, cluster capacity, quotas and GitOps delivery. */
+import { z } from 'zod';
+import { dnsSubdomain, percent, positiveInt } from './common';
+
+export const secrets = z
+  .strictObject({
+    /**
+     * How Secrets reach the cluster. `external-secrets` emits ExternalSecret resources
+     * against `store`; `sealed-secrets` expects SealedSecret files committed under
+     * `sealed-secrets/<env>/` and emits nothing with values.
+     * @default external-secrets
+     */
+    provider: z.enum(['external-secrets', 'sealed-secrets']).default('external-secrets'),
+    store: z
+      .strictObject({
+        /** @default ClusterSecretStore */
+        kind: z.enum(['ClusterSecretStore', 'SecretStore']).default('ClusterSecretStore'),
+        /** @default nextgen-vault */
+        name: dnsSubdomain.default('nextgen-vault'),
+      })
+      .prefault({}),
+    /** Key prefix in the secret backend. @default - nextgen/<environment name> */
+    remotePrefix: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
+    /** ExternalSecret `refreshInterval`. @default 1h */
+    refreshInterval: z.string().regex(/^[0-9]+(s|m|h)$/).default('1h'),
+  })
+  .prefault({});
+export type SecretsConfig = z.infer<typeof secrets>;
+
+export const cluster = z
+  .strictObject({
+    /** Worker nodes available to this environment. @default 3 */
+    nodes: positiveInt.default(3),
+    /** Allocatable CPU per node. @default 4000 */
+    nodeCpuMillis: positiveInt.default(4000),
+    /** Allocatable memory per node. @default 8192 */
+    nodeMemoryMiB: positiveInt.default(8192),
+    /** Share of the pool kept free for system pods, rollouts and node loss. @default 20 */
+    headroomPercent: z.number().int().min(0).max(90).default(20),
+  })
+  .prefault({});
+export type ClusterConfig = z.infer<typeof cluster>;
+
+export const gitops = z
+  .strictObject({
+    /** Let Argo CD sync on every commit (prune + selfHeal). @default true */
+    automated: z.boolean().default(true),
+    /**
+     * Cron windows (UTC) in which automated sync may run; outside them Argo CD waits.
+     * Empty means always. @default []
+     */
+    syncWindows: z
+      .array(z.strictObject({ schedule: z.string(), durationMinutes: positiveInt }))
+      .default([]),
+  })
+  .prefault({});
+export type GitopsConfig = z.infer<typeof gitops>;
+
+export const podSecurity = z
+  .strictObject({
+    /** Pod Security Admission level for enforce, audit and warn. @default restricted */
+    level: z.enum(['restricted', 'baseline']).default('restricted'),
+    /** Pinned policy version. @default v1.27 */
+    version: z.string().regex(/^v1\.[0-9]+$/).default('v1.27'),
+  })
+  .prefault({});
+
+export const quota = z
+  .strictObject({
+    /** Extra room in the ResourceQuota above maximum scale, for rollouts. @default 25 */
+    rolloutSurgePercent: percent.default(25),
+  })
+  .prefault({});

@@ -1,0 +1,26 @@
+import { defineEnvironment } from './define';
+
+/** Pre-production: production's shape at a smaller size, Let's Encrypt staging certificates. */
+export default defineEnvironment({
+  name: 'staging',
+  tier: 'staging',
+  namespace: 'nextgen-staging',
+  hosts: {
+    api: 'api.staging.nextgen.example.com',
+    app: 'app.staging.nextgen.example.com',
+    admin: 'admin.staging.nextgen.example.com',
+    vendor: 'vendor.staging.nextgen.example.com',
+    minio: 'minio.staging.nextgen.example.com',
+    minioConsole: 'minio-console.staging.nextgen.example.com',
+    grafana: 'grafana.staging.nextgen.example.com',
+  },
+  tls: { enabled: true, clusterIssuer: 'letsencrypt-staging', createIssuer: true },
+  image: { registry: 'registry.example.com/nextgen', repository: 'nextgen-marketplace', tag: '3.4.1' },
+  api: {
+    autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 4 },
+  },
+  postgres: { storage: { storageClass: 'standard', sizeGiB: 20 } },
+  backup: { schedule: '15 */6 * * *', rpoMinutes: 360 },
+  monitoring: { alertmanager: { enabled: true, slack: true, pagerduty: false, slackChannel: '#nextgen-staging' } },
+  gitops: { automated: true },
+});

@@ -1,0 +1,102 @@
+/**
+ * The committed dist/ is exactly what the code synthesizes; synthesis is deterministic; a
+ * bad config fails with one line per problem and leaves the output untouched.
+ */
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { renderCharts } from '../constructs/lib/output';
+import { buildApp, synthesize } from '../main';
+import { ROOT, parseYaml, readTree, realEnvironments } from './lib/synth';
+
+function freshTree(): Map<string, string> {
+  return synthesize(buildApp(realEnvironments()));
+}
+
+function runSynth(env: Record<string, string>): cp.SpawnSyncReturns<string> {
+  return cp.spawnSync(process.execPath, ['scripts/synth.mjs'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+}
+
+describe('dist/', () => {
+  test('the committed dist/ equals a fresh synth (run `npm run synth` and commit if this fails)', () => {
+    const fresh = freshTree();
+    const committed = readTree(path.join(ROOT, 'dist'));
+    expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());
+    for (const [file, content] of fresh) expect({ file, content: committed.get(file) }).toEqual({ file, content });
+  });
+
+  test('two synths are byte-identical', () => {
+    const a = freshTree();
+    const b = freshTree();
+    expect([...b.entries()]).toEqual([...a.entries()]);
+    // and through the CLI path, twice into two folders
+    const outs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'synth-')));
+    for (const o of outs) expect(runSynth({ CDK8S_OUTDIR: o, SYNTH_QUIET: '1' }).status).toBe(0);
+    expect(readTree(outs[1])).toEqual(readTree(outs[0]));
+  });
+
+  test('one folder per environment plus cluster/, with a kustomization in apply order and a README', () => {
+    const tree = freshTree();
+    const folders = new Set([...tree.keys()].map((k) => k.split('/')[0]));
+    for (const f of ['dev', 'staging', 'prod', 'cluster']) {
+      expect(folders).toContain(f);
+      const kust = parseYaml(tree.get(`${f}/kustomization.yaml`)!);
+      expect(kust.sortOptions).toEqual({ order: 'fifo' });
+      const listed: string[] = kust.resources;
+      const files = [...tree.keys()].filter((k) => k.startsWith(`${f}/`) && k.split('/').length === 2 && !/(kustomization\.yaml|README\.md)$/.test(k));
+      expect([...listed].sort()).toEqual(files.map((k) => k.slice(f.length + 1)).sort());
+      const waves = listed.map((file) => Number(parseYaml(tree.get(`${f}/${file}`)!).metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0));
+      expect(waves).toEqual([...waves].sort((x, y) => x - y));
+      expect(tree.get(`${f}/README.md`)).toContain('npm run synth');
+    }
+  });
+
+  test('StorageClasses fast-ssd (gp3, 3000 IOPS, 125 MiB/s) and standard (gp2) live only in cluster/', () => {
+    const tree = freshTree();
+    const fast = parseYaml(tree.get('cluster/storageclass-fast-ssd.yaml')!);
+    expect(fast.parameters).toEqual({ type: 'gp3', iops: '3000', throughput: '125' });
+    expect(fast.metadata.namespace).toBeUndefined();
+    expect(parseYaml(tree.get('cluster/storageclass-standard.yaml')!).parameters).toEqual({ type: 'gp2' });
+    const elsewhere = [...tree.entries()].filter(([k, v]) => !k.startsWith('cluster/') && /\nkind: StorageClass\n/.test(v));
+    expect(elsewhere).toEqual([]);
+  });
+
+  test('a bad value fails with one line per problem, no stack trace, and leaves the output untouched', () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'envs-')), 'environments');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(ROOT, 'environments', 'define.ts'), path.join(dir, 'define.ts'));
+    const prod = fs.readFileSync(path.join(ROOT, 'environments', 'prod.ts'), 'utf8');
+    fs.writeFileSync(
+      path.join(dir, 'prod.ts'),
+      prod.replace("minReplicas: 3, maxReplicas: 6", 'minReplicas: -3, maxReplicas: 6').replace(/digest: 'sha256:[0-9a-f]+'/, "tag: 'latest'"),
+    );
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dist-'));
+    fs.writeFileSync(path.join(out, 'marker.txt'), 'previous synth');
+    const r = runSynth({ NEXTGEN_ENVIRONMENTS: dir, CDK8S_OUTDIR: out });
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      'error: environments/prod.ts: api.autoscaling.minReplicas = -3: allowed: a number >= 1',
+      'error: environments/prod.ts: image.tag = "latest": allowed: a pinned tag or a digest; "latest" is allowed only in development environments',
+      expect.stringMatching(/^synthesis failed: 2 problem\(s\); .* was not changed$/),
+    ]);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.readdirSync(out)).toEqual(['marker.txt']);
+  });
+
+  const kubectl = cp.spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+  (kubectl.status === 0 ? test : test.skip)('kubectl kustomize renders every applied folder (skips without kubectl)', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'kust-'));
+    expect(runSynth({ CDK8S_OUTDIR: out, SYNTH_QUIET: '1' }).status).toBe(0);
+    const tree = readTree(out);
+    for (const f of new Set([...tree.keys()].filter((k) => k.endsWith('/kustomization.yaml')).map((k) => path.dirname(k)))) {
+      const r = cp.spawnSync('kubectl', ['kustomize', path.join(out, f)], { encoding: 'utf8' });
+      expect({ folder: f, stderr: r.stderr, status: r.status }).toEqual({ folder: f, stderr: '', status: 0 });
+      const listed = parseYaml(tree.get(`${f}/kustomization.yaml`)!).resources.length;
+      expect(r.stdout.split(/^---$/m).length).toBe(listed);
+    }
+  });
+
+  void renderCharts;
+});

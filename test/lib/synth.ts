@@ -1,0 +1,89 @@
+/** Helpers to build charts in tests and look objects up. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parse } from 'yaml';
+import { loadAllEnvironments, loadEnvironment } from '../../environments/load';
+import type { Environment, EnvironmentInput } from '../../environments/schema';
+import type { Manifest } from '../../constructs/lib/output';
+import { buildApp, BuiltApp } from '../../main';
+import prod from '../../environments/prod';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+/** The real environments (dev, prod, staging). */
+export function realEnvironments(): Environment[] {
+  return loadAllEnvironments(ROOT);
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+function merge<T>(base: T, over: unknown): T {
+  if (over === undefined) return base;
+  if (Array.isArray(over) || typeof over !== 'object' || over === null || typeof base !== 'object' || base === null) return over as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    if (v === undefined) delete out[k];
+    else out[k] = merge(out[k], v);
+  }
+  return out as T;
+}
+
+/** A test environment: prod's data with `overrides` merged in, named `test`. */
+export function testEnvironmentInput(overrides: DeepPartial<EnvironmentInput> = {}): EnvironmentInput {
+  return merge(merge(prod, { name: 'test', namespace: 'nextgen-test' }), overrides);
+}
+
+export function testEnvironment(overrides: DeepPartial<EnvironmentInput> = {}): Environment {
+  return loadEnvironment('environments/test.ts', testEnvironmentInput(overrides));
+}
+
+/** Build the app for the given environments and return every chart's manifests. */
+export function synthEnvironments(envs: Environment[]): { built: BuiltApp; byFolder: Map<string, Manifest[]> } {
+  const built = buildApp(envs);
+  const byFolder = new Map<string, Manifest[]>();
+  for (const c of built.charts) byFolder.set(c.folder, c.toJson() as Manifest[]);
+  return { built, byFolder };
+}
+
+/** Manifests of one test environment (its own folder only). */
+export function synth(overrides: DeepPartial<EnvironmentInput> = {}): Manifest[] {
+  const env = testEnvironment(overrides);
+  return synthEnvironments([env]).byFolder.get(env.name)!;
+}
+
+export function find(manifests: readonly Manifest[], kind: string, name: string): any {
+  const m = manifests.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!m) throw new Error(`no ${kind}/${name} among ${manifests.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return m;
+}
+
+export function findAll(manifests: readonly Manifest[], kind: string): any[] {
+  return manifests.filter((x) => x.kind === kind);
+}
+
+/** Pod spec of any workload kind. */
+export function podSpec(m: any): any {
+  if (m.kind === 'CronJob') return m.spec.jobTemplate.spec.template.spec;
+  if (m.kind === 'Pod') return m.spec;
+  return m.spec.template.spec;
+}
+
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'];
+
+/** Every YAML document under a dist/ folder: path -> parsed object. */
+export function readTree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(path.relative(dir, p).split(path.sep).join('/'), fs.readFileSync(p, 'utf8'));
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return out;
+}
+
+export function parseYaml(text: string): any {
+  return parse(text);
+}
