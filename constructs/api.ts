@@ -177,6 +177,8 @@ export class Api extends Construct {
       corsOrigins: origins,
     });
     topology.allow(INGRESS_CONTROLLER, this.endpoint, 'public HTTPS traffic through the ingress controller');
+    // The API serves Prometheus metrics (prom-client) on its HTTP port.
+    topology.addMetrics({ ...this.endpoint, job: name, path: '/metrics', serviceName: name });
 
     if (cfg.autoscaling.enabled) {
       new kplus.HorizontalPodAutoscaler(this, 'Autoscaler', {

@@ -126,8 +126,8 @@ describe('API workload', () => {
         'app.kubernetes.io/managed-by': 'cdk8s',
         'app.kubernetes.io/instance': 'nextgen-test',
       });
-      expect(m.metadata.labels['app.kubernetes.io/name']).toBeTruthy();
-      expect(m.metadata.labels['app.kubernetes.io/component']).toBeTruthy();
+      expect(m.metadata.labels?.['app.kubernetes.io/name']).toBeTruthy();
+      expect(m.metadata.labels?.['app.kubernetes.io/component']).toBeTruthy();
     }
   });
 
