@@ -19,7 +19,8 @@ export default defineEnvironment({
   api: {
     autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 4 },
   },
-  postgres: { storage: { storageClass: 'standard', sizeGiB: 20 } },
+  // 5 API pods at max scale (4 + 1 surge) x 20 connections need more than the default 100.
+  postgres: { storage: { storageClass: 'standard', sizeGiB: 20 }, maxConnections: 150 },
   backup: { schedule: '15 */6 * * *', rpoMinutes: 360 },
   monitoring: { alertmanager: { enabled: true, slack: true, pagerduty: false, slackChannel: '#nextgen-staging' } },
   gitops: { automated: true },

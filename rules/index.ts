@@ -2,6 +2,17 @@
  * The registry of cross-resource rules. To add a rule: write `rules/<id>.ts` default-exporting
  * a `Rule`, import it here, add it to the list, and give it a firing and a silent test.
  */
+import availability from './availability';
+import capacity from './capacity';
+import connectionBudget from './connection-budget';
 import type { Rule } from './engine';
+import referenceIntegrity from './reference-integrity';
+import supplyChain from './supply-chain';
 
-export const rules: Rule[] = [];
+export const rules: Rule[] = [
+  connectionBudget,
+  capacity,
+  referenceIntegrity,
+  availability,
+  supplyChain,
+];

@@ -55,6 +55,11 @@ export interface Connection {
   readonly to: Endpoint | ExternalEndpoint;
   /** Why the path exists, for the diagram and reviews. */
   readonly reason: string;
+  /**
+   * Connections each pod of `from` may hold open at once (pool size), for the connection
+   * budget rule. @default 1
+   */
+  readonly connections?: number;
 }
 
 export const isExternal = (p: Peer | ExternalPeer): p is ExternalPeer => 'external' in p;
@@ -79,8 +84,8 @@ export class Topology extends Construct {
   }
 
   /** Allow `from` to open connections to `to`. */
-  allow(from: Peer | ExternalPeer, to: Endpoint | ExternalEndpoint, reason: string): void {
-    this._connections.push({ from, to, reason });
+  allow(from: Peer | ExternalPeer, to: Endpoint | ExternalEndpoint, reason: string, options: { connections?: number } = {}): void {
+    this._connections.push({ from, to, reason, connections: options.connections });
   }
 
   /** Declare a metrics port; the monitoring constructs scrape every one of them. */
