@@ -87,3 +87,25 @@ export function readTree(dir: string): Map<string, string> {
 export function parseYaml(text: string): any {
   return parse(text);
 }
+
+/** Rule contexts (as main.ts builds them) for the given environments. */
+export function ruleContexts(envs: Environment[]): import('../../rules/engine').RuleContext[] {
+  const { built } = synthEnvironments(envs);
+  const clusterManifests = built.cluster.toJson() as Manifest[];
+  return built.environments.map((chart) => ({ env: chart.env, chart, manifests: chart.toJson() as Manifest[], cluster: built.cluster, clusterManifests }));
+}
+
+/** Rule context for one test environment built from prod's data plus `overrides`. */
+export function ruleContext(overrides: DeepPartial<EnvironmentInput> = {}): import('../../rules/engine').RuleContext {
+  return ruleContexts([testEnvironment(overrides)])[0];
+}
+
+/** The same context with its manifests edited (to craft a broken reference). */
+export function withManifests(
+  ctx: import('../../rules/engine').RuleContext,
+  edit: (manifests: any[]) => void,
+): import('../../rules/engine').RuleContext {
+  const manifests = JSON.parse(JSON.stringify(ctx.manifests));
+  edit(manifests);
+  return { ...ctx, manifests };
+}
