@@ -25,8 +25,20 @@ export const backup = z
     timeZone: z.string().default('Etc/UTC'),
     /** Recovery point objective: the longest gap between two backups. @default 60 */
     rpoMinutes: positiveInt.default(60),
-    /** Image with pg_dump/pg_restore (matching the server major) and the AWS CLI. */
-    image: image.default({ registry: 'ghcr.io', repository: 'nextgen/pg-backup', tag: '16-2.31.0' }),
+    /**
+     * Official AWS CLI image for upload, download and retention. pg_dump/pg_restore come from
+     * `postgres.image` (same major as the server), so no custom image is needed.
+     * @default amazon/aws-cli:2.32.9
+     */
+    awsCliImage: image.default({ registry: '', repository: 'amazon/aws-cli', tag: '2.32.9' }),
+    /** CronJob `startingDeadlineSeconds`: a run that cannot start within this is counted as missed. @default 300 */
+    startingDeadlineSeconds: positiveInt.default(300),
+    /** Job `activeDeadlineSeconds`; must be shorter than the shortest gap between runs. @default 1800 */
+    activeDeadlineSeconds: positiveInt.default(1800),
+    /** Job `backoffLimit`: retries of a failed backup pod. @default 2 */
+    backoffLimit: z.number().int().min(0).max(10).default(2),
+    /** Storage class of the `postgres-backups` volume that keeps local copies. @default standard */
+    storageClass: dnsSubdomain.default('standard'),
     /** @default requests 100m/256Mi, limits 1000m/1024Mi */
     resources: resources.default(res(100, 256, 1000, 1024)),
     /** Scratch volume for the dump before upload. @default 10 */
@@ -61,6 +73,11 @@ export const restore = z
   .strictObject({
     /** Recovery time objective; the restore Job's deadline must fit inside it. @default 15 */
     rtoMinutes: positiveInt.default(15),
+    /**
+     * Restore Job `activeDeadlineSeconds`; with the operator's steps it must fit in `rtoMinutes`.
+     * @default 600
+     */
+    activeDeadlineSeconds: positiveInt.default(600),
   })
   .prefault({});
 export type RestoreConfig = z.infer<typeof restore>;
@@ -71,6 +88,8 @@ export const migrations = z
     seed: z.boolean().default(false),
     /** Deadline for `prisma migrate deploy`. @default 600 */
     timeoutSeconds: positiveInt.default(600),
+    /** Retries of a failed migration pod (`prisma migrate deploy` is idempotent). @default 1 */
+    backoffLimit: z.number().int().min(0).max(10).default(1),
   })
   .prefault({});
 export type MigrationsConfig = z.infer<typeof migrations>;
