@@ -6,6 +6,7 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Environment, imageRef } from '../environments/schema';
 import { Api } from './api';
+import { Postgres } from './postgres';
 import { LABEL, PART_OF } from './lib/identity';
 import type { OutputFolder } from './lib/output';
 import { Topology } from './lib/topology';
@@ -17,6 +18,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
   readonly applied = true;
   readonly secrets: SecretCatalog;
   readonly topology: Topology;
+  readonly postgres: Postgres;
   readonly api: Api;
 
   constructor(
@@ -36,6 +38,9 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     this.topology = Topology.of(this);
     this.secrets = new SecretCatalog(this, { config: env.secrets, environment: env.name });
 
+    // Data stores first: the API's environment is derived from them.
+    this.postgres = new Postgres(this, 'Postgres', { config: env.postgres });
+
     this.api = new Api(this, 'Api', {
       config: env.api,
       image: imageRef(env.image),
@@ -44,5 +49,6 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       ingressClassName: env.ingressClassName,
       imagePullSecret: env.imagePullSecret,
     });
+    this.api.use(this.postgres.apiBackend(env.api.databaseConnectionLimit), 'the API reads and writes the database as the restricted app role');
   }
 }

@@ -1,0 +1,242 @@
+/**
+ * PostgreSQL: the marketplace's database, as a single-replica StatefulSet on the official
+ * image (pinned 16.x), with a postgres_exporter sidecar.
+ *
+ * Emits: StatefulSet `postgres` (volume claim `data`), headless Service `postgres-headless`,
+ * client Service `postgres` (5432), ConfigMap `postgres-init` (the restricted application
+ * role script), Job `postgres-app-role` (re-applies it on every sync), ServiceAccounts and a
+ * PodDisruptionBudget. Credentials come from Secrets `postgres-owner` and `postgres-app`.
+ */
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { PostgresConfig, imageRef } from '../environments/schema';
+import type { ApiBackend } from './api';
+import { APP_ROLE_SQL_FILE, appRoleSql, postgresArgs, postgresSettings } from './config/postgres';
+import { addClaimTemplate } from './config/statefulset';
+import type { DatabaseTarget } from './lib/contracts';
+import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
+import { PodDisruptionBudget } from './lib/pdb';
+import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
+import { Endpoint, Peer, Topology } from './lib/topology';
+import { SecretCatalog, SecretRef } from './secrets';
+
+export interface PostgresProps {
+  readonly config: PostgresConfig;
+  /**
+   * Exporter uid: the postgres_exporter image runs as `nobody`.
+   * @default 65534
+   */
+  readonly exporterUid?: number;
+}
+
+export class Postgres extends Construct implements DatabaseTarget {
+  static readonly NAME = 'postgres';
+  static readonly PORT = 5432;
+  static readonly METRICS_PORT = 9187;
+  /** The `postgres` user of the official Debian image. */
+  static readonly UID = 999;
+  /** The volume is mounted here; the cluster lives one level down (see PGDATA). */
+  static readonly DATA_MOUNT = '/var/lib/postgresql/data';
+  /** A subdirectory, because a fresh volume's root holds `lost+found` and initdb wants an empty folder. */
+  static readonly PGDATA = `${Postgres.DATA_MOUNT}/pgdata`;
+
+  readonly serviceName = Postgres.NAME;
+  readonly port = Postgres.PORT;
+  readonly database: string;
+  readonly ownerSecret: SecretRef;
+  readonly appSecret: SecretRef;
+  readonly peer: Peer;
+  readonly endpoint: Endpoint;
+  readonly maxConnections: number;
+  readonly superuserReservedConnections: number;
+  readonly statefulSet: kplus.StatefulSet;
+  readonly service: kplus.Service;
+  readonly initScripts: kplus.ConfigMap;
+  /** This construct, as the contract other workloads code against. */
+  readonly target: DatabaseTarget = this;
+
+  constructor(scope: Construct, id: string, props: PostgresProps) {
+    super(scope, id);
+    const cfg = props.config;
+    const name = Postgres.NAME;
+    declareIdentity(this, { name, component: 'database', wave: Wave.DATA });
+    const selector = selectorLabels(this, name);
+    const topology = Topology.of(this);
+    this.peer = topology.addPeer({ name, selector });
+    this.endpoint = { peer: this.peer, port: Postgres.PORT, portName: 'postgres' };
+    this.database = cfg.database;
+    this.maxConnections = cfg.maxConnections;
+    this.superuserReservedConnections = cfg.superuserReservedConnections;
+
+    const secrets = SecretCatalog.of(this);
+    this.ownerSecret = secrets.declare('postgres-owner', ['username', 'password'], {
+      description: 'PostgreSQL owner role (superuser of the cluster): migrations, backups, exporter',
+    });
+    this.appSecret = secrets.declare('postgres-app', ['username', 'password'], {
+      description: 'PostgreSQL restricted application role used by the API',
+    });
+
+    this.initScripts = new kplus.ConfigMap(this, 'Init', {
+      metadata: { name: `${name}-init` },
+      data: { [APP_ROLE_SQL_FILE]: appRoleSql() },
+    });
+
+    const headless = new kplus.Service(this, 'Headless', {
+      metadata: { name: `${name}-headless` },
+      clusterIP: 'None',
+      ports: [{ name: 'postgres', port: Postgres.PORT, targetPort: Postgres.PORT }],
+    });
+    selectPods(headless, selector);
+
+    this.statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
+      metadata: { name },
+      replicas: 1,
+      service: headless,
+      select: false,
+      podMetadata: { labels: selector },
+      securityContext: restrictedPod(Postgres.UID),
+      automountServiceAccountToken: false,
+      serviceAccount: new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name }, automountToken: false }),
+      // A clean shutdown (checkpoint) instead of crash recovery on the next start.
+      terminationGracePeriod: Duration.seconds(60),
+    });
+    this.statefulSet.select(kplus.LabelSelector.of({ labels: selector }));
+    // StatefulSet points its governing Service at its construct-address label; we select by ours.
+    ApiObject.of(headless).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
+
+    const settings = postgresSettings({
+      maxConnections: cfg.maxConnections,
+      superuserReservedConnections: cfg.superuserReservedConnections,
+      memoryLimitMiB: cfg.resources.limits.memoryMiB,
+    });
+    // pg_isready over TCP: during first-start initialisation the entrypoint's temporary server
+    // listens on the socket only, so the pod turns ready when the real server is up.
+    const isReady = ['/bin/sh', '-c', `exec pg_isready -q -h 127.0.0.1 -p ${Postgres.PORT} -U "$POSTGRES_USER" -d "$POSTGRES_DB"`];
+    const probe = (failureThreshold: number, periodSeconds: number) =>
+      kplus.Probe.fromCommand(isReady, {
+        failureThreshold,
+        periodSeconds: Duration.seconds(periodSeconds),
+        timeoutSeconds: Duration.seconds(5),
+      });
+    const server = this.statefulSet.addContainer({
+      name: 'postgres',
+      image: imageRef(cfg.image),
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      args: postgresArgs(settings),
+      ports: [{ number: Postgres.PORT, name: 'postgres' }],
+      // initdb on a new volume plus crash recovery after an unclean stop: up to 10 minutes.
+      startup: probe(60, 10),
+      readiness: probe(3, 10),
+      liveness: probe(6, 20),
+      resources: containerResources(cfg.resources),
+      // The official image runs fine as its `postgres` user (999) with a read-only root: it
+      // writes only PGDATA (volume), the socket folder and /tmp (emptyDirs below).
+      securityContext: restrictedContainer(Postgres.UID),
+      envVariables: {
+        POSTGRES_USER: this.ownerSecret.env('username'),
+        POSTGRES_PASSWORD: this.ownerSecret.env('password'),
+        POSTGRES_DB: kplus.EnvValue.fromValue(cfg.database),
+        PGDATA: kplus.EnvValue.fromValue(Postgres.PGDATA),
+        // Read by the app-role script on first start (docker-entrypoint-initdb.d).
+        APP_DB_USER: this.appSecret.env('username'),
+        APP_DB_PASSWORD: this.appSecret.env('password'),
+      },
+    });
+    // Writable paths with a read-only root: the Unix socket and lock file, and temp files.
+    server.mount('/var/run/postgresql', kplus.Volume.fromEmptyDir(this, 'Run', 'run', { sizeLimit: Size.mebibytes(1) }));
+    server.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }));
+    // Parallel query uses POSIX shared memory; the container runtime's default /dev/shm is 64 MiB.
+    server.mount(
+      '/dev/shm',
+      kplus.Volume.fromEmptyDir(this, 'Shm', 'shm', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(256) }),
+    );
+    server.mount('/docker-entrypoint-initdb.d', kplus.Volume.fromConfigMap(this, 'InitVolume', this.initScripts, { name: 'init' }), {
+      readOnly: true,
+    });
+    addClaimTemplate(this.statefulSet, {
+      name: 'data',
+      container: server,
+      mountPath: Postgres.DATA_MOUNT,
+      storageClass: cfg.storage.storageClass,
+      sizeGiB: cfg.storage.sizeGiB,
+    });
+
+    const exporterUid = props.exporterUid ?? 65534;
+    this.statefulSet.addContainer({
+      name: 'exporter',
+      image: imageRef(cfg.exporterImage),
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      ports: [{ number: Postgres.METRICS_PORT, name: 'metrics' }],
+      readiness: kplus.Probe.fromHttpGet('/', { port: Postgres.METRICS_PORT }),
+      resources: {
+        cpu: { request: kplus.Cpu.millis(20), limit: kplus.Cpu.millis(200) },
+        memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) },
+      },
+      securityContext: restrictedContainer(exporterUid),
+      envVariables: {
+        DATA_SOURCE_URI: kplus.EnvValue.fromValue(`127.0.0.1:${Postgres.PORT}/${cfg.database}?sslmode=disable`),
+        DATA_SOURCE_USER: this.ownerSecret.env('username'),
+        DATA_SOURCE_PASS: this.ownerSecret.env('password'),
+      },
+    });
+    hardenPodSpec(this.statefulSet);
+    topology.addMetrics({
+      peer: this.peer,
+      port: Postgres.METRICS_PORT,
+      portName: 'metrics',
+      job: 'postgres',
+      path: '/metrics',
+      serviceName: name,
+    });
+
+    this.service = selectPods(
+      new kplus.Service(this, 'Service', {
+        metadata: { name },
+        type: kplus.ServiceType.CLUSTER_IP,
+        ports: [
+          { name: 'postgres', port: Postgres.PORT, targetPort: Postgres.PORT },
+          { name: 'metrics', port: Postgres.METRICS_PORT, targetPort: Postgres.METRICS_PORT },
+        ],
+      }),
+      selector,
+    );
+
+    // One replica: a drain may evict it (brief outage) rather than block node maintenance forever.
+    new PodDisruptionBudget(this, 'Disruption', { name, selector, maxUnavailable: 1, replicas: 1 });
+  }
+
+  ownerEnv(): Record<string, kplus.EnvValue> {
+    return {
+      PGHOST: kplus.EnvValue.fromValue(this.serviceName),
+      PGPORT: kplus.EnvValue.fromValue(String(this.port)),
+      PGDATABASE: kplus.EnvValue.fromValue(this.database),
+      PGUSER: this.ownerSecret.env('username'),
+      PGPASSWORD: this.ownerSecret.env('password'),
+    };
+  }
+
+  /**
+   * The API's view: the restricted role and a Prisma `DATABASE_URL`.
+   *
+   * DATABASE_URL is assembled by Kubernetes `$(VAR)` expansion from the two Secret-backed
+   * variables before it, so no password is written anywhere. Expansion does not URL-encode:
+   * the secret backend must generate URL-safe passwords (letters, digits, `-._~`).
+   */
+  apiBackend(connectionLimit: number): ApiBackend {
+    return {
+      endpoint: this.endpoint,
+      clientEnv: () => ({
+        DB_HOST: kplus.EnvValue.fromValue(this.serviceName),
+        DB_PORT: kplus.EnvValue.fromValue(String(this.port)),
+        DB_NAME: kplus.EnvValue.fromValue(this.database),
+        DB_USER: this.appSecret.env('username'),
+        DB_PASSWORD: this.appSecret.env('password'),
+        DATABASE_URL: kplus.EnvValue.fromValue(
+          `postgresql://$(DB_USER):$(DB_PASSWORD)@${this.serviceName}:${this.port}/${this.database}` +
+            `?schema=public&connection_limit=${connectionLimit}`,
+        ),
+      }),
+    };
+  }
+}
