@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { PostgresConfig, imageRef } from '../environments/schema';
 import type { ApiBackend } from './api';
 import { APP_ROLE_SQL_FILE, appRoleSql, postgresArgs, postgresSettings } from './config/postgres';
+import { SetupJob } from './config/setup-job';
 import { addClaimTemplate } from './config/statefulset';
 import type { DatabaseTarget } from './lib/contracts';
 import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
@@ -53,6 +54,8 @@ export class Postgres extends Construct implements DatabaseTarget {
   readonly statefulSet: kplus.StatefulSet;
   readonly service: kplus.Service;
   readonly initScripts: kplus.ConfigMap;
+  /** Re-applies the app-role script on every sync (the image runs it itself only on first start). */
+  readonly appRoleJob: SetupJob;
   /** This construct, as the contract other workloads code against. */
   readonly target: DatabaseTarget = this;
 
@@ -201,6 +204,21 @@ export class Postgres extends Construct implements DatabaseTarget {
       }),
       selector,
     );
+
+    this.appRoleJob = new SetupJob(this, 'AppRole', {
+      name: `${name}-app-role`,
+      component: 'database',
+      image: imageRef(cfg.image),
+      uid: Postgres.UID,
+      script: { configMap: this.initScripts, file: APP_ROLE_SQL_FILE },
+      command: (file) => ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-f', file],
+      env: {
+        ...this.ownerEnv(),
+        APP_DB_USER: this.appSecret.env('username'),
+        APP_DB_PASSWORD: this.appSecret.env('password'),
+      },
+    });
+    topology.allow(this.appRoleJob.peer, this.endpoint, 're-applies the app role and its grants as the owner');
 
     // One replica: a drain may evict it (brief outage) rather than block node maintenance forever.
     new PodDisruptionBudget(this, 'Disruption', { name, selector, maxUnavailable: 1, replicas: 1 });
