@@ -9,7 +9,9 @@ import { App, Chart } from 'cdk8s';
 import { ConfigError, loadAllEnvironments } from './environments/load';
 import type { Environment } from './environments/schema';
 import { storageClasses } from './environments/shared/cluster';
+import { gitopsRepository } from './environments/shared/gitops';
 import { ClusterChart } from './constructs/cluster';
+import { GitopsChart } from './constructs/gitops';
 import { finalizeChart } from './constructs/lib/identity';
 import { Manifest, OutputFolder, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
 import { MarketplaceChart } from './constructs/marketplace';
@@ -20,6 +22,7 @@ export interface BuiltApp {
   readonly app: App;
   readonly cluster: ClusterChart;
   readonly environments: MarketplaceChart[];
+  readonly gitops: GitopsChart;
   readonly charts: Array<Chart & OutputFolder>;
 }
 
@@ -28,6 +31,10 @@ export function buildApp(envs: Environment[]): BuiltApp {
   const app = new App({ outdir: 'dist' });
   const cluster = new ClusterChart(app, { storageClasses, environments: envs });
   const environments = envs.map((env) => new MarketplaceChart(app, env));
+  const gitops = new GitopsChart(app, {
+    repository: gitopsRepository,
+    targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
+  });
   const charts = app.node.findAll().filter(isOutputFolder);
   for (const chart of charts) finalizeChart(chart);
 
@@ -36,7 +43,7 @@ export function buildApp(envs: Environment[]): BuiltApp {
     for (const e of c.node.validate()) errors.push(`${c.node.path}: ${e}`);
   }
   if (errors.length) throw new ConfigError(errors);
-  return { app, cluster, environments, charts };
+  return { app, cluster, environments, gitops, charts };
 }
 
 /** Check the cross-resource rules and render the file tree. */

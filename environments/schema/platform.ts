@@ -1,5 +1,6 @@
 /** Platform sections: secrets, cluster capacity, quotas and GitOps delivery. */
 import { z } from 'zod';
+import { cron } from './backup';
 import { dnsSubdomain, percent, positiveInt } from './common';
 
 export const secrets = z
@@ -46,11 +47,13 @@ export const gitops = z
     /** Let Argo CD sync on every commit (prune + selfHeal). @default true */
     automated: z.boolean().default(true),
     /**
-     * Cron windows (UTC) in which automated sync may run; outside them Argo CD waits.
-     * Empty means always. @default []
+     * Cron windows (UTC) in which automated sync may run; outside them Argo CD waits (a
+     * manual Sync still works). Become `allow` windows on the AppProject. Empty means always.
+     * @default []
+     * @see https://argo-cd.readthedocs.io/en/stable/user-guide/sync_windows/
      */
     syncWindows: z
-      .array(z.strictObject({ schedule: z.string(), durationMinutes: positiveInt }))
+      .array(z.strictObject({ schedule: cron, durationMinutes: positiveInt }))
       .default([]),
   })
   .prefault({});
