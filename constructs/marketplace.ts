@@ -6,8 +6,15 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Environment, imageRef } from '../environments/schema';
 import { Api } from './api';
+import { PostgresBackup } from './backup';
+import { Migrations } from './migrations';
+import { Monitoring } from './monitoring/monitoring';
+import { RestoreRunbookChart } from './restore';
 import { Postgres } from './postgres';
+import { Redis } from './redis';
 import { LABEL, PART_OF } from './lib/identity';
+import { NamespaceBaseline } from './namespace';
+import { NetworkPolicies } from './network';
 import type { OutputFolder } from './lib/output';
 import { Topology } from './lib/topology';
 import { SecretCatalog } from './secrets';
@@ -19,7 +26,13 @@ export class MarketplaceChart extends Chart implements OutputFolder {
   readonly secrets: SecretCatalog;
   readonly topology: Topology;
   readonly postgres: Postgres;
+  readonly redis: Redis;
   readonly api: Api;
+  readonly backup: PostgresBackup;
+  readonly migrations: Migrations;
+  readonly monitoring: Monitoring;
+  /** `dist/<env>/runbooks/`: the restore Job, never applied by GitOps (a sibling chart). */
+  readonly runbooks: RestoreRunbookChart;
 
   constructor(
     scope: Construct,
@@ -40,6 +53,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
 
     // Data stores first: the API's environment is derived from them.
     this.postgres = new Postgres(this, 'Postgres', { config: env.postgres });
+    this.redis = new Redis(this, 'Redis', { config: env.redis });
 
     this.api = new Api(this, 'Api', {
       config: env.api,
@@ -50,5 +64,56 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       imagePullSecret: env.imagePullSecret,
     });
     this.api.use(this.postgres.apiBackend(env.api.databaseConnectionLimit), 'the API reads and writes the database as the restricted app role');
+    this.api.use(this.redis.apiBackend(), 'sessions and the query cache');
+
+    // Backups, restore runbook and migrations: all against the database as its owner role.
+    this.backup = new PostgresBackup(this, 'Backup', {
+      config: env.backup,
+      database: this.postgres.target,
+      postgresImage: imageRef(env.postgres.image),
+      environment: env.name,
+    });
+    this.runbooks = new RestoreRunbookChart(scope, `${env.name}-runbooks`, {
+      environment: env.name,
+      namespace: env.namespace,
+      labels: this.labels,
+      config: env.restore,
+      backupConfig: env.backup,
+      backup: this.backup,
+      database: this.postgres.target,
+      postgresImage: imageRef(env.postgres.image),
+    });
+    this.migrations = new Migrations(this, 'Migrations', {
+      config: env.migrations,
+      database: this.postgres.target,
+      image: imageRef(env.image),
+      imagePullSecret: env.imagePullSecret,
+      uid: Api.UID,
+    });
+
+    // Monitoring LAST among the workloads: its scrape jobs and monitors are derived from every
+    // metrics endpoint declared above (a validation fails the synth if one comes later).
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      config: env.monitoring,
+      namespace: env.namespace,
+      environment: env.name,
+      grafanaHost: env.hosts.grafana,
+      ingressClassName: env.ingressClassName,
+      tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
+    });
+
+    // Add workloads ABOVE this line. finalize() must stay the last statement.
+    this.finalize();
+  }
+
+  /**
+   * Guard rails derived from everything the constructor built: the Namespace with its
+   * ResourceQuota (sized from the workloads at maximum scale) and LimitRange, and the
+   * NetworkPolicies (derived from the Topology). Both fail the synth with a validation
+   * error if a workload or a connection is added after this runs.
+   */
+  private finalize(): void {
+    new NamespaceBaseline(this, 'Namespace', { name: this.env.namespace, podSecurity: this.env.podSecurity, quota: this.env.quota });
+    new NetworkPolicies(this, 'Network');
   }
 }

@@ -7,6 +7,7 @@ import capacity from './capacity';
 import connectionBudget from './connection-budget';
 import type { Rule } from './engine';
 import referenceIntegrity from './reference-integrity';
+import recoveryObjectives from './recovery-objectives';
 import supplyChain from './supply-chain';
 
 export const rules: Rule[] = [
@@ -15,4 +16,5 @@ export const rules: Rule[] = [
   referenceIntegrity,
   availability,
   supplyChain,
+  recoveryObjectives,
 ];
