@@ -53,8 +53,8 @@ export interface GitopsChartProps {
    * `CreateNamespace` is always added: `false` when the folder contains its own Namespace
    * (labels and Pod Security level included, wave first), `true` only as a fallback for a
    * folder without one.
-   * @default - `ServerSideApply=true` (large objects such as dashboard ConfigMaps and CRs
-   * exceed the 256 KiB `last-applied-configuration` annotation of client-side apply) and
+   * @default - `ServerSideApply=true` (client-side apply keeps a copy of each object in an
+   * annotation limited to 256 KiB, which dashboard ConfigMaps and large CRs grow toward) and
    * `PruneLast=true` (delete only after every wave is healthy).
    * @see https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/
    */
