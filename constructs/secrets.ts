@@ -4,9 +4,18 @@
  * Workloads never build Secret objects; they ask the catalog for a reference
  * (`SecretCatalog.of(this).declare('postgres-owner', ['username', 'password'])`) and get
  * `EnvValue`s that point at a key. The catalog then emits how the Secret reaches the
- * cluster: an ExternalSecret per Secret (External Secrets Operator), so no value is ever in
- * git. Every key a workload references is a key the ExternalSecret fills.
+ * cluster, per `secrets.provider`:
+ *
+ * - `external-secrets`: an ExternalSecret per Secret (External Secrets Operator) against the
+ *   environment's SecretStore or ClusterSecretStore, so no value is ever in git;
+ * - `sealed-secrets`: the SealedSecret committed, encrypted, at
+ *   `sealed-secrets/<env>/<name>.yaml` (made with `kubeseal`), copied into the output. A missing
+ *   file or key is a configuration error that names the command to create it.
+ *
+ * Either way every key a workload references is a key the generated Secret holds.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
@@ -17,13 +26,20 @@ import {
   ExternalSecretSpecTargetCreationPolicy,
   ExternalSecretSpecTargetDeletionPolicy,
 } from '../imports/external-secrets.io';
+import { parse } from 'yaml';
+import { SealedSecret } from '../imports/bitnami.com';
 import type { SecretsConfig } from '../environments/schema';
 import { Wave, declareIdentity } from './lib/identity';
 
 export interface SecretCatalogProps {
   readonly config: SecretsConfig;
-  /** Environment name, used for the default remote key prefix. */
+  /** Environment name, used for the default remote key prefix and the SealedSecret folder. */
   readonly environment: string;
+  /**
+   * Repository root that `secrets.sealedSecretsDir` is relative to.
+   * @default - the folder above constructs/
+   */
+  readonly root?: string;
 }
 
 export interface DeclareSecretOptions {
@@ -116,8 +132,18 @@ export class SecretCatalog extends Construct {
     return entry.ref;
   }
 
+  /** Where the SealedSecret for `name` is committed. */
+  sealedSecretFile(name: string): string {
+    const root = this.props.root ?? path.resolve(__dirname, '..');
+    const dir = this.props.config.sealedSecretsDir ?? path.join('sealed-secrets', this.props.environment);
+    return path.resolve(root, dir, `${name}.yaml`);
+  }
+
   private emit(name: string, entry: Entry): void {
-    if (this.props.config.provider !== 'external-secrets') return;
+    if (this.props.config.provider === 'sealed-secrets') {
+      this.emitSealed(name, entry);
+      return;
+    }
     new ExternalSecret(this, name, {
       metadata: {
         name,
@@ -140,4 +166,65 @@ export class SecretCatalog extends Construct {
       },
     });
   }
+
+  /**
+   * Copy the committed SealedSecret into the chart. Its ciphertext is bound to the name and
+   * namespace (kubeseal's default strict scope), so both must match; the keys are checked
+   * once every workload has declared what it reads.
+   */
+  private emitSealed(name: string, entry: Entry): void {
+    const file = this.sealedSecretFile(name);
+    const rel = path.relative(this.props.root ?? path.resolve(__dirname, '..'), file);
+    const namespace = Chart.of(this).namespace;
+    const problems: string[] = [];
+    let encrypted: Record<string, string> = {};
+    if (!fs.existsSync(file)) {
+      const keys = () => [...entry.keys].sort();
+      this.node.addValidation({
+        validate: () => [
+          `secrets.provider = "sealed-secrets": ${rel} is missing; create it with: ${kubesealCommand(name, namespace ?? 'default', entry.type, keys(), rel)}`,
+        ],
+      });
+      return;
+    }
+    const doc = parse(fs.readFileSync(file, 'utf8')) ?? {};
+    if (doc.kind !== 'SealedSecret') problems.push(`${rel}: kind is '${doc.kind}', expected SealedSecret (the output of kubeseal)`);
+    if (doc.metadata?.name && doc.metadata.name !== name) problems.push(`${rel}: metadata.name is '${doc.metadata.name}', expected '${name}'`);
+    if (doc.metadata?.namespace && namespace && doc.metadata.namespace !== namespace) {
+      problems.push(`${rel}: sealed for namespace '${doc.metadata.namespace}', expected '${namespace}'; seal it again with --namespace ${namespace}`);
+    }
+    encrypted = doc.spec?.encryptedData ?? {};
+    const tmplMeta = doc.spec?.template?.metadata ?? {};
+    new SealedSecret(this, name, {
+      metadata: {
+        name,
+        annotations: entry.description ? { 'nextgen.example.com/purpose': entry.description } : undefined,
+      },
+      spec: {
+        encryptedData: Object.fromEntries(Object.entries(encrypted).sort(([a], [b]) => a.localeCompare(b))),
+        template: {
+          type: entry.type === 'dockerconfigjson' ? 'kubernetes.io/dockerconfigjson' : 'Opaque',
+          metadata: tmplMeta.labels || tmplMeta.annotations ? { labels: tmplMeta.labels, annotations: tmplMeta.annotations } : undefined,
+        },
+      },
+    });
+    this.node.addValidation({
+      validate: () => [
+        ...problems,
+        ...[...entry.keys]
+          .filter((k) => !(k in encrypted))
+          .sort()
+          .map((k) => `${rel}: has no encrypted key '${k}' (has: ${Object.keys(encrypted).sort().join(', ') || 'none'}); seal the Secret again with it`),
+      ],
+    });
+  }
+}
+
+/** The command that creates a missing SealedSecret file (values left for the operator). */
+export function kubesealCommand(name: string, namespace: string, type: 'opaque' | 'dockerconfigjson', keys: string[], file: string): string {
+  const create =
+    type === 'dockerconfigjson'
+      ? `kubectl create secret docker-registry ${name} --docker-server=REGISTRY --docker-username=USER --docker-password=TOKEN`
+      : `kubectl create secret generic ${name} ${keys.map((k) => `--from-literal=${k}=VALUE`).join(' ')}`;
+  return `${create} --namespace ${namespace} --dry-run=client -o yaml | kubeseal --format yaml > ${file}`;
 }

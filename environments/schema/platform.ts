@@ -24,6 +24,12 @@ export const secrets = z
     remotePrefix: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
     /** ExternalSecret `refreshInterval`. @default 1h */
     refreshInterval: z.string().regex(/^[0-9]+(s|m|h)$/).default('1h'),
+    /**
+     * Folder of the committed SealedSecret files (`<name>.yaml`, one per Secret), relative to
+     * the repository root. Used with `provider: sealed-secrets`.
+     * @default - sealed-secrets/<environment name>
+     */
+    sealedSecretsDir: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
   })
   .prefault({});
 export type SecretsConfig = z.infer<typeof secrets>;

@@ -1,0 +1,133 @@
+/**
+ * The environment's Namespace and its guard rails: Pod Security Admission labels, a
+ * ResourceQuota sized from the workloads at maximum scale, and a LimitRange.
+ *
+ * Create it last (from `MarketplaceChart.finalize()`): the quota is computed from the
+ * workloads already in the chart, and a validation fails the synth if any workload's size
+ * changes afterwards.
+ *
+ * @see https://kubernetes.io/docs/concepts/security/pod-security-admission/
+ * @see https://kubernetes.io/docs/concepts/policy/resource-quotas/
+ */
+import * as kplus from 'cdk8s-plus-27';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import type { Environment } from '../environments/schema';
+import { ChartCapacity, capacityOf } from './lib/capacity';
+import { Wave, declareIdentity } from './lib/identity';
+
+export interface NamespaceBaselineProps {
+  /** Namespace name. */
+  readonly name: string;
+  /** Pod Security Admission level and pinned version, for enforce, audit and warn alike. */
+  readonly podSecurity: Environment['podSecurity'];
+  /** Headroom above maximum scale for rolling updates. */
+  readonly quota: Environment['quota'];
+  /**
+   * Default container limits for a container that declares none (ours all declare them).
+   * @default 500m CPU, 512 MiB
+   */
+  readonly defaultLimits?: { readonly cpuMillis: number; readonly memoryMiB: number };
+  /**
+   * Default container requests for a container that declares none.
+   * @default 100m CPU, 128 MiB
+   */
+  readonly defaultRequests?: { readonly cpuMillis: number; readonly memoryMiB: number };
+}
+
+/** PSA label prefix. */
+const PSA = 'pod-security.kubernetes.io';
+
+export class NamespaceBaseline extends Construct {
+  readonly namespace: kplus.Namespace;
+  /** What the quota was computed from. */
+  readonly capacity: ChartCapacity;
+  /** The quota's `spec.hard`, as rendered. */
+  readonly hard: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: NamespaceBaselineProps) {
+    super(scope, id);
+    const { level, version } = props.podSecurity;
+    const ns = new Construct(this, 'Ns');
+    declareIdentity(ns, { name: props.name, component: 'namespace', wave: Wave.NAMESPACE });
+    this.namespace = new kplus.Namespace(ns, 'Resource', {
+      metadata: {
+        name: props.name,
+        labels: Object.fromEntries(
+          ['enforce', 'audit', 'warn'].flatMap((mode) => [
+            [`${PSA}/${mode}`, level],
+            [`${PSA}/${mode}-version`, version],
+          ]),
+        ),
+      },
+    });
+
+    const guard = new Construct(this, 'Guard');
+    declareIdentity(guard, { name: props.name, component: 'guard-rails', wave: Wave.PLATFORM });
+    // Everything that exists now: the workloads. Quota and LimitRange are not workloads.
+    this.capacity = capacityOf(scope);
+    this.hard = quotaFor(this.capacity, props.quota.rolloutSurgePercent);
+    // cdk8s-plus-27 has no ResourceQuota or LimitRange construct: L1.
+    new k8s.KubeResourceQuota(guard, 'Quota', {
+      metadata: { name: props.name },
+      spec: { hard: Object.fromEntries(Object.entries(this.hard).map(([k, v]) => [k, k8s.Quantity.fromString(v)])) },
+    });
+
+    const defLim = props.defaultLimits ?? { cpuMillis: 500, memoryMiB: 512 };
+    const defReq = props.defaultRequests ?? { cpuMillis: 100, memoryMiB: 128 };
+    const max = {
+      cpu: Math.max(defLim.cpuMillis, this.capacity.largestContainer.cpuMillis),
+      mem: Math.max(defLim.memoryMiB, this.capacity.largestContainer.memoryMiB),
+    };
+    const cpu = (mc: number) => k8s.Quantity.fromString(`${mc}m`);
+    const mem = (mib: number) => k8s.Quantity.fromString(`${mib}Mi`);
+    new k8s.KubeLimitRange(guard, 'Limits', {
+      metadata: { name: props.name },
+      spec: {
+        limits: [
+          {
+            type: 'Container',
+            // No container may be larger than the largest one we declare.
+            max: { cpu: cpu(max.cpu), memory: mem(max.mem) },
+            default: { cpu: cpu(defLim.cpuMillis), memory: mem(defLim.memoryMiB) },
+            defaultRequest: { cpu: cpu(defReq.cpuMillis), memory: mem(defReq.memoryMiB) },
+          },
+          ...(this.capacity.largestClaimGiB > 0
+            ? [{ type: 'PersistentVolumeClaim', max: { storage: k8s.Quantity.fromString(`${this.capacity.largestClaimGiB}Gi`) } }]
+            : []),
+        ],
+      },
+    });
+
+    // The quota is a snapshot: fail loudly if a workload is added or resized after it.
+    this.node.addValidation({
+      validate: () => {
+        const now = quotaFor(capacityOf(scope), props.quota.rolloutSurgePercent);
+        return JSON.stringify(now) === JSON.stringify(this.hard)
+          ? []
+          : [`ResourceQuota ${props.name} was computed before the last workload was added; keep MarketplaceChart.finalize() the last step of its constructor`];
+      },
+    });
+  }
+}
+
+/**
+ * `spec.hard` for a capacity (which already counts each Deployment's own maxSurge) plus
+ * `surgePercent` headroom, so a rollout that overlaps a Job run still fits.
+ */
+export function quotaFor(c: ChartCapacity, surgePercent: number): Record<string, string> {
+  const up = (n: number) => Math.ceil((n * (100 + surgePercent)) / 100);
+  return {
+    'limits.cpu': `${up(c.limitsCpuMillis)}m`,
+    'limits.memory': `${up(c.limitsMemoryMiB)}Mi`,
+    'requests.cpu': `${up(c.requestsCpuMillis)}m`,
+    'requests.memory': `${up(c.requestsMemoryMiB)}Mi`,
+    pods: String(up(c.pods)),
+    // Claims do not surge: a StatefulSet replaces pods in place and keeps its claims.
+    persistentvolumeclaims: String(c.claims),
+    'requests.storage': `${c.storageGiB}Gi`,
+    'services.loadbalancers': String(c.loadBalancers),
+    // A LoadBalancer Service allocates a node port per port unless it opts out.
+    'services.nodeports': String(c.nodePorts),
+  };
+}
