@@ -12,8 +12,12 @@ export const thresholds = z
     minRequestsPerSecond: z.number().nonnegative().default(0.1),
     /** Alert when connections exceed this percent of max_connections. @default 80 */
     dbConnectionsPercent: percent.default(80),
-    /** Alert when the mean query time (pg_stat_statements) exceeds this. @default 0.5 */
-    dbMeanQuerySeconds: z.number().positive().default(0.5),
+    /**
+     * Alert when the oldest active transaction (a running query) is older than this:
+     * postgres_exporter's `pg_stat_activity_max_tx_duration`, which needs no extension
+     * (pg_stat_statements' mean time would need it preloaded). @default 60
+     */
+    dbActiveQuerySeconds: z.number().positive().default(60),
     /** Alert when replication lag exceeds this. @default 30 */
     replicationLagSeconds: positiveInt.default(30),
     /** Alert when a container uses more than this percent of its CPU limit. @default 90 */
@@ -78,6 +82,16 @@ export const monitoring = z
         resources: resources.default(res(100, 256, 500, 512)),
         /** Publish `hosts.grafana` through an Ingress. @default false */
         ingress: z.boolean().default(false),
+      })
+      .prefault({}),
+    operator: z
+      .strictObject({
+        /**
+         * Labels put on ServiceMonitor, PodMonitor and PrometheusRule objects so the cluster's
+         * Prometheus selects them (kube-prometheus-stack selects `release: <helm release>`).
+         * @default { release: 'kube-prometheus-stack' }
+         */
+        selectorLabels: z.record(z.string(), z.string()).default({ release: 'kube-prometheus-stack' }),
       })
       .prefault({}),
     thresholds,

@@ -1,0 +1,113 @@
+/**
+ * Operator mode: for clusters that already run kube-prometheus-stack. Instead of our own
+ * Prometheus, emit what the Prometheus Operator reads: a ServiceMonitor for each metrics
+ * endpoint reached through a Service, a PodMonitor for the others, one PrometheusRule with
+ * the same rules, and the dashboards as a ConfigMap for the stack's Grafana sidecar.
+ * kubelet and cAdvisor are already scraped by the stack.
+ *
+ * @see https://prometheus-operator.dev/docs/api-reference/api/
+ */
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import {
+  PodMonitor,
+  PodMonitorSpecPodMetricsEndpointsRelabelingsAction,
+  PrometheusRule,
+  PrometheusRuleSpecGroupsRulesExpr,
+  ServiceMonitor,
+  ServiceMonitorSpecEndpointsRelabelingsAction,
+} from '../../imports/monitoring.coreos.com';
+import { Wave, declareIdentity } from '../lib/identity';
+import type { MetricsEndpoint } from '../lib/topology';
+import { AlertGroup, ruleFile } from './alerts';
+
+export interface OperatorResourcesProps {
+  readonly namespace: string;
+  readonly endpoints: readonly MetricsEndpoint[];
+  readonly groups: AlertGroup[];
+  readonly runbookBaseUrl: string;
+  /** Labels the cluster's Prometheus selects monitors and rules by. */
+  readonly selectorLabels: Record<string, string>;
+  readonly scrapeIntervalSeconds: number;
+  /** Dashboard JSON models by uid. */
+  readonly dashboards: Record<string, unknown>;
+}
+
+/** The label kube-prometheus-stack's Grafana sidecar watches for dashboards. */
+export const GRAFANA_DASHBOARD_LABEL = { grafana_dashboard: '1' };
+
+export class OperatorResources extends Construct {
+  readonly serviceMonitors: ServiceMonitor[] = [];
+  readonly podMonitors: PodMonitor[] = [];
+  readonly rule: PrometheusRule;
+
+  constructor(scope: Construct, id: string, props: OperatorResourcesProps) {
+    super(scope, id);
+    declareIdentity(this, { name: 'nextgen-monitoring', component: 'monitoring', wave: Wave.MONITORING });
+    const labels = props.selectorLabels;
+    const interval = `${props.scrapeIntervalSeconds}s`;
+    for (const e of props.endpoints) {
+      const name = e.job;
+      if (e.serviceName) {
+        this.serviceMonitors.push(
+          new ServiceMonitor(this, `Service-${name}`, {
+            metadata: { name, labels },
+            spec: {
+              namespaceSelector: { matchNames: [props.namespace] },
+              selector: { matchLabels: { ...e.peer.selector } },
+              endpoints: [
+                {
+                  port: e.portName,
+                  path: e.path ?? '/metrics',
+                  interval,
+                  // Same job name as standalone mode (the operator would use the Service name).
+                  relabelings: [{ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: e.job }],
+                },
+              ],
+            },
+          }),
+        );
+      } else {
+        this.podMonitors.push(
+          new PodMonitor(this, `Pod-${name}`, {
+            metadata: { name, labels },
+            spec: {
+              namespaceSelector: { matchNames: [props.namespace] },
+              selector: { matchLabels: { ...e.peer.selector } },
+              podMetricsEndpoints: [
+                {
+                  port: e.portName,
+                  path: e.path ?? '/metrics',
+                  interval,
+                  relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: e.job }],
+                },
+              ],
+            },
+          }),
+        );
+      }
+    }
+
+    const file = ruleFile(props.groups, props.runbookBaseUrl) as { groups: Array<{ name: string; rules: Array<Record<string, any>> }> };
+    this.rule = new PrometheusRule(this, 'Rules', {
+      metadata: { name: 'nextgen-alerts', labels },
+      spec: {
+        groups: file.groups.map((g) => ({
+          name: g.name,
+          rules: g.rules.map((r) => ({
+            alert: r.alert,
+            expr: PrometheusRuleSpecGroupsRulesExpr.fromString(r.expr),
+            for: r.for,
+            labels: r.labels,
+            annotations: r.annotations,
+          })),
+        })),
+      },
+    });
+
+    new kplus.ConfigMap(this, 'Dashboards', {
+      metadata: { name: 'nextgen-dashboards', labels: GRAFANA_DASHBOARD_LABEL },
+      data: Object.fromEntries(Object.entries(props.dashboards).map(([uid, d]) => [`${uid}.json`, JSON.stringify(d, null, 2)])),
+    });
+  }
+}
