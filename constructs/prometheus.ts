@@ -20,6 +20,7 @@ import { Wave, declareIdentity, instanceOf, selectPods, selectorLabels } from '.
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
 import { Endpoint, ExternalEndpoint, Peer, Topology } from './lib/topology';
 import { toYaml } from './lib/output';
+import { addClaimTemplate } from './config/statefulset';
 
 export interface PrometheusProps {
   readonly config: MonitoringConfig['prometheus'];
@@ -125,21 +126,14 @@ export class Prometheus extends Construct {
     container.mount(Prometheus.RULES_DIR, kplus.Volume.fromConfigMap(this, 'RulesVolume', this.rulesConfigMap, { name: 'rules' }), { readOnly: true });
     hardenPodSpec(this.statefulSet);
 
-    // cdk8s-plus-27's StatefulSet has no volumeClaimTemplates; add the claim on the L1 object.
-    const sts = ApiObject.of(this.statefulSet);
-    sts.addJsonPatch(
-      JsonPatch.add('/spec/volumeClaimTemplates', [
-        {
-          metadata: { name: 'data' },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            storageClassName: cfg.storage.storageClass,
-            resources: { requests: { storage: `${Size.gibibytes(cfg.storage.sizeGiB).toGibibytes()}Gi` } },
-          },
-        },
-      ]),
-    );
-    sts.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'data', mountPath: Prometheus.DATA_DIR }));
+    // The TSDB: one ReadWriteOnce claim, kept when the StatefulSet goes (shared helper).
+    addClaimTemplate(this.statefulSet, {
+      name: 'data',
+      container,
+      mountPath: Prometheus.DATA_DIR,
+      storageClass: cfg.storage.storageClass,
+      sizeGiB: cfg.storage.sizeGiB,
+    });
 
     topology.allow(this.peer, KUBELET, 'Prometheus scrapes kubelet and cAdvisor metrics');
     topology.allow(this.peer, KUBE_APISERVER, 'Prometheus discovers pods and nodes through the Kubernetes API');

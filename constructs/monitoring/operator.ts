@@ -1,9 +1,13 @@
 /**
  * Operator mode: for clusters that already run kube-prometheus-stack. Instead of our own
- * Prometheus, emit what the Prometheus Operator reads: a ServiceMonitor for each metrics
- * endpoint reached through a Service, a PodMonitor for the others, one PrometheusRule with
- * the same rules, and the dashboards as a ConfigMap for the stack's Grafana sidecar.
- * kubelet and cAdvisor are already scraped by the stack.
+ * Prometheus, emit what the Prometheus Operator reads: a PodMonitor per metrics endpoint,
+ * one PrometheusRule with the same rules, and the dashboards as a ConfigMap for the stack's
+ * Grafana sidecar. kubelet and cAdvisor are already scraped by the stack.
+ *
+ * PodMonitors, not ServiceMonitors: they select pods and a container port by name exactly as
+ * standalone mode's scrape jobs do. A ServiceMonitor selects Services by label, and several
+ * Services may front the same pods (`nextgen-api` and `nextgen-api-lb`), so each pod would
+ * be scraped once per Service.
  *
  * @see https://prometheus-operator.dev/docs/api-reference/api/
  */
@@ -14,8 +18,6 @@ import {
   PodMonitorSpecPodMetricsEndpointsRelabelingsAction,
   PrometheusRule,
   PrometheusRuleSpecGroupsRulesExpr,
-  ServiceMonitor,
-  ServiceMonitorSpecEndpointsRelabelingsAction,
 } from '../../imports/monitoring.coreos.com';
 import { Wave, declareIdentity } from '../lib/identity';
 import type { MetricsEndpoint } from '../lib/topology';
@@ -37,7 +39,6 @@ export interface OperatorResourcesProps {
 export const GRAFANA_DASHBOARD_LABEL = { grafana_dashboard: '1' };
 
 export class OperatorResources extends Construct {
-  readonly serviceMonitors: ServiceMonitor[] = [];
   readonly podMonitors: PodMonitor[] = [];
   readonly rule: PrometheusRule;
 
@@ -48,44 +49,24 @@ export class OperatorResources extends Construct {
     const interval = `${props.scrapeIntervalSeconds}s`;
     for (const e of props.endpoints) {
       const name = e.job;
-      if (e.serviceName) {
-        this.serviceMonitors.push(
-          new ServiceMonitor(this, `Service-${name}`, {
-            metadata: { name, labels },
-            spec: {
-              namespaceSelector: { matchNames: [props.namespace] },
-              selector: { matchLabels: { ...e.peer.selector } },
-              endpoints: [
-                {
-                  port: e.portName,
-                  path: e.path ?? '/metrics',
-                  interval,
-                  // Same job name as standalone mode (the operator would use the Service name).
-                  relabelings: [{ action: ServiceMonitorSpecEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: e.job }],
-                },
-              ],
-            },
-          }),
-        );
-      } else {
-        this.podMonitors.push(
-          new PodMonitor(this, `Pod-${name}`, {
-            metadata: { name, labels },
-            spec: {
-              namespaceSelector: { matchNames: [props.namespace] },
-              selector: { matchLabels: { ...e.peer.selector } },
-              podMetricsEndpoints: [
-                {
-                  port: e.portName,
-                  path: e.path ?? '/metrics',
-                  interval,
-                  relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: e.job }],
-                },
-              ],
-            },
-          }),
-        );
-      }
+      this.podMonitors.push(
+        new PodMonitor(this, `Pod-${name}`, {
+          metadata: { name, labels },
+          spec: {
+            namespaceSelector: { matchNames: [props.namespace] },
+            selector: { matchLabels: { ...e.peer.selector } },
+            podMetricsEndpoints: [
+              {
+                port: e.portName,
+                path: e.path ?? '/metrics',
+                interval,
+                // Same job name as standalone mode (the operator would use `<namespace>/<name>`).
+                relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: e.job }],
+              },
+            ],
+          },
+        }),
+      );
     }
 
     const file = ruleFile(props.groups, props.runbookBaseUrl) as { groups: Array<{ name: string; rules: Array<Record<string, any>> }> };
