@@ -113,7 +113,13 @@ export class MarketplaceChart extends Chart implements OutputFolder {
    * error if a workload or a connection is added after this runs.
    */
   private finalize(): void {
-    new NamespaceBaseline(this, 'Namespace', { name: this.env.namespace, podSecurity: this.env.podSecurity, quota: this.env.quota });
+    new NamespaceBaseline(this, 'Namespace', {
+      name: this.env.namespace,
+      podSecurity: this.env.podSecurity,
+      quota: this.env.quota,
+      // The restore Job runs in this namespace too when an operator starts it.
+      alsoRunning: [this.runbooks],
+    });
     new NetworkPolicies(this, 'Network');
   }
 }

@@ -11,7 +11,7 @@
  */
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import type { Environment } from '../environments/schema';
 import { ChartCapacity, capacityOf } from './lib/capacity';
 import { Wave, declareIdentity } from './lib/identity';
@@ -23,6 +23,12 @@ export interface NamespaceBaselineProps {
   readonly podSecurity: Environment['podSecurity'];
   /** Headroom above maximum scale for rolling updates. */
   readonly quota: Environment['quota'];
+  /**
+   * Other charts whose pods run in this namespace (runbook Jobs created by hand); the quota
+   * and LimitRange leave room for them too.
+   * @default - none
+   */
+  readonly alsoRunning?: IConstruct[];
   /**
    * Default container limits for a container that declares none (ours all declare them).
    * @default 500m CPU, 512 MiB
@@ -65,7 +71,8 @@ export class NamespaceBaseline extends Construct {
     const guard = new Construct(this, 'Guard');
     declareIdentity(guard, { name: props.name, component: 'guard-rails', wave: Wave.PLATFORM });
     // Everything that exists now: the workloads. Quota and LimitRange are not workloads.
-    this.capacity = capacityOf(scope);
+    const scopes = [scope, ...(props.alsoRunning ?? [])];
+    this.capacity = capacityOf(...scopes);
     this.hard = quotaFor(this.capacity, props.quota.rolloutSurgePercent);
     // cdk8s-plus-27 has no ResourceQuota or LimitRange construct: L1.
     new k8s.KubeResourceQuota(guard, 'Quota', {
@@ -102,7 +109,7 @@ export class NamespaceBaseline extends Construct {
     // The quota is a snapshot: fail loudly if a workload is added or resized after it.
     this.node.addValidation({
       validate: () => {
-        const now = quotaFor(capacityOf(scope), props.quota.rolloutSurgePercent);
+        const now = quotaFor(capacityOf(...scopes), props.quota.rolloutSurgePercent);
         return JSON.stringify(now) === JSON.stringify(this.hard)
           ? []
           : [`ResourceQuota ${props.name} was computed before the last workload was added; keep MarketplaceChart.finalize() the last step of its constructor`];

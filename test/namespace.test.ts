@@ -32,9 +32,11 @@ describe.each(built.environments.map((c) => [c.env.name, c.env, byFolder.get(c.e
     expect(find(manifests, 'LimitRange', env.namespace).metadata.annotations['argocd.argoproj.io/sync-wave']).toBe('-1');
   });
 
-  test('the ResourceQuota admits every workload at maximum scale plus the rollout surge headroom', () => {
+  test('the ResourceQuota admits every workload (runbook Jobs included) at maximum scale plus the rollout surge headroom', () => {
     const hard = find(manifests, 'ResourceQuota', env.namespace).spec.hard;
-    const templates = podTemplates(manifests);
+    const runbooks = byFolder.get(`${env.name}/runbooks`) ?? [];
+    const templates = podTemplates([...manifests, ...runbooks]);
+    expect(templates.map((t) => t.owner)).toEqual(expect.arrayContaining(runbooks.filter((m) => WORKLOAD_KINDS.includes(m.kind)).map((m) => `${m.kind}/${m.metadata.name}`)));
     const need = { pods: 0, rc: 0, rm: 0, lc: 0, lm: 0 };
     for (const t of templates) {
       const r = podResources(t.spec);

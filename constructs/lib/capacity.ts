@@ -28,10 +28,10 @@ export interface ChartCapacity {
   readonly nodePorts: number;
 }
 
-/** The capacity of every ApiObject under `scope` (usually a chart). */
-export function capacityOf(scope: IConstruct): ChartCapacity {
-  const objects = scope.node
-    .findAll()
+/** The capacity of every ApiObject under the scopes (usually charts). */
+export function capacityOf(...scopes: IConstruct[]): ChartCapacity {
+  const objects = scopes
+    .flatMap((scope) => scope.node.findAll())
     .filter((c): c is ApiObject => c instanceof ApiObject)
     .map((o) => o.toJson() as Manifest);
   return capacityOfManifests(objects);
