@@ -12,6 +12,7 @@ import { Monitoring } from './monitoring/monitoring';
 import { RestoreRunbookChart } from './restore';
 import { Postgres } from './postgres';
 import { Redis } from './redis';
+import { Redis } from './redis';
 import { LABEL, PART_OF } from './lib/identity';
 import { NamespaceBaseline } from './namespace';
 import { NetworkPolicies } from './network';
@@ -26,6 +27,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
   readonly secrets: SecretCatalog;
   readonly topology: Topology;
   readonly postgres: Postgres;
+  readonly redis: Redis;
   readonly redis: Redis;
   readonly api: Api;
   readonly backup: PostgresBackup;
@@ -54,6 +56,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     // Data stores first: the API's environment is derived from them.
     this.postgres = new Postgres(this, 'Postgres', { config: env.postgres });
     this.redis = new Redis(this, 'Redis', { config: env.redis });
+    this.redis = new Redis(this, 'Redis', { config: env.redis });
 
     this.api = new Api(this, 'Api', {
       config: env.api,
@@ -64,6 +67,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       imagePullSecret: env.imagePullSecret,
     });
     this.api.use(this.postgres.apiBackend(env.api.databaseConnectionLimit), 'the API reads and writes the database as the restricted app role');
+    this.api.use(this.redis.apiBackend(), 'sessions and the query cache');
     this.api.use(this.redis.apiBackend(), 'sessions and the query cache');
 
     // Backups, restore runbook and migrations: all against the database as its owner role.

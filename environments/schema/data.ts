@@ -58,6 +58,12 @@ export const redis = z
     /** `maxclients`. @default 1000 */
     maxclients: positiveInt.max(100000).default(1000),
   })
+  // Redis needs room above maxmemory for client buffers and the AOF rewrite; past ~80% of
+  // the limit the kernel OOM-kills it before eviction starts.
+  .refine((r) => r.maxmemoryMiB <= Math.floor(r.resources.limits.memoryMiB * 0.8), {
+    message: 'maxmemoryMiB must be at most 80% of resources.limits.memoryMiB',
+    path: ['maxmemoryMiB'],
+  })
   .prefault({});
 export type RedisConfig = z.infer<typeof redis>;
 
