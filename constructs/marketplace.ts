@@ -10,8 +10,8 @@ import { PostgresBackup } from './backup';
 import { Migrations } from './migrations';
 import { Monitoring } from './monitoring/monitoring';
 import { RestoreRunbookChart } from './restore';
+import { Minio } from './minio';
 import { Postgres } from './postgres';
-import { Redis } from './redis';
 import { Redis } from './redis';
 import { LABEL, PART_OF } from './lib/identity';
 import { NamespaceBaseline } from './namespace';
@@ -28,7 +28,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
   readonly topology: Topology;
   readonly postgres: Postgres;
   readonly redis: Redis;
-  readonly redis: Redis;
+  readonly minio: Minio;
   readonly api: Api;
   readonly backup: PostgresBackup;
   readonly migrations: Migrations;
@@ -56,7 +56,12 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     // Data stores first: the API's environment is derived from them.
     this.postgres = new Postgres(this, 'Postgres', { config: env.postgres });
     this.redis = new Redis(this, 'Redis', { config: env.redis });
-    this.redis = new Redis(this, 'Redis', { config: env.redis });
+    this.minio = new Minio(this, 'Minio', {
+      config: env.minio,
+      hosts: env.hosts,
+      tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
+      ingressClassName: env.ingressClassName,
+    });
 
     this.api = new Api(this, 'Api', {
       config: env.api,
@@ -68,7 +73,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     });
     this.api.use(this.postgres.apiBackend(env.api.databaseConnectionLimit), 'the API reads and writes the database as the restricted app role');
     this.api.use(this.redis.apiBackend(), 'sessions and the query cache');
-    this.api.use(this.redis.apiBackend(), 'sessions and the query cache');
+    this.api.use(this.minio.apiBackend(), 'stores and serves uploaded files');
 
     // Backups, restore runbook and migrations: all against the database as its owner role.
     this.backup = new PostgresBackup(this, 'Backup', {

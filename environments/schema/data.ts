@@ -89,6 +89,8 @@ export const minio = z
       .prefault({}),
     /** Publish `hosts.minio` / `hosts.minioConsole` through Ingresses. @default false */
     ingress: z.boolean().default(false),
+    /** ingress-nginx `proxy-body-size` on those Ingresses, for uploads straight to MinIO. @default 1024 */
+    ingressBodySizeMiB: positiveInt.max(10240).default(1024),
   })
   .prefault({});
 export type MinioConfig = z.infer<typeof minio>;

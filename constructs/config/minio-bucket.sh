@@ -1,0 +1,53 @@
+#!/bin/sh
+# Idempotent bucket setup for MinIO, run by Job `minio-bucket` with the `mc` image.
+#
+# Makes sure BUCKET exists, has versioning on, and carries exactly our lifecycle rules:
+#   - noncurrent (replaced or deleted) object versions expire after NONCURRENT_EXPIRY_DAYS;
+#   - delete markers left with no versions behind them are removed.
+# (Unfinished multipart uploads are aborted by the server itself, MINIO_API_STALE_UPLOADS_EXPIRY:
+# MinIO's lifecycle API does not take AbortIncompleteMultipartUpload.)
+#
+# Each step reads the current state first and changes only what differs, printing
+# "unchanged" or what it did; a second run changes nothing.
+#
+# Environment: MINIO_URL, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD (Secret `minio-root`), BUCKET,
+# NONCURRENT_EXPIRY_DAYS, MC_CONFIG_DIR (writable).
+set -eu
+: "${MINIO_URL:?}" "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}" "${BUCKET:?}" "${NONCURRENT_EXPIRY_DAYS:?}"
+
+# Credentials go through stdin, never on a command line.
+printf '%s\n%s\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set target "$MINIO_URL" >/dev/null
+
+# The Job may start before MinIO is ready (same sync); wait up to 5 minutes.
+tries=0
+until mc ready target >/dev/null 2>&1; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 60 ]; then echo "MinIO at $MINIO_URL is not ready after 5 minutes" >&2; exit 1; fi
+  sleep 5
+done
+
+if mc stat "target/$BUCKET" >/dev/null 2>&1; then
+  echo "bucket $BUCKET: unchanged"
+else
+  mc mb --ignore-existing "target/$BUCKET" >/dev/null
+  echo "bucket $BUCKET: created"
+fi
+
+# Pure sh pattern matching: the mc image is minimal (no grep or jq).
+case "$(mc version info "target/$BUCKET" --json)" in
+  *'"versioning":{"status":"Enabled"'*) echo "versioning: unchanged" ;;
+  *)
+    mc version enable "target/$BUCKET" >/dev/null
+    echo "versioning: enabled"
+    ;;
+esac
+
+# Written the way `mc ilm rule export` prints it, so equal text means equal rules.
+lifecycle='{"Rules":[{"ID":"expire-noncurrent-versions","NoncurrentVersionExpiration":{"NoncurrentDays":'"$NONCURRENT_EXPIRY_DAYS"'},"Status":"Enabled"},{"Expiration":{"ExpiredObjectDeleteMarker":true},"ID":"remove-expired-delete-markers","Status":"Enabled"}]}'
+current=$(mc ilm rule export "target/$BUCKET" 2>/dev/null || true)
+if [ "$current" = "$lifecycle" ]; then
+  echo "lifecycle: unchanged"
+else
+  printf '%s\n' "$lifecycle" | mc ilm import "target/$BUCKET" >/dev/null
+  echo "lifecycle: updated"
+fi
