@@ -11,19 +11,22 @@
 # "unchanged" or what it did; a second run changes nothing.
 #
 # Environment: MINIO_URL, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD (Secret `minio-root`), BUCKET,
-# NONCURRENT_EXPIRY_DAYS, MC_CONFIG_DIR (writable).
+# NONCURRENT_EXPIRY_DAYS, MC_CONFIG_DIR (writable), optionally MINIO_WAIT_SECONDS.
 set -eu
 : "${MINIO_URL:?}" "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}" "${BUCKET:?}" "${NONCURRENT_EXPIRY_DAYS:?}"
 
-# Credentials go through stdin, never on a command line.
-printf '%s\n%s\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set target "$MINIO_URL" >/dev/null
-
-# The Job may start before MinIO is ready (same sync); wait up to 5 minutes.
-tries=0
-until mc ready target >/dev/null 2>&1; do
-  tries=$((tries + 1))
-  if [ "$tries" -ge 60 ]; then echo "MinIO at $MINIO_URL is not ready after 5 minutes" >&2; exit 1; fi
+# The Job may start before MinIO is up (same sync): retry for MINIO_WAIT_SECONDS (default
+# 300). `mc alias set` checks the server and the credentials; credentials go through stdin,
+# never on a command line.
+left=${MINIO_WAIT_SECONDS:-300}
+until out=$(printf '%s\n%s\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set target "$MINIO_URL" 2>&1) &&
+  out=$(mc ready target 2>&1); do
+  if [ "$left" -le 0 ]; then
+    echo "MinIO at $MINIO_URL: not ready or credentials refused: $out" >&2
+    exit 1
+  fi
   sleep 5
+  left=$((left - 5))
 done
 
 if mc stat "target/$BUCKET" >/dev/null 2>&1; then
