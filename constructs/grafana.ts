@@ -31,7 +31,7 @@ export interface GrafanaProps {
   /** Uid given to the provisioned Prometheus datasource; dashboards refer to it. */
   readonly datasourceUid: string;
   /** Publish through an Ingress on this host. @default - no Ingress */
-  readonly ingress?: { readonly host: string; readonly className: string; readonly tls?: { readonly clusterIssuer: string } };
+  readonly ingress?: { readonly host: string; readonly className: string; readonly rateLimitRps: number; readonly tls?: { readonly clusterIssuer: string } };
 }
 
 export class Grafana extends Construct {
@@ -148,6 +148,7 @@ export class Grafana extends Construct {
         className: props.ingress.className,
         tls: props.ingress.tls,
         tlsSecretName: `${name}-tls`,
+        rateLimitRps: props.ingress.rateLimitRps,
       });
       topology.allow(INGRESS_CONTROLLER, this.endpoint, 'operators reach Grafana through the ingress controller');
     }

@@ -90,6 +90,7 @@ describe('Grafana', () => {
     const ing = find(prod, 'Ingress', 'grafana');
     expect(ing.spec.rules[0].host).toBe(testEnvironment().hosts.grafana);
     expect(ing.spec.tls[0].secretName).toBe('grafana-tls');
+    expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe(String(testEnvironment().monitoring.grafana.ingressRateLimitRps));
     expect(env('GF_SERVER_ROOT_URL').value).toBe(`https://${testEnvironment().hosts.grafana}/`);
     expect(synth({ monitoring: { grafana: { ingress: false } } }).some((m) => m.kind === 'Ingress' && m.metadata.name === 'grafana')).toBe(false);
   });

@@ -6,6 +6,10 @@ import { App } from 'cdk8s';
 import { MarketplaceChart } from '../constructs/marketplace';
 import { Topology } from '../constructs/lib/topology';
 import { podLabelMeta } from '../constructs/monitoring/scrape';
+import * as fs from 'fs';
+import * as path from 'path';
+import Ajv from 'ajv';
+import { K8S_VERSIONS, SCHEMAS, kubernetesValidator } from './lib/schema';
 import { find, findAll, parseYaml, podSpec, synth, synthEnvironments, testEnvironment } from './lib/synth';
 
 describe('Prometheus (standalone)', () => {
@@ -168,6 +172,33 @@ describe('operator mode', () => {
     const cm = find(m, 'ConfigMap', 'nextgen-dashboards');
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
     expect(Object.keys(cm.data).sort()).toEqual(['nextgen-api.json', 'nextgen-cache.json', 'nextgen-database.json', 'nextgen-resources.json']);
+  });
+
+  test.each(K8S_VERSIONS.map((v) => [v]))('PodMonitors and the dashboards ConfigMap pass strict schema validation (Kubernetes %s)', (version) => {
+    const validator = kubernetesValidator(version);
+    const errors = m.filter((x) => ['PodMonitor', 'ConfigMap'].includes(x.kind)).flatMap((x) => validator.validate(x).map((e) => `${x.kind}/${x.metadata.name}: ${e}`));
+    expect(errors).toEqual([]);
+  });
+
+  test('the PrometheusRule passes strict validation against its CRD schema', () => {
+    // The shared validator cannot compile this CRD: its Go regex `^(?i)(abort|warn)?$` is not
+    // valid in JavaScript. Spell the case-insensitivity out and validate strictly here.
+    const text = fs.readFileSync(path.join(SCHEMAS, 'crds', 'monitoring.coreos.com', 'prometheusrule_v1.json'), 'utf8');
+    const schema = JSON.parse(text.replace('^(?i)(abort|warn)?$', '^([Aa][Bb][Oo][Rr][Tt]|[Ww][Aa][Rr][Nn])?$'));
+    const strict = (o: any): void => {
+      if (!o || typeof o !== 'object') return;
+      if (o.properties && o.additionalProperties === undefined && !o['x-kubernetes-preserve-unknown-fields']) o.additionalProperties = false;
+      if (o['x-kubernetes-int-or-string']) {
+        delete o.type;
+        o.anyOf = [{ type: 'integer' }, { type: 'string' }];
+      }
+      Object.values(o).forEach(strict);
+    };
+    strict(schema);
+    const validate = new Ajv({ strict: false, allErrors: true, validateFormats: false }).compile(schema);
+    const rule = find(m, 'PrometheusRule', 'nextgen-alerts');
+    expect(validate(rule) ? [] : validate.errors).toEqual([]);
+    expect(validate({ ...rule, spec: { ...rule.spec, bogus: 1 } })).toBe(false);
   });
 
   test('selector labels are environment data', () => {

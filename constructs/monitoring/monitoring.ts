@@ -100,7 +100,9 @@ export class Monitoring extends Construct {
       prometheus: { url: `http://${Prometheus.NAME}:${Prometheus.PORT}`, endpoint: this.prometheus.endpoint, scrapeIntervalSeconds: interval },
       dashboards,
       datasourceUid: DATASOURCE_UID,
-      ingress: cfg.grafana.ingress ? { host: props.grafanaHost, className: props.ingressClassName, tls: props.tls } : undefined,
+      ingress: cfg.grafana.ingress
+        ? { host: props.grafanaHost, className: props.ingressClassName, rateLimitRps: cfg.grafana.ingressRateLimitRps, tls: props.tls }
+        : undefined,
     });
   }
 }

@@ -82,6 +82,8 @@ export const monitoring = z
         resources: resources.default(res(100, 256, 500, 512)),
         /** Publish `hosts.grafana` through an Ingress. @default false */
         ingress: z.boolean().default(false),
+        /** ingress-nginx `limit-rps` per client IP on the Grafana Ingress. @default 20 */
+        ingressRateLimitRps: positiveInt.default(20),
       })
       .prefault({}),
     operator: z
