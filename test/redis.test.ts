@@ -1,0 +1,105 @@
+import { DISABLED_COMMANDS, redisConf } from '../constructs/config/redis';
+import { K8S_VERSIONS, kubernetesValidator } from './lib/schema';
+import { find, podSpec, synth, synthEnvironments, testEnvironment } from './lib/synth';
+
+const { built, byFolder } = synthEnvironments([testEnvironment()]);
+const prod = byFolder.get('test')!;
+const chart = built.environments[0];
+const sts = find(prod, 'StatefulSet', 'redis');
+const pod = podSpec(sts);
+const server = pod.containers.find((c: any) => c.name === 'redis');
+const exporter = pod.containers.find((c: any) => c.name === 'exporter');
+const envOf = (c: any, name: string) => c.env.find((e: any) => e.name === name);
+const conf = (m = prod): string => find(m, 'ConfigMap', 'redis-config').data['redis.conf'];
+const directive = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name} `)).map((l) => l.slice(name.length + 1));
+
+describe('Redis', () => {
+  test('redis-server loads the mounted redis.conf; the password is a Secret reference, not in the ConfigMap', () => {
+    const [bin, file, flag, value] = server.command;
+    expect(bin).toBe('redis-server');
+    const mount = server.volumeMounts.find((m: any) => file.startsWith(`${m.mountPath}/`));
+    expect(pod.volumes.find((v: any) => v.name === mount.name).configMap.name).toBe('redis-config');
+    expect([flag, value]).toEqual(['--requirepass', '$(REDIS_PASSWORD)']);
+    expect(envOf(server, 'REDIS_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'redis', key: 'password' });
+    expect(directive(conf(), 'requirepass')).toEqual([]);
+    expect(prod.filter((m) => m.kind === 'Secret')).toEqual([]);
+  });
+
+  test('AOF persistence on a claim from the environment storage class, in the working directory', () => {
+    expect(directive(conf(), 'appendonly')).toEqual(['yes']);
+    expect(sts.spec.volumeClaimTemplates[0].spec).toMatchObject({ storageClassName: 'fast-ssd', resources: { requests: { storage: '10Gi' } } });
+    const data = server.volumeMounts.find((m: any) => m.name === sts.spec.volumeClaimTemplates[0].metadata.name);
+    expect(data.mountPath).toBe(server.workingDir);
+  });
+
+  test('maxmemory, eviction policy and maxclients come from the environment', () => {
+    const c = conf(synth({ redis: { maxmemoryMiB: 300, maxmemoryPolicy: 'volatile-ttl', maxclients: 42 } }));
+    expect([directive(c, 'maxmemory'), directive(c, 'maxmemory-policy'), directive(c, 'maxclients')]).toEqual([['300mb'], ['volatile-ttl'], ['42']]);
+  });
+
+  test('maxmemory must leave headroom under the memory limit', () => {
+    expect(() => synth({ redis: { maxmemoryMiB: 1000 } })).toThrow(/redis.maxmemoryMiB.*80% of resources.limits.memoryMiB/);
+  });
+
+  test('dangerous commands are renamed to nothing', () => {
+    const renamed = directive(conf(), 'rename-command').map((l) => l.split(' ')[0]);
+    expect(renamed).toEqual([...DISABLED_COMMANDS]);
+    expect(renamed).toEqual(expect.arrayContaining(['FLUSHALL', 'FLUSHDB', 'CONFIG', 'DEBUG']));
+    for (const l of directive(conf(), 'rename-command')) expect(l).toMatch(/ ""$/);
+  });
+
+  test.each(['startupProbe', 'readinessProbe', 'livenessProbe'])('%s pings with redis-cli, authenticated via REDISCLI_AUTH', (probe) => {
+    expect(server[probe].exec.command.join(' ')).toMatch(/redis-cli .*ping \| grep -q PONG/);
+    expect(envOf(server, 'REDISCLI_AUTH').valueFrom.secretKeyRef).toEqual({ name: 'redis', key: 'password' });
+  });
+
+  test('restricted: uid 999, read-only root, every container non-root', () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } });
+    for (const c of pod.containers) {
+      expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    }
+  });
+
+  test('redis_exporter sidecar on 9121, authenticated, declared for scraping', () => {
+    expect(exporter.ports).toEqual([{ containerPort: 9121, name: 'metrics' }]);
+    expect(envOf(exporter, 'REDIS_PASSWORD').valueFrom.secretKeyRef.name).toBe('redis');
+    expect(chart.topology.metrics).toContainEqual(expect.objectContaining({ job: 'redis', port: 9121, portName: 'metrics' }));
+  });
+
+  test('Services: client redis:6379 and the headless governing Service select the pods', () => {
+    const client = find(prod, 'Service', 'redis');
+    expect(client.spec.ports).toContainEqual({ name: 'redis', port: 6379, targetPort: 6379 });
+    const headless = find(prod, 'Service', sts.spec.serviceName);
+    expect(headless.spec.clusterIP).toBe('None');
+    for (const s of [client, headless]) expect(s.spec.selector).toEqual(sts.spec.template.metadata.labels);
+  });
+
+  test('the API gets REDIS_HOST/PORT/PASSWORD and a REDIS_URL built from them', () => {
+    const api = podSpec(find(prod, 'Deployment', 'nextgen-api')).containers[0];
+    const names = api.env.map((e: any) => e.name);
+    expect(envOf(api, 'REDIS_HOST').value).toBe(chart.redis.target.serviceName);
+    expect(envOf(api, 'REDIS_PORT').value).toBe(String(chart.redis.target.port));
+    expect(envOf(api, 'REDIS_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'redis', key: 'password' });
+    expect(envOf(api, 'REDIS_URL').value).toBe('redis://:$(REDIS_PASSWORD)@redis:6379');
+    expect(names.indexOf('REDIS_PASSWORD')).toBeLessThan(names.indexOf('REDIS_URL'));
+    expect(chart.topology.connections).toContainEqual(expect.objectContaining({ from: chart.api.peer, to: chart.redis.endpoint }));
+  });
+
+  test('contract: CacheTarget with Secret redis/password and maxclients', () => {
+    const t = chart.redis.target;
+    expect([t.serviceName, t.port, t.passwordSecret.name, t.maxclients]).toEqual(['redis', 6379, 'redis', 1000]);
+    expect(() => t.passwordSecret.assertKey('password')).not.toThrow();
+  });
+
+  test('the generator is a pure function of its input', () => {
+    const input = { port: 1, maxmemoryMiB: 2, maxmemoryPolicy: 'noeviction' as const, maxclients: 3 };
+    expect(redisConf(input)).toBe(redisConf({ ...input }));
+    expect(redisConf(input)).toMatch(/^maxmemory-policy noeviction$/m);
+  });
+
+  describe.each(K8S_VERSIONS)('strict schema validation against Kubernetes %s', (version) => {
+    const validator = kubernetesValidator(version);
+    const mine = prod.filter((m) => m.metadata.labels?.['app.kubernetes.io/name'] === 'redis' && m.kind !== 'NetworkPolicy');
+    test.each(mine.map((m) => [`${m.kind}/${m.metadata.name}`, m]))('%s', (_n, m) => expect(validator.validate(m)).toEqual([]));
+  });
+});
