@@ -198,7 +198,12 @@ export class Minio extends Construct implements ObjectStoreTarget {
     topology.allow(this.bucketJob.peer, this.endpoint, 'creates the uploads bucket, its versioning and lifecycle rules');
 
     if (cfg.ingress) {
-      const common = { className: props.ingressClassName ?? 'nginx', tls: props.tls, bodySizeMiB: cfg.ingressBodySizeMiB };
+      const common = {
+        className: props.ingressClassName ?? 'nginx',
+        tls: props.tls,
+        bodySizeMiB: cfg.ingressBodySizeMiB,
+        rateLimitRps: cfg.ingressRateLimitRps,
+      };
       hardenIngress(this, 'Ingress', { ...common, name, hosts: [{ host: props.hosts.minio, service: this.service, port: Minio.PORT }] });
       hardenIngress(this, 'ConsoleIngress', {
         ...common,

@@ -82,6 +82,10 @@ describe('MinIO', () => {
     expect(ing.spec.rules[0]).toMatchObject({ host: 'minio.nextgen.example.com' });
     expect(ing.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'minio', port: { number: 9000 } });
     expect(ing.spec.tls[0].hosts).toEqual(['minio.nextgen.example.com']);
+    expect(ing.metadata.annotations).toMatchObject({
+      'nginx.ingress.kubernetes.io/proxy-body-size': '1024m',
+      'nginx.ingress.kubernetes.io/limit-rps': '100',
+    });
     const con = find(prod, 'Ingress', 'minio-console');
     expect(con.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'minio-console', port: { number: 9001 } });
     expect(envOf(server, 'MINIO_SERVER_URL').value).toBe('https://minio.nextgen.example.com');

@@ -79,7 +79,7 @@ describe('PostgreSQL', () => {
 
   test('postgresql.conf settings come from the environment; shared_buffers is a quarter of the memory limit', () => {
     expect(args(server)).toMatchObject({ max_connections: '200', superuser_reserved_connections: '3', shared_buffers: '512MB' });
-    const big = find(synth({ postgres: { maxConnections: 321, resources: { limits: { memoryMiB: 8192 }, requests: { memoryMiB: 4096 } } } }), 'StatefulSet', 'postgres');
+    const big = find(synth({ postgres: { maxConnections: 321, resources: { limits: { cpuMillis: 2000, memoryMiB: 8192 }, requests: { cpuMillis: 500, memoryMiB: 4096 } } } }), 'StatefulSet', 'postgres');
     expect(args(podSpec(big).containers[0])).toMatchObject({ max_connections: '321', shared_buffers: '2048MB', effective_cache_size: '4096MB' });
   });
 

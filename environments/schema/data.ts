@@ -91,6 +91,8 @@ export const minio = z
     ingress: z.boolean().default(false),
     /** ingress-nginx `proxy-body-size` on those Ingresses, for uploads straight to MinIO. @default 1024 */
     ingressBodySizeMiB: positiveInt.max(10240).default(1024),
+    /** ingress-nginx `limit-rps` per client IP on those Ingresses (pages load many images). @default 100 */
+    ingressRateLimitRps: positiveInt.default(100),
   })
   .prefault({});
 export type MinioConfig = z.infer<typeof minio>;
