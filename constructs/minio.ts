@@ -113,7 +113,6 @@ export class Minio extends Construct implements ObjectStoreTarget {
       MINIO_PROMETHEUS_AUTH_TYPE: kplus.EnvValue.fromValue('public'),
       // Unfinished multipart uploads are aborted by the server (lifecycle rules cannot do it on MinIO).
       MINIO_API_STALE_UPLOADS_EXPIRY: kplus.EnvValue.fromValue(`${cfg.lifecycle.abortIncompleteUploadDays * 24}h`),
-      MINIO_UPDATE: kplus.EnvValue.fromValue('off'),
     };
     if (cfg.ingress) {
       // Only when the public hosts exist: MinIO signs console URLs for these.

@@ -1,4 +1,5 @@
 import { bucketScript } from '../constructs/config/minio';
+import { toYaml } from '../constructs/lib/output';
 import { K8S_VERSIONS, kubernetesValidator } from './lib/schema';
 import { find, podSpec, synth, synthEnvironments, testEnvironment } from './lib/synth';
 
@@ -118,5 +119,12 @@ describe('MinIO', () => {
     const ours = ['minio', 'minio-bucket'];
     const mine = prod.filter((m) => ours.includes(m.metadata.labels?.['app.kubernetes.io/name'] ?? '') && m.kind !== 'NetworkPolicy');
     test.each(mine.map((m) => [`${m.kind}/${m.metadata.name}`, m]))('%s', (_n, m) => expect(validator.validate(m)).toEqual([]));
+  });
+});
+
+describe('MinIO YAML', () => {
+  test('no environment value is a bare YAML 1.1 boolean word (kubectl would read `off` as false)', () => {
+    const text: string = toYaml(sts);
+    expect(text).not.toMatch(/value: (on|off|yes|no|y|n)$/im);
   });
 });
