@@ -8,14 +8,14 @@
  * (MINIO_SERVER_URL) and `hosts.minioConsole` (MINIO_BROWSER_URL), ServiceAccounts and a
  * PodDisruptionBudget. Root credentials come from Secret `minio-root`.
  */
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { MinioConfig, imageRef } from '../environments/schema';
 import type { ApiBackend } from './api';
 import { BUCKET_SCRIPT_FILE, bucketScript } from './config/minio';
 import { SetupJob } from './config/setup-job';
-import { addClaimTemplate } from './config/statefulset';
+import { addClaimTemplate, governingService } from './config/statefulset';
 import type { ObjectStoreTarget } from './lib/contracts';
 import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
 import { hardenIngress } from './lib/ingress';
@@ -82,14 +82,7 @@ export class Minio extends Construct implements ObjectStoreTarget {
       description: 'MinIO root credentials (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD)',
     });
 
-    const headless = selectPods(
-      new kplus.Service(this, 'Headless', {
-        metadata: { name: `${name}-headless` },
-        clusterIP: 'None',
-        ports: [{ name: 'api', port: Minio.PORT, targetPort: Minio.PORT }],
-      }),
-      selector,
-    );
+    const headless = governingService(this, { name, selector, port: Minio.PORT, portName: 'api' });
     this.statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata: { name },
       replicas: 1,
@@ -102,8 +95,6 @@ export class Minio extends Construct implements ObjectStoreTarget {
       terminationGracePeriod: Duration.seconds(30),
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels: selector }));
-    // StatefulSet points its governing Service at its construct-address label; we select by ours.
-    ApiObject.of(headless).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
 
     const env: Record<string, kplus.EnvValue> = {
       MINIO_ROOT_USER: this.rootSecret.env('root-user'),

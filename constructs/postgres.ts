@@ -7,14 +7,14 @@
  * role script), Job `postgres-app-role` (re-applies it on every sync), ServiceAccounts and a
  * PodDisruptionBudget. Credentials come from Secrets `postgres-owner` and `postgres-app`.
  */
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresConfig, imageRef } from '../environments/schema';
 import type { ApiBackend } from './api';
 import { APP_ROLE_SQL_FILE, appRoleSql, postgresArgs, postgresSettings } from './config/postgres';
 import { SetupJob } from './config/setup-job';
-import { addClaimTemplate } from './config/statefulset';
+import { addClaimTemplate, governingService } from './config/statefulset';
 import type { DatabaseTarget } from './lib/contracts';
 import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
 import { PodDisruptionBudget } from './lib/pdb';
@@ -85,13 +85,7 @@ export class Postgres extends Construct implements DatabaseTarget {
       data: { [APP_ROLE_SQL_FILE]: appRoleSql() },
     });
 
-    const headless = new kplus.Service(this, 'Headless', {
-      metadata: { name: `${name}-headless` },
-      clusterIP: 'None',
-      ports: [{ name: 'postgres', port: Postgres.PORT, targetPort: Postgres.PORT }],
-    });
-    selectPods(headless, selector);
-
+    const headless = governingService(this, { name, selector, port: Postgres.PORT, portName: 'postgres' });
     this.statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata: { name },
       replicas: 1,
@@ -105,8 +99,6 @@ export class Postgres extends Construct implements DatabaseTarget {
       terminationGracePeriod: Duration.seconds(60),
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels: selector }));
-    // StatefulSet points its governing Service at its construct-address label; we select by ours.
-    ApiObject.of(headless).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
 
     const settings = postgresSettings({
       maxConnections: cfg.maxConnections,

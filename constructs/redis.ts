@@ -6,13 +6,13 @@
  * Service `redis` (6379), ConfigMap `redis-config` (redis.conf, no secrets), ServiceAccount
  * and PodDisruptionBudget. The password comes from Secret `redis` (key `password`).
  */
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { RedisConfig, imageRef } from '../environments/schema';
 import type { ApiBackend } from './api';
 import { redisConf } from './config/redis';
-import { addClaimTemplate } from './config/statefulset';
+import { addClaimTemplate, governingService } from './config/statefulset';
 import type { CacheTarget } from './lib/contracts';
 import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
 import { PodDisruptionBudget } from './lib/pdb';
@@ -74,14 +74,7 @@ export class Redis extends Construct implements CacheTarget {
       },
     });
 
-    const headless = selectPods(
-      new kplus.Service(this, 'Headless', {
-        metadata: { name: `${name}-headless` },
-        clusterIP: 'None',
-        ports: [{ name: 'redis', port: Redis.PORT, targetPort: Redis.PORT }],
-      }),
-      selector,
-    );
+    const headless = governingService(this, { name, selector, port: Redis.PORT, portName: 'redis' });
     this.statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata: { name },
       replicas: 1,
@@ -94,8 +87,6 @@ export class Redis extends Construct implements CacheTarget {
       terminationGracePeriod: Duration.seconds(30),
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels: selector }));
-    // StatefulSet points its governing Service at its construct-address label; we select by ours.
-    ApiObject.of(headless).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
 
     // redis-cli reads the password from REDISCLI_AUTH (never on a command line); "PONG" only
     // comes back when authentication worked and the server is not loading the AOF.

@@ -1,5 +1,6 @@
 /**
- * StatefulSet plumbing shared by the data stores (PostgreSQL, Redis, MinIO).
+ * StatefulSet plumbing shared by the data stores (PostgreSQL, Redis, MinIO): the volume claim
+ * template and the headless governing Service.
  *
  * cdk8s-plus-27's StatefulSet has no `volumeClaimTemplates`, and its `container.mount()`
  * always adds a pod-level volume, which a claim template must not have. So the template and
@@ -8,6 +9,7 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
 
 export interface ClaimTemplateProps {
   /** Claim template name; the PVC becomes `<name>-<statefulset>-<ordinal>`. */
@@ -52,4 +54,23 @@ export function addClaimTemplate(sts: kplus.StatefulSet, props: ClaimTemplatePro
   obj.addJsonPatch(
     JsonPatch.add('/spec/persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' }),
   );
+}
+
+/**
+ * The headless Service that governs a StatefulSet (stable pod DNS names). cdk8s-plus points
+ * the governing Service at the StatefulSet's construct-address label; we select pods by our
+ * own labels, so that label is patched out of the selector.
+ */
+export function governingService(
+  scope: Construct,
+  props: { readonly name: string; readonly selector: Record<string, string>; readonly port: number; readonly portName: string },
+): kplus.Service {
+  const service = new kplus.Service(scope, 'Headless', {
+    metadata: { name: `${props.name}-headless` },
+    clusterIP: 'None',
+    ports: [{ name: props.portName, port: props.port, targetPort: props.port }],
+  });
+  for (const [k, v] of Object.entries(props.selector)) service.selectLabel(k, v);
+  ApiObject.of(service).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
+  return service;
 }

@@ -6,7 +6,7 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { APP_ROLE_SQL_FILE } from '../../constructs/config/postgres';
-import { find, synth } from '../lib/synth';
+import { find, podSpec, synth } from '../lib/synth';
 import { PostgresServer, describeWith, startPostgres, which } from './lib/servers';
 
 const shipped: string = find(synth(), 'ConfigMap', 'postgres-init').data[APP_ROLE_SQL_FILE];
@@ -110,5 +110,31 @@ describeWith(['postgres', 'psql'], 'app-role.sql on a real PostgreSQL', () => {
     expect(pg.psqlResult('SELECT 1', { db, user: app, password: appPassword }).status).not.toBe(0);
     expect(pg.psqlResult('SELECT 1', { db, user: app, password: rotated }).stdout.trim()).toBe('1');
     expect(runScript({ APP_DB_USER: app, APP_DB_PASSWORD: appPassword }).status).toBe(0);
+  });
+});
+
+describeWith(['postgres', 'psql'], 'postgresql.conf settings on a real PostgreSQL', () => {
+  const server = podSpec(find(synth(), 'StatefulSet', 'postgres')).containers.find((c: any) => c.name === 'postgres');
+  let pg: PostgresServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  });
+  afterAll(async () => pg?.stop());
+
+  test('every shipped -c setting is a valid parameter with a valid value, and takes effect', () => {
+    const settings: string[] = server.args.filter((_: string, i: number) => i % 2 === 1);
+    // `postgres -C` parses the configuration plus our flags and prints the effective value.
+    const bin = path.join(path.dirname(which('postgres')!), 'postgres');
+    const runAs = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', bin] : [bin];
+    for (const s of settings) {
+      const [name, value] = s.split(/=(.*)/s);
+      const r = cp.spawnSync(runAs[0], [...runAs.slice(1), '-D', path.join(pg.dir, 'data'), ...server.args, '-C', name], { encoding: 'utf8' });
+      expect({ name, stderr: r.stderr, status: r.status }).toEqual({ name, stderr: '', status: 0 });
+      // -C prints the raw value in the parameter's base unit (pg_settings.unit: 8kB, kB, ms or none).
+      const unit = pg.psql(`SELECT coalesce(unit, '') FROM pg_settings WHERE name = '${name}'`).trim();
+      const mb = /^([0-9]+)MB$/.exec(value);
+      const expected = mb && unit === '8kB' ? String((Number(mb[1]) * 1024) / 8) : mb && unit === 'kB' ? String(Number(mb[1]) * 1024) : value;
+      expect([name, r.stdout.trim()]).toEqual([name, expected]);
+    }
   });
 });
