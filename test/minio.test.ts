@@ -69,7 +69,7 @@ describe('MinIO', () => {
     expect(envOf(c, 'BUCKET').value).toBe('nextgen-uploads');
     expect(envOf(c, 'NONCURRENT_EXPIRY_DAYS').value).toBe('30');
     expect(envOf(c, 'MINIO_URL').value).toBe('http://minio:9000');
-    expect(envOf(c, 'MINIO_ROOT_PASSWORD').valueFrom.secretKeyRef.name).toBe('minio-root');
+    expect(envOf(c, 'MINIO_SECRET_KEY').valueFrom.secretKeyRef).toEqual({ name: 'minio-root', key: 'root-password' });
     const wave = (m: any) => Number(m.metadata.annotations['argocd.argoproj.io/sync-wave']);
     expect(wave(job)).toBeGreaterThan(wave(sts));
     expect(podSpec(job).securityContext.runAsNonRoot).toBe(true);

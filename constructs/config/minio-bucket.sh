@@ -10,16 +10,16 @@
 # Each step reads the current state first and changes only what differs, printing
 # "unchanged" or what it did; a second run changes nothing.
 #
-# Environment: MINIO_URL, MINIO_ROOT_USER, MINIO_ROOT_PASSWORD (Secret `minio-root`), BUCKET,
+# Environment: MINIO_URL, MINIO_ACCESS_KEY, MINIO_SECRET_KEY (Secret `minio-root`), BUCKET,
 # NONCURRENT_EXPIRY_DAYS, MC_CONFIG_DIR (writable), optionally MINIO_WAIT_SECONDS.
 set -eu
-: "${MINIO_URL:?}" "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}" "${BUCKET:?}" "${NONCURRENT_EXPIRY_DAYS:?}"
+: "${MINIO_URL:?}" "${MINIO_ACCESS_KEY:?}" "${MINIO_SECRET_KEY:?}" "${BUCKET:?}" "${NONCURRENT_EXPIRY_DAYS:?}"
 
 # The Job may start before MinIO is up (same sync): retry for MINIO_WAIT_SECONDS (default
 # 300). `mc alias set` checks the server and the credentials; credentials go through stdin,
 # never on a command line.
 left=${MINIO_WAIT_SECONDS:-300}
-until out=$(printf '%s\n%s\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set target "$MINIO_URL" 2>&1) &&
+until out=$(printf '%s\n%s\n' "$MINIO_ACCESS_KEY" "$MINIO_SECRET_KEY" | mc alias set target "$MINIO_URL" 2>&1) &&
   out=$(mc ready target 2>&1); do
   if [ "$left" -le 0 ]; then
     echo "MinIO at $MINIO_URL: not ready or credentials refused: $out" >&2

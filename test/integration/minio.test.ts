@@ -82,7 +82,7 @@ describeWith(['minio', 'mc'], 'minio-bucket.sh against a real MinIO', () => {
   });
 
   test('wrong credentials fail the Job, saying why', () => {
-    const env = { ...jobEnv(), MINIO_ROOT_PASSWORD: 'not-the-password', MINIO_WAIT_SECONDS: '5' };
+    const env = { ...jobEnv(), MINIO_SECRET_KEY: 'not-the-password', MINIO_WAIT_SECONDS: '5' };
     const r = cp.spawnSync('/bin/sh', [script], { encoding: 'utf8', env: { ...process.env, PATH: minio.env().PATH, ...env } });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/credentials refused/);
