@@ -8,5 +8,5 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 120000,
   // The dist-freshness tests replace dist/; keep them from racing each other across workers.
-  maxWorkers: '50%',
+  maxWorkers: 3,
 };

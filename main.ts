@@ -48,19 +48,25 @@ export function buildApp(envs: Environment[]): BuiltApp {
 
 /** Check the cross-resource rules and render the file tree. */
 export function synthesize(built: BuiltApp): Map<string, string> {
-  const clusterManifests = built.cluster.toJson() as Manifest[];
+  // Each chart is rendered to JSON once; rules and the writer share the result.
+  const json = new Map<Chart, Manifest[]>();
+  const manifestsOf = (c: Chart): Manifest[] => {
+    if (!json.has(c)) json.set(c, c.toJson() as Manifest[]);
+    return json.get(c)!;
+  };
+  const clusterManifests = manifestsOf(built.cluster);
   const findings = runRules(
     rules,
     built.environments.map((chart) => ({
       env: chart.env,
       chart,
-      manifests: chart.toJson() as Manifest[],
+      manifests: manifestsOf(chart),
       cluster: built.cluster,
       clusterManifests,
     })),
   );
   if (findings.length) throw new ConfigError(findings);
-  return renderCharts(built.charts);
+  return renderCharts(built.charts, manifestsOf);
 }
 
 export function main(root = __dirname, outdir = process.env.CDK8S_OUTDIR ?? 'dist'): number {

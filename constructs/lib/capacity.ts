@@ -8,7 +8,7 @@ import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import type { Manifest } from './output';
 import { toMiB, toMillicores } from '../../rules/lib/quantity';
-import { allContainers, podResources, podTemplates } from '../../rules/lib/workloads';
+import { WORKLOAD_KINDS, allContainers, podResources, podTemplates } from '../../rules/lib/workloads';
 
 export interface ChartCapacity {
   /** Pods, and the sums of their requests and limits (millicores, MiB), at maximum scale. */
@@ -28,11 +28,14 @@ export interface ChartCapacity {
   readonly nodePorts: number;
 }
 
+const COUNTED_KINDS = new Set([...WORKLOAD_KINDS, 'HorizontalPodAutoscaler', 'PersistentVolumeClaim', 'Service']);
+
 /** The capacity of every ApiObject under the scopes (usually charts). */
 export function capacityOf(...scopes: IConstruct[]): ChartCapacity {
+  // Rendering an object is the expensive part of synthesis: render only the kinds that count.
   const objects = scopes
     .flatMap((scope) => scope.node.findAll())
-    .filter((c): c is ApiObject => c instanceof ApiObject)
+    .filter((c): c is ApiObject => c instanceof ApiObject && COUNTED_KINDS.has(c.kind))
     .map((o) => o.toJson() as Manifest);
   return capacityOfManifests(objects);
 }

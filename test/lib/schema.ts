@@ -31,6 +31,11 @@ function tighten(schema: unknown): void {
     delete o.format;
     o.anyOf = [{ type: 'integer' }, { type: 'string' }];
   }
+  // CRD schemas come from Go: a `(?i)` inline flag is valid RE2 but not ECMAScript. Spell the
+  // case-insensitivity out instead, so Ajv can compile the pattern with the same meaning.
+  if (typeof o.pattern === 'string' && o.pattern.includes('(?i)')) {
+    o.pattern = o.pattern.replace("(?i)", "").replace(/(?<!\\)[a-zA-Z]/g, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
+  }
   for (const key of ['properties', 'definitions', 'patternProperties']) {
     const map = o[key];
     if (map && typeof map === 'object') Object.values(map as Json).forEach(tighten);
