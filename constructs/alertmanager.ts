@@ -14,10 +14,11 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { MonitoringConfig } from '../environments/schema';
-import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
+import { Wave, selectPods } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { toYaml } from './lib/output';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { Endpoint, Peer, Topology } from './lib/topology';
+import { Endpoint, Peer } from './lib/topology';
 import { alertmanagerConfig } from './monitoring/alertmanager-config';
 import { SecretCatalog } from './secrets';
 
@@ -48,10 +49,8 @@ export class Alertmanager extends Construct {
     super(scope, id);
     const name = Alertmanager.NAME;
     const cfg = props.config;
-    declareIdentity(this, { name, component: 'monitoring', wave: Wave.MONITORING });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'monitoring', wave: Wave.MONITORING });
+    this.peer = peer;
     this.endpoint = { peer: this.peer, port: Alertmanager.PORT, portName: 'http' };
     this.address = `${name}:${Alertmanager.PORT}`;
 

@@ -11,7 +11,8 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { ApiConfig } from '../environments/schema';
 import { IngressHost, hardenIngress } from './lib/ingress';
-import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
+import { Wave, selectPods } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { PodDisruptionBudget } from './lib/pdb';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
 import { Endpoint, INGRESS_CONTROLLER, Peer, Topology } from './lib/topology';
@@ -62,10 +63,8 @@ export class Api extends Construct {
     super(scope, id);
     const cfg = props.config;
     const name = Api.NAME;
-    declareIdentity(this, { name, component: 'api', wave: Wave.API });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'api', wave: Wave.API });
+    this.peer = peer;
     this.endpoint = { peer: this.peer, port: Api.PORT, portName: 'http' };
 
     const secrets = SecretCatalog.of(this);

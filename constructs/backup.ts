@@ -20,9 +20,10 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { BackupConfig, imageRef } from '../environments/schema';
 import type { DatabaseTarget } from './lib/contracts';
-import { Wave, declareIdentity, selectorLabels } from './lib/identity';
+import { Wave, declareIdentity } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { ExternalEndpoint, Peer, Topology } from './lib/topology';
+import { ExternalEndpoint, Peer } from './lib/topology';
 import { BACKUP_SCRIPT, RESTORE_SCRIPT, scriptText } from './scripts';
 import { SecretCatalog, SecretRef } from './secrets';
 
@@ -84,10 +85,8 @@ export class PostgresBackup extends Construct {
     const cfg = props.config;
     const name = PostgresBackup.NAME;
     const uid = PostgresBackup.UID;
-    declareIdentity(this, { name, component: 'backup', wave: Wave.JOBS });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'backup', wave: Wave.JOBS });
+    this.peer = peer;
     this.prefix = props.prefix ?? cfg.s3.prefix ?? props.environment;
 
     this.s3Secret = SecretCatalog.of(this).declare(PostgresBackup.SECRET, ['access-key-id', 'secret-access-key'], {

@@ -14,10 +14,11 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { MonitoringConfig } from '../environments/schema';
 import { hardenIngress } from './lib/ingress';
-import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
+import { Wave, selectPods } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { toYaml } from './lib/output';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { Endpoint, INGRESS_CONTROLLER, Peer, Topology } from './lib/topology';
+import { Endpoint, INGRESS_CONTROLLER, Peer } from './lib/topology';
 import { SecretCatalog } from './secrets';
 
 export interface GrafanaProps {
@@ -53,10 +54,8 @@ export class Grafana extends Construct {
   constructor(scope: Construct, id: string, props: GrafanaProps) {
     super(scope, id);
     const name = Grafana.NAME;
-    declareIdentity(this, { name, component: 'monitoring', wave: Wave.MONITORING });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'monitoring', wave: Wave.MONITORING });
+    this.peer = peer;
     this.endpoint = { peer: this.peer, port: Grafana.PORT, portName: 'http' };
     const admin = SecretCatalog.of(this).declare(Grafana.SECRET, ['admin-user', 'admin-password'], { description: 'Grafana admin login' });
 

@@ -17,11 +17,12 @@ import { BUCKET_SCRIPT_FILE, bucketScript } from './config/minio';
 import { SetupJob } from './config/setup-job';
 import { addClaimTemplate, governingService } from './config/statefulset';
 import type { ObjectStoreTarget } from './lib/contracts';
-import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
+import { Wave, selectPods } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { hardenIngress } from './lib/ingress';
 import { PodDisruptionBudget } from './lib/pdb';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { Endpoint, INGRESS_CONTROLLER, Peer, Topology } from './lib/topology';
+import { Endpoint, INGRESS_CONTROLLER, Peer } from './lib/topology';
 import { SecretCatalog, SecretRef } from './secrets';
 
 export interface MinioProps {
@@ -68,10 +69,8 @@ export class Minio extends Construct implements ObjectStoreTarget {
     const cfg = props.config;
     const name = Minio.NAME;
     const uid = props.uid ?? 1000;
-    declareIdentity(this, { name, component: 'object-store', wave: Wave.DATA });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'object-store', wave: Wave.DATA });
+    this.peer = peer;
     this.endpoint = { peer: this.peer, port: Minio.PORT, portName: 'api' };
     this.consoleEndpoint = { peer: this.peer, port: Minio.CONSOLE_PORT, portName: 'console' };
     this.bucket = cfg.bucket;

@@ -16,10 +16,11 @@ import { APP_ROLE_SQL_FILE, appRoleSql, postgresArgs, postgresSettings } from '.
 import { SetupJob } from './config/setup-job';
 import { addClaimTemplate, governingService } from './config/statefulset';
 import type { DatabaseTarget } from './lib/contracts';
-import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
+import { Wave, selectPods } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { PodDisruptionBudget } from './lib/pdb';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { Endpoint, Peer, Topology } from './lib/topology';
+import { Endpoint, Peer } from './lib/topology';
 import { SecretCatalog, SecretRef } from './secrets';
 
 export interface PostgresProps {
@@ -63,10 +64,8 @@ export class Postgres extends Construct implements DatabaseTarget {
     super(scope, id);
     const cfg = props.config;
     const name = Postgres.NAME;
-    declareIdentity(this, { name, component: 'database', wave: Wave.DATA });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'database', wave: Wave.DATA });
+    this.peer = peer;
     this.endpoint = { peer: this.peer, port: Postgres.PORT, portName: 'postgres' };
     this.database = cfg.database;
     this.maxConnections = cfg.maxConnections;

@@ -16,7 +16,8 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { MonitoringConfig } from '../environments/schema';
-import { Wave, declareIdentity, instanceOf, selectPods, selectorLabels } from './lib/identity';
+import { Wave, instanceOf, selectPods } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
 import { Endpoint, ExternalEndpoint, Peer, Topology } from './lib/topology';
 import { toYaml } from './lib/output';
@@ -56,10 +57,8 @@ export class Prometheus extends Construct {
     super(scope, id);
     const name = Prometheus.NAME;
     const cfg = props.config;
-    declareIdentity(this, { name, component: 'monitoring', wave: Wave.MONITORING });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'monitoring', wave: Wave.MONITORING });
+    this.peer = peer;
     this.endpoint = { peer: this.peer, port: Prometheus.PORT, portName: 'http' };
 
     const configText = toYaml(props.prometheusConfig);

@@ -14,10 +14,11 @@ import type { ApiBackend } from './api';
 import { redisConf } from './config/redis';
 import { addClaimTemplate, governingService } from './config/statefulset';
 import type { CacheTarget } from './lib/contracts';
-import { Wave, declareIdentity, selectPods, selectorLabels } from './lib/identity';
+import { Wave, selectPods } from './lib/identity';
+import { declareWorkload } from './lib/workload';
 import { PodDisruptionBudget } from './lib/pdb';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { Endpoint, Peer, Topology } from './lib/topology';
+import { Endpoint, Peer } from './lib/topology';
 import { SecretCatalog, SecretRef } from './secrets';
 
 export interface RedisProps {
@@ -54,10 +55,8 @@ export class Redis extends Construct implements CacheTarget {
     super(scope, id);
     const cfg = props.config;
     const name = Redis.NAME;
-    declareIdentity(this, { name, component: 'cache', wave: Wave.DATA });
-    const selector = selectorLabels(this, name);
-    const topology = Topology.of(this);
-    this.peer = topology.addPeer({ name, selector });
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'cache', wave: Wave.DATA });
+    this.peer = peer;
     this.endpoint = { peer: this.peer, port: Redis.PORT, portName: 'redis' };
     this.maxclients = cfg.maxclients;
     this.passwordSecret = SecretCatalog.of(this).declare('redis', ['password'], { description: 'Redis requirepass' });
