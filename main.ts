@@ -13,7 +13,7 @@ import { gitopsRepository } from './environments/shared/gitops';
 import { ClusterChart } from './constructs/cluster';
 import { GitopsChart } from './constructs/gitops';
 import { finalizeChart } from './constructs/lib/identity';
-import { Manifest, OutputFolder, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
+import { Manifest, OutputFolder, chartManifests, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
 import { MarketplaceChart } from './constructs/marketplace';
 import { runRules } from './rules/engine';
 import { rules } from './rules';
@@ -51,7 +51,7 @@ export function synthesize(built: BuiltApp): Map<string, string> {
   // Each chart is rendered to JSON once; rules and the writer share the result.
   const json = new Map<Chart, Manifest[]>();
   const manifestsOf = (c: Chart): Manifest[] => {
-    if (!json.has(c)) json.set(c, c.toJson() as Manifest[]);
+    if (!json.has(c)) json.set(c, chartManifests(c));
     return json.get(c)!;
   };
   const clusterManifests = manifestsOf(built.cluster);

@@ -14,7 +14,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { PostgresBackup } from '../constructs/backup';
-import type { Manifest } from '../constructs/lib/output';
+import { Manifest, chartManifests } from '../constructs/lib/output';
 import { RestoreRunbookChart } from '../constructs/restore';
 import type { Finding, Rule } from './engine';
 
@@ -149,7 +149,7 @@ const rule: Rule = {
     }
 
     const rto = ctx.env.restore.rtoMinutes;
-    const runbooks = ctx.chart.runbooks?.toJson() as Manifest[] | undefined;
+    const runbooks = ctx.chart.runbooks && chartManifests(ctx.chart.runbooks);
     const restore = runbooks && find(runbooks, 'Job', RestoreRunbookChart.JOB);
     if (!restore) {
       findings.push({ resource: `Job/${RestoreRunbookChart.JOB}`, message: `missing: no restore runbook Job for an RTO of ${rto} min` });

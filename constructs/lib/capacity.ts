@@ -33,11 +33,14 @@ const COUNTED_KINDS = new Set([...WORKLOAD_KINDS, 'HorizontalPodAutoscaler', 'Pe
 /** The capacity of every ApiObject under the scopes (usually charts). */
 export function capacityOf(...scopes: IConstruct[]): ChartCapacity {
   // Rendering an object is the expensive part of synthesis: render only the kinds that count.
-  const objects = scopes
+  return capacityOfManifests(countedObjects(...scopes).map((o) => o.toJson() as Manifest));
+}
+
+/** The ApiObjects whose kinds count towards capacity (workloads, HPAs, claims, Services). */
+export function countedObjects(...scopes: IConstruct[]): ApiObject[] {
+  return scopes
     .flatMap((scope) => scope.node.findAll())
-    .filter((c): c is ApiObject => c instanceof ApiObject && COUNTED_KINDS.has(c.kind))
-    .map((o) => o.toJson() as Manifest);
-  return capacityOfManifests(objects);
+    .filter((c): c is ApiObject => c instanceof ApiObject && COUNTED_KINDS.has(c.kind));
 }
 
 export function capacityOfManifests(objects: readonly Manifest[]): ChartCapacity {
