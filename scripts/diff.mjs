@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 require('./register.cjs');
 const { diffTrees, formatDiff } = require('./lib/tree-diff.ts');
+const { readTree: readDir } = require('../constructs/lib/output.ts');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = `usage: npm run diff -- [options]
@@ -60,19 +61,6 @@ function parseArgs(argv) {
 function fail(message) {
   process.stderr.write(`diff: ${message}\n${USAGE}`);
   process.exit(2);
-}
-
-function readDir(dir) {
-  const out = new Map();
-  const walk = (d) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(path.relative(dir, p).split(path.sep).join('/'), fs.readFileSync(p, 'utf8'));
-    }
-  };
-  if (fs.existsSync(dir)) walk(dir);
-  return out;
 }
 
 function git(args, input) {

@@ -167,3 +167,17 @@ export function writeTree(outdir: string, files: Map<string, string>): void {
   fs.renameSync(tmp, abs);
   fs.rmSync(old, { recursive: true, force: true });
 }
+
+/** Every file under `dir` (recursively): relative path with `/` separators -> text. */
+export function readTree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out.set(path.relative(dir, p).split(path.sep).join('/'), fs.readFileSync(p, 'utf8'));
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return out;
+}

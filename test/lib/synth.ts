@@ -1,5 +1,4 @@
 /** Helpers to build charts in tests and look objects up. */
-import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
 import { loadAllEnvironments, loadEnvironment } from '../../environments/load';
@@ -68,21 +67,8 @@ export function podSpec(m: any): any {
   return m.spec.template.spec;
 }
 
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'];
-
-/** Every YAML document under a dist/ folder: path -> parsed object. */
-export function readTree(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out.set(path.relative(dir, p).split(path.sep).join('/'), fs.readFileSync(p, 'utf8'));
-    }
-  };
-  if (fs.existsSync(dir)) walk(dir);
-  return out;
-}
+export { WORKLOAD_KINDS } from '../../rules/lib/workloads';
+export { readTree } from '../../constructs/lib/output';
 
 export function parseYaml(text: string): any {
   return parse(text);
