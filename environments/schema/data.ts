@@ -18,10 +18,8 @@ export const postgres = z
     resources: resources.default(res(250, 512, 1000, 1024)),
     /** Database name (`DB_NAME`). @default nextgen_marketplace */
     database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('nextgen_marketplace'),
-    /** Owner role: runs migrations and backups. @default nextgen */
-    ownerRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('nextgen'),
-    /** Restricted application role the API connects as. @default app_user */
-    appRole: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('app_user'),
+    // Role names are not configured here: they are the `username` keys of the Secrets
+    // `postgres-owner` and `postgres-app` in the secret backend, next to their passwords.
     /** `max_connections`. @default 100 */
     maxConnections: positiveInt.max(10000).default(100),
     /** `superuser_reserved_connections`. @default 3 */
