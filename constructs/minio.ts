@@ -13,7 +13,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { MinioConfig, imageRef } from '../environments/schema';
 import type { ApiBackend } from './api';
-import { BUCKET_SCRIPT_FILE, bucketScript } from './config/minio';
+import { BUCKET_SCRIPT_FILE, appPolicy, bucketScript } from './config/minio';
 import { SetupJob } from './config/setup-job';
 import { addClaimTemplate, governingService } from './config/statefulset';
 import type { ObjectStoreTarget } from './lib/contracts';
@@ -51,6 +51,8 @@ export class Minio extends Construct implements ObjectStoreTarget {
   readonly port = Minio.PORT;
   readonly bucket: string;
   readonly rootSecret: SecretRef;
+  /** The API's own MinIO user (keys `access-key`, `secret-key`), created by the bucket Job. */
+  readonly appSecret: SecretRef;
   readonly peer: Peer;
   readonly endpoint: Endpoint;
   readonly consoleEndpoint: Endpoint;
@@ -79,6 +81,9 @@ export class Minio extends Construct implements ObjectStoreTarget {
     this.browserUrl = `${scheme}://${props.hosts.minioConsole}`;
     this.rootSecret = SecretCatalog.of(this).declare('minio-root', ['root-user', 'root-password'], {
       description: 'MinIO root credentials (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD)',
+    });
+    this.appSecret = SecretCatalog.of(this).declare('minio-app', ['access-key', 'secret-key'], {
+      description: 'MinIO user of the API, limited to the uploads bucket',
     });
 
     const headless = governingService(this, { name, selector, port: Minio.PORT, portName: 'api' });
@@ -168,6 +173,7 @@ export class Minio extends Construct implements ObjectStoreTarget {
       metadata: { name: `${name}-bucket` },
       data: { [BUCKET_SCRIPT_FILE]: bucketScript() },
     });
+    const policy = appPolicy(cfg.bucket);
     this.bucketJob = new SetupJob(this, 'Bucket', {
       name: `${name}-bucket`,
       component: 'object-store',
@@ -182,10 +188,14 @@ export class Minio extends Construct implements ObjectStoreTarget {
         MINIO_SECRET_KEY: this.rootSecret.env('root-password'),
         BUCKET: kplus.EnvValue.fromValue(cfg.bucket),
         NONCURRENT_EXPIRY_DAYS: kplus.EnvValue.fromValue(String(cfg.lifecycle.noncurrentVersionExpiryDays)),
+        APP_ACCESS_KEY: this.appSecret.env('access-key'),
+        APP_SECRET_KEY: this.appSecret.env('secret-key'),
+        POLICY_NAME: kplus.EnvValue.fromValue(policy.name),
+        POLICY_JSON: kplus.EnvValue.fromValue(policy.json),
         MC_CONFIG_DIR: kplus.EnvValue.fromValue('/tmp/mc'),
       },
     });
-    topology.allow(this.bucketJob.peer, this.endpoint, 'creates the uploads bucket, its versioning and lifecycle rules');
+    topology.allow(this.bucketJob.peer, this.endpoint, "creates the uploads bucket, its versioning and lifecycle rules, and the API's user");
 
     if (cfg.ingress) {
       const common = {
@@ -217,9 +227,10 @@ export class Minio extends Construct implements ObjectStoreTarget {
         MINIO_PORT: kplus.EnvValue.fromValue(String(this.port)),
         MINIO_USE_SSL: kplus.EnvValue.fromValue('false'),
         MINIO_BUCKET: kplus.EnvValue.fromValue(this.bucket),
-        // The deployment guide's names: the API signs in with the root credentials.
-        MINIO_ROOT_USER: this.rootSecret.env('root-user'),
-        MINIO_ROOT_PASSWORD: this.rootSecret.env('root-password'),
+        // The deployment guide's variable names, which the API reads, but holding the API's own
+        // user (objects of the uploads bucket only, created by the bucket Job), never root.
+        MINIO_ROOT_USER: this.appSecret.env('access-key'),
+        MINIO_ROOT_PASSWORD: this.appSecret.env('secret-key'),
         MINIO_SERVER_URL: kplus.EnvValue.fromValue(this.serverUrl),
         MINIO_BROWSER_URL: kplus.EnvValue.fromValue(this.browserUrl),
       }),

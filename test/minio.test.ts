@@ -1,4 +1,4 @@
-import { bucketScript } from '../constructs/config/minio';
+import { appPolicy, bucketScript } from '../constructs/config/minio';
 import { toYaml } from '../constructs/lib/output';
 import { K8S_VERSIONS, kubernetesValidator } from './lib/schema';
 import { find, podSpec, synth, synthEnvironments, testEnvironment } from './lib/synth';
@@ -70,6 +70,11 @@ describe('MinIO', () => {
     expect(envOf(c, 'NONCURRENT_EXPIRY_DAYS').value).toBe('30');
     expect(envOf(c, 'MINIO_URL').value).toBe('http://minio:9000');
     expect(envOf(c, 'MINIO_SECRET_KEY').valueFrom.secretKeyRef).toEqual({ name: 'minio-root', key: 'root-password' });
+    expect(envOf(c, 'APP_SECRET_KEY').valueFrom.secretKeyRef).toEqual({ name: 'minio-app', key: 'secret-key' });
+    expect(JSON.parse(envOf(c, 'POLICY_JSON').value).Statement.flatMap((st: any) => st.Resource)).toEqual([
+      'arn:aws:s3:::nextgen-uploads',
+      'arn:aws:s3:::nextgen-uploads/*',
+    ]);
     const wave = (m: any) => Number(m.metadata.annotations['argocd.argoproj.io/sync-wave']);
     expect(wave(job)).toBeGreaterThan(wave(sts));
     expect(podSpec(job).securityContext.runAsNonRoot).toBe(true);
@@ -104,10 +109,19 @@ describe('MinIO', () => {
     expect(envOf(api, 'MINIO_ENDPOINT').value).toBe(chart.minio.target.serviceName);
     expect(envOf(api, 'MINIO_PORT').value).toBe('9000');
     expect(envOf(api, 'MINIO_BUCKET').value).toBe(chart.minio.target.bucket);
-    expect(envOf(api, 'MINIO_ROOT_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'minio-root', key: 'root-password' });
+    // The guide's variable names, but the bucket-scoped user: the API never holds root credentials.
+    expect(envOf(api, 'MINIO_ROOT_USER').valueFrom.secretKeyRef).toEqual({ name: 'minio-app', key: 'access-key' });
+    expect(envOf(api, 'MINIO_ROOT_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'minio-app', key: 'secret-key' });
+    expect(api.env.some((e: any) => e.valueFrom?.secretKeyRef?.name === 'minio-root')).toBe(false);
     expect(envOf(api, 'MINIO_SERVER_URL').value).toBe('http://minio.nextgen.example.com');
     expect(envOf(api, 'MINIO_BROWSER_URL').value).toBe('http://minio-console.nextgen.example.com');
     expect(chart.topology.connections).toContainEqual(expect.objectContaining({ from: chart.api.peer, to: chart.minio.endpoint }));
+  });
+
+  test('the policy name changes exactly when the policy does', () => {
+    expect(appPolicy('nextgen-uploads').name).toBe(appPolicy('nextgen-uploads').name);
+    expect(appPolicy('nextgen-uploads').name).not.toBe(appPolicy('other-uploads').name);
+    expect(appPolicy('nextgen-uploads').name).toMatch(/^nextgen-app-[0-9a-f]{8}$/);
   });
 
   test('PodDisruptionBudget for the single replica', () => {

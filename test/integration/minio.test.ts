@@ -5,7 +5,7 @@
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUCKET_SCRIPT_FILE } from '../../constructs/config/minio';
+import { BUCKET_SCRIPT_FILE, appPolicy } from '../../constructs/config/minio';
 import { find, podSpec, synth } from '../lib/synth';
 import { MinioServer, describeWith, startMinio, which } from './lib/servers';
 
@@ -17,14 +17,18 @@ describeWith(['minio', 'mc'], 'minio-bucket.sh against a real MinIO', () => {
   let minio: MinioServer;
   let script: string;
 
+  /** What the secret backend would hold: the test server's root, and a generated app user. */
+  let secretValues: Record<string, string>;
+  const APP = { access: 'nextgen-api', secret: `app-secret-${process.pid}` };
+
   /** The Job's env with the Secret references resolved to the test server's credentials. */
   const jobEnv = (): Record<string, string> => {
     const out: Record<string, string> = {};
     for (const e of job.env) {
       if (e.valueFrom) {
         const ref = e.valueFrom.secretKeyRef;
-        expect(ref.name).toBe('minio-root');
-        out[e.name] = ref.key === 'root-user' ? minio.accessKey : minio.secretKey;
+        out[e.name] = secretValues[`${ref.name}/${ref.key}`];
+        expect(out[e.name]).toBeDefined();
       } else out[e.name] = e.value;
     }
     // In-cluster URL and paths -> the loopback server and a temp folder.
@@ -46,6 +50,12 @@ describeWith(['minio', 'mc'], 'minio-bucket.sh against a real MinIO', () => {
 
   beforeAll(async () => {
     minio = await startMinio();
+    secretValues = {
+      'minio-root/root-user': minio.accessKey,
+      'minio-root/root-password': minio.secretKey,
+      'minio-app/access-key': APP.access,
+      'minio-app/secret-key': APP.secret,
+    };
     script = path.join(minio.dir, BUCKET_SCRIPT_FILE);
     fs.writeFileSync(script, shipped);
   });
@@ -68,7 +78,14 @@ describeWith(['minio', 'mc'], 'minio-bucket.sh against a real MinIO', () => {
     const before = state();
     const r = run();
     expect(r.status).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual(['bucket nextgen-uploads: unchanged', 'versioning: unchanged', 'lifecycle: unchanged']);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      'bucket nextgen-uploads: unchanged',
+      'versioning: unchanged',
+      'lifecycle: unchanged',
+      `policy ${jobEnv().POLICY_NAME}: unchanged`,
+      'app user: unchanged',
+      'app user policy: unchanged',
+    ]);
     // updatedAt of the lifecycle configuration would move if it had been written again.
     expect(state()).toEqual(before);
   });
@@ -79,6 +96,38 @@ describeWith(['minio', 'mc'], 'minio-bucket.sh against a real MinIO', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/lifecycle: updated/);
     expect(state().lifecycle.config.Rules).toHaveLength(2);
+  });
+
+  test("the API's user can read and write objects of the bucket and nothing else", () => {
+    const env = minio.env({ MC_HOST_app: `http://${APP.access}:${APP.secret}@127.0.0.1:${minio.port}` });
+    const asApp = (...args: string[]) => cp.spawnSync('mc', args, { encoding: 'utf8', env, input: 'hello' });
+    expect(asApp('pipe', 'app/nextgen-uploads/a.txt').status).toBe(0);
+    expect(asApp('cat', 'app/nextgen-uploads/a.txt').stdout).toBe('hello');
+    expect(asApp('ls', 'app/nextgen-uploads').stdout).toMatch(/a\.txt/);
+    expect(asApp('rm', 'app/nextgen-uploads/a.txt').status).toBe(0);
+    expect(mc('mb', 'local/elsewhere').status).toBe(0);
+    expect(asApp('pipe', 'app/elsewhere/x.txt').status).not.toBe(0); // another bucket
+    expect(asApp('mb', 'app/more').status).not.toBe(0); // new buckets
+    expect(asApp('ilm', 'rule', 'rm', '--all', '--force', 'app/nextgen-uploads').status).not.toBe(0); // bucket settings
+    expect(asApp('admin', 'user', 'list', 'app').status).not.toBe(0); // the admin API
+  });
+
+  test('a rotated app secret is applied, and a changed policy replaces the old one', () => {
+    APP.secret = `rotated-${process.pid}`;
+    secretValues['minio-app/secret-key'] = APP.secret;
+    const rotated = run();
+    expect(rotated.status).toBe(0);
+    expect(rotated.stdout).toMatch(/app user: created or secret updated/);
+    const old = jobEnv().POLICY_NAME;
+    const next = appPolicy('nextgen-uploads-v2');
+    const env = { ...jobEnv(), POLICY_NAME: next.name, POLICY_JSON: next.json };
+    const r = cp.spawnSync('/bin/sh', [script], { encoding: 'utf8', env: { ...process.env, PATH: minio.env().PATH, ...env } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`app user policy: attached ${next.name}`);
+    expect(r.stdout).toContain(`app user policy: detached ${old}`);
+    const entities = mc('admin', 'policy', 'entities', 'local', '--user', APP.access).stdout;
+    expect(entities).toContain(next.name);
+    expect(entities).not.toContain(old);
   });
 
   test('wrong credentials fail the Job, saying why', () => {
