@@ -48,6 +48,8 @@ export class Postgres extends Construct implements DatabaseTarget {
   readonly database: string;
   readonly ownerSecret: SecretRef;
   readonly appSecret: SecretRef;
+  /** The exporter's role (keys `username`, `password`): pg_monitor, no data access. */
+  readonly monitorSecret: SecretRef;
   readonly peer: Peer;
   readonly endpoint: Endpoint;
   readonly maxConnections: number;
@@ -57,6 +59,16 @@ export class Postgres extends Construct implements DatabaseTarget {
   readonly initScripts: kplus.ConfigMap;
   /** Re-applies the app-role script on every sync (the image runs it itself only on first start). */
   readonly appRoleJob: SetupJob;
+  /** What the roles script reads: the app role's and the monitoring role's names and passwords. */
+  private rolesScriptEnv(): Record<string, kplus.EnvValue> {
+    return {
+      APP_DB_USER: this.appSecret.env('username'),
+      APP_DB_PASSWORD: this.appSecret.env('password'),
+      MONITOR_DB_USER: this.monitorSecret.env('username'),
+      MONITOR_DB_PASSWORD: this.monitorSecret.env('password'),
+    };
+  }
+
   /** This construct, as the contract other workloads code against. */
   readonly target: DatabaseTarget = this;
 
@@ -77,6 +89,9 @@ export class Postgres extends Construct implements DatabaseTarget {
     });
     this.appSecret = secrets.declare('postgres-app', ['username', 'password'], {
       description: 'PostgreSQL restricted application role used by the API',
+    });
+    this.monitorSecret = secrets.declare('postgres-exporter', ['username', 'password'], {
+      description: 'PostgreSQL monitoring role (pg_monitor) used by postgres_exporter',
     });
 
     this.initScripts = new kplus.ConfigMap(this, 'Init', {
@@ -132,9 +147,8 @@ export class Postgres extends Construct implements DatabaseTarget {
         POSTGRES_PASSWORD: this.ownerSecret.env('password'),
         POSTGRES_DB: kplus.EnvValue.fromValue(cfg.database),
         PGDATA: kplus.EnvValue.fromValue(Postgres.PGDATA),
-        // Read by the app-role script on first start (docker-entrypoint-initdb.d).
-        APP_DB_USER: this.appSecret.env('username'),
-        APP_DB_PASSWORD: this.appSecret.env('password'),
+        // Read by the roles script on first start (docker-entrypoint-initdb.d).
+        ...this.rolesScriptEnv(),
       },
     });
     // Writable paths with a read-only root: the Unix socket and lock file, and temp files.
@@ -170,8 +184,9 @@ export class Postgres extends Construct implements DatabaseTarget {
       securityContext: restrictedContainer(exporterUid),
       envVariables: {
         DATA_SOURCE_URI: kplus.EnvValue.fromValue(`127.0.0.1:${Postgres.PORT}/${cfg.database}?sslmode=disable`),
-        DATA_SOURCE_USER: this.ownerSecret.env('username'),
-        DATA_SOURCE_PASS: this.ownerSecret.env('password'),
+        // The monitoring role (pg_monitor), not the owner: the exporter reads statistics, never data.
+        DATA_SOURCE_USER: this.monitorSecret.env('username'),
+        DATA_SOURCE_PASS: this.monitorSecret.env('password'),
       },
     });
     hardenPodSpec(this.statefulSet);
@@ -205,8 +220,7 @@ export class Postgres extends Construct implements DatabaseTarget {
       command: (file) => ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-f', file],
       env: {
         ...this.ownerEnv(),
-        APP_DB_USER: this.appSecret.env('username'),
-        APP_DB_PASSWORD: this.appSecret.env('password'),
+        ...this.rolesScriptEnv(),
       },
     });
     topology.allow(this.appRoleJob.peer, this.endpoint, 're-applies the app role and its grants as the owner');

@@ -73,6 +73,7 @@ describe('PostgreSQL', () => {
     const declared = chart.secrets.declared.filter((s) => s.name.startsWith('postgres-'));
     expect(declared).toEqual([
       { name: 'postgres-app', keys: ['password', 'username'], type: 'opaque' },
+      { name: 'postgres-exporter', keys: ['password', 'username'], type: 'opaque' },
       { name: 'postgres-owner', keys: ['password', 'username'], type: 'opaque' },
     ]);
   });
@@ -87,10 +88,12 @@ describe('PostgreSQL', () => {
     expect(() => synth({ postgres: { maxConnections: 3, superuserReservedConnections: 3 } })).toThrow(/superuserReservedConnections \(3\) must be below postgres.maxConnections \(3\)/);
   });
 
-  test('postgres_exporter sidecar: port 9187 named metrics, owner credentials, declared for scraping', () => {
+  test('postgres_exporter sidecar: port 9187 named metrics, the monitoring role (not the owner), declared for scraping', () => {
     expect(exporter.image).toMatch(/postgres-exporter:v[0-9.]+$/);
     expect(exporter.ports).toEqual([{ containerPort: 9187, name: 'metrics' }]);
-    expect(envOf(exporter, 'DATA_SOURCE_PASS').valueFrom.secretKeyRef.name).toBe('postgres-owner');
+    expect(envOf(exporter, 'DATA_SOURCE_USER').valueFrom.secretKeyRef).toEqual({ name: 'postgres-exporter', key: 'username' });
+    expect(envOf(exporter, 'DATA_SOURCE_PASS').valueFrom.secretKeyRef).toEqual({ name: 'postgres-exporter', key: 'password' });
+    expect(envOf(server, 'MONITOR_DB_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-exporter', key: 'password' });
     expect(chart.topology.metrics).toContainEqual(expect.objectContaining({ job: 'postgres', port: 9187, portName: 'metrics', serviceName: 'postgres' }));
   });
 

@@ -19,6 +19,7 @@ import { M, LIVE_SOURCES, NOT_RUNNABLE_IN_CI } from '../../constructs/monitoring
 import { Metric } from '../../constructs/monitoring/promql';
 import { dashboardQueries } from '../../constructs/monitoring/dashboards';
 import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../lib/synth';
+import { APP_ROLE_SQL_FILE } from '../../constructs/config/postgres';
 import { describeWith, freePort, startPostgres, startRedis, which, PostgresServer, RedisServer } from './lib/servers';
 
 const PG_EXPORTER = 'prometheus-postgres-exporter';
@@ -92,13 +93,20 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     dirs.push(dir);
     pg = await startPostgres();
     pg.psql('CREATE DATABASE nextgen_marketplace');
+    // The shipped roles script, so the exporter signs in as the monitoring role it creates
+    // (pg_monitor only): every metric below must be readable with exactly that privilege.
+    const rolesSql = path.join(dir, APP_ROLE_SQL_FILE);
+    fs.writeFileSync(rolesSql, find(manifests, 'ConfigMap', 'postgres-init').data[APP_ROLE_SQL_FILE]);
+    const roles = { APP_DB_USER: 'app_user', APP_DB_PASSWORD: 'app-pw', MONITOR_DB_USER: 'metrics', MONITOR_DB_PASSWORD: `metrics-${process.pid}` };
+    const sql = cp.spawnSync(which('psql')!, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', rolesSql], { encoding: 'utf8', env: pg.env({ PGDATABASE: 'nextgen_marketplace', ...roles }) });
+    if (sql.status !== 0) throw new Error(`roles script failed: ${sql.stderr}`);
     const redisPassword = `redis-${process.pid}`;
     redis = await startRedis(`requirepass ${redisPassword}\nmaxmemory 64mb\nmaxmemory-policy allkeys-lru\nsave ""`, redisPassword);
 
     const pgPort = await freePort();
     const redisExporterPort = await freePort();
     spawn(PG_EXPORTER, [`--web.listen-address=127.0.0.1:${pgPort}`],
-      shippedEnv(exporterOf(Postgres.NAME), { username: pg.user, password: pg.password }, [[/127\.0\.0\.1:\d+/, `127.0.0.1:${pg.port}`]]), path.join(dir, 'pg-exporter.log'));
+      shippedEnv(exporterOf(Postgres.NAME), { username: roles.MONITOR_DB_USER, password: roles.MONITOR_DB_PASSWORD }, [[/127\.0\.0\.1:\d+/, `127.0.0.1:${pg.port}`]]), path.join(dir, 'pg-exporter.log'));
     spawn(REDIS_EXPORTER, [`-web.listen-address=127.0.0.1:${redisExporterPort}`],
       shippedEnv(exporterOf(Redis.NAME), { password: redisPassword }, [[/127\.0\.0\.1:\d+/, `127.0.0.1:${redis.port}`]]), path.join(dir, 'redis-exporter.log'));
 

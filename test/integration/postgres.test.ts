@@ -17,6 +17,9 @@ describeWith(['postgres', 'psql'], 'app-role.sql on a real PostgreSQL', () => {
   const ownerPassword = 'owner-test-pw';
   const app = 'app_user';
   const appPassword = 'app-test-pw';
+  const monitor = 'metrics';
+  const monitorPassword = 'monitor-test-pw';
+  const roles = { APP_DB_USER: app, APP_DB_PASSWORD: appPassword, MONITOR_DB_USER: monitor, MONITOR_DB_PASSWORD: monitorPassword };
   const db = 'marketplace';
 
   /** Run the shipped script the way the entrypoint and the Job do: psql -f, as the owner, env for the secrets. */
@@ -41,7 +44,7 @@ describeWith(['postgres', 'psql'], 'app-role.sql on a real PostgreSQL', () => {
 
   test('the script runs twice without error (idempotent)', () => {
     for (let i = 0; i < 2; i++) {
-      const r = runScript({ APP_DB_USER: app, APP_DB_PASSWORD: appPassword });
+      const r = runScript(roles);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     }
@@ -49,9 +52,34 @@ describeWith(['postgres', 'psql'], 'app-role.sql on a real PostgreSQL', () => {
   });
 
   test('without APP_DB_PASSWORD the script fails loudly', () => {
-    const r = runScript({ APP_DB_USER: app, APP_DB_PASSWORD: undefined });
+    const r = runScript({ ...roles, APP_DB_PASSWORD: undefined });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/APP_DB_PASSWORD is not set/);
+  });
+
+  test('without MONITOR_DB_PASSWORD the script fails loudly', () => {
+    const r = runScript({ ...roles, MONITOR_DB_PASSWORD: undefined });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/MONITOR_DB_PASSWORD is not set/);
+  });
+
+  test('the monitoring role reads statistics of every session but no data', () => {
+    const asMonitor = (sql: string) => pg.psqlResult(sql, { db, user: monitor, password: monitorPassword });
+    expect(pg.psql(`SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = '${monitor}'`).trim()).toBe('f|f|f|f|f');
+    expect(pg.psql(`SELECT pg_has_role('${monitor}', 'pg_monitor', 'member')`).trim()).toBe('t');
+    // pg_read_all_stats (part of pg_monitor): other roles' query text is visible, not "<insufficient privilege>".
+    const other = cp.spawn(which('psql')!, ['-X', '-c', 'SELECT pg_sleep(3)'], { env: pg.env({ PGUSER: owner, PGPASSWORD: ownerPassword, PGDATABASE: db }) });
+    try {
+      const seen = () => asMonitor("SELECT query FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'").stdout;
+      const deadline = Date.now() + 3000;
+      while (!seen().includes('pg_sleep') && Date.now() < deadline);
+      expect(seen()).toContain('SELECT pg_sleep(3)');
+    } finally {
+      other.kill();
+    }
+    const r = asMonitor('SELECT count(*) FROM before_script');
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/permission denied/);
   });
 
   test('the app role is not privileged', () => {
@@ -106,10 +134,10 @@ describeWith(['postgres', 'psql'], 'app-role.sql on a real PostgreSQL', () => {
 
   test('re-running the script applies a rotated password', () => {
     const rotated = 'app-rotated-pw';
-    expect(runScript({ APP_DB_USER: app, APP_DB_PASSWORD: rotated }).status).toBe(0);
+    expect(runScript({ ...roles, APP_DB_PASSWORD: rotated }).status).toBe(0);
     expect(pg.psqlResult('SELECT 1', { db, user: app, password: appPassword }).status).not.toBe(0);
     expect(pg.psqlResult('SELECT 1', { db, user: app, password: rotated }).stdout.trim()).toBe('1');
-    expect(runScript({ APP_DB_USER: app, APP_DB_PASSWORD: appPassword }).status).toBe(0);
+    expect(runScript(roles).status).toBe(0);
   });
 });
 
