@@ -67,19 +67,25 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio'], 'bac
   function run(script: string, phase: string, env: NodeJS.ProcessEnv): cp.SpawnSyncReturns<string> {
     return cp.spawnSync('bash', [script, phase], { env, encoding: 'utf8' });
   }
-  function backupEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  /** What both scripts read: the database, the S3 server and where the objects go. */
+  function scriptEnv(database: string, extra: Record<string, string>): NodeJS.ProcessEnv {
     return {
-      ...pg.env({ PGDATABASE: 'shop' }),
+      ...pg.env({ PGDATABASE: database }),
       ...s3.env(),
       PATH: pg.env().PATH,
-      BACKUP_DIR: dir,
       S3_BUCKET: BUCKET,
       S3_PREFIX: PREFIX,
       S3_ENDPOINT: s3.endpoint,
+      ...extra,
+    };
+  }
+  function backupEnv(dir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return scriptEnv('shop', {
+      BACKUP_DIR: dir,
       LOCAL_RETENTION_DAYS: '7',
       REMOTE_RETENTION_DAYS: '90',
       ...extra,
-    };
+    });
   }
   function backup(dir: string, extra: Record<string, string> = {}) {
     const env = backupEnv(dir, extra);
@@ -119,16 +125,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio'], 'bac
 
     pg.psql('create database shop_restored');
     const restoreDir = freshDir('restore');
-    const env = {
-      ...pg.env({ PGDATABASE: 'shop_restored' }),
-      ...s3.env(),
-      PATH: pg.env().PATH,
-      RESTORE_DIR: restoreDir,
-      S3_BUCKET: BUCKET,
-      S3_PREFIX: PREFIX,
-      S3_ENDPOINT: s3.endpoint,
-      BACKUP_KEY: 'latest',
-    };
+    const env = scriptEnv('shop_restored', { RESTORE_DIR: restoreDir, BACKUP_KEY: 'latest' });
     const fetch = run(RESTORE_SCRIPT, 'fetch', env);
     expect(fetch.stderr).toContain(uploaded[0]);
     expect(fetch.status).toBe(0);
@@ -149,16 +146,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio'], 'bac
     const named = keys().find((k) => /^itest\/shop-/.test(k))!;
     pg.psql('delete from orders where id % 3 = 0; update products set price = 0', { db: 'shop_restored' });
     expect(fingerprint('shop_restored')).not.toEqual(fingerprint('shop'));
-    const env = {
-      ...pg.env({ PGDATABASE: 'shop_restored' }),
-      ...s3.env(),
-      PATH: pg.env().PATH,
-      RESTORE_DIR: freshDir('restore-named'),
-      S3_BUCKET: BUCKET,
-      S3_PREFIX: PREFIX,
-      S3_ENDPOINT: s3.endpoint,
-      BACKUP_KEY: named,
-    };
+    const env = scriptEnv('shop_restored', { RESTORE_DIR: freshDir('restore-named'), BACKUP_KEY: named });
     expect(run(RESTORE_SCRIPT, 'fetch', env).status).toBe(0);
     const load = run(RESTORE_SCRIPT, 'load', env);
     expect(load.stderr).toContain('done');
