@@ -1,6 +1,6 @@
 /**
  * Strict schema validation with Ajv against the Kubernetes OpenAPI definitions (1.27 and
- * 1.33) and the CRD JSON schemas in ../shared/schemas. "Strict" means unknown fields are
+ * 1.33) and the CRD JSON schemas vendored in vendor/schemas. "Strict" means unknown fields are
  * errors: every object schema that lists its properties gets `additionalProperties: false`
  * unless it says otherwise (the published definitions leave that out).
  */
@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ValidateFunction } from 'ajv';
 
-export const SCHEMAS = path.resolve(__dirname, '..', '..', '..', 'shared', 'schemas');
+export const SCHEMAS = path.resolve(__dirname, '..', '..', 'vendor', 'schemas');
 export const K8S_VERSIONS = ['v1.27.0', 'v1.33.0'] as const;
 
 type Json = Record<string, unknown>;
