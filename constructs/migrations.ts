@@ -14,15 +14,14 @@
  * next sync recreates it (Jobs are immutable), keeping the last run's logs until then.
  *
  * Outside Argo CD (`kubectl apply -k`), a Job's pod template cannot be changed, so the Job
- * name carries a short hash of the image reference: a new image is a new Job. Old ones expire
- * through `ttlSecondsAfterFinished`. `prisma migrate deploy` is idempotent, so a re-run is
- * harmless.
+ * name carries a short hash of its spec (added when dist/ is written, as for every Job: see
+ * `immutableJobName`): a new image is a new Job. Old ones expire through
+ * `ttlSecondsAfterFinished`. `prisma migrate deploy` is idempotent, so a re-run is harmless.
  *
  * The seed Job (dev only, `migrations.seed`) runs in the API wave: after migrations completed.
  *
  * @see https://argo-cd.readthedocs.io/en/stable/user-guide/sync-waves/
  */
-import * as crypto from 'crypto';
 import { ApiObject, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -52,11 +51,6 @@ export interface MigrationsProps {
 export const HOOK = 'argocd.argoproj.io/hook';
 export const HOOK_DELETE_POLICY = 'argocd.argoproj.io/hook-delete-policy';
 
-/** Eight hex digits of the image reference: stable for an image, new for the next one. */
-export function imageHash(image: string): string {
-  return crypto.createHash('sha256').update(image).digest('hex').slice(0, 8);
-}
-
 export class Migrations extends Construct {
   static readonly NAME = 'nextgen-migrate';
   static readonly SEED_NAME = 'nextgen-seed';
@@ -67,10 +61,9 @@ export class Migrations extends Construct {
   constructor(scope: Construct, id: string, props: MigrationsProps) {
     super(scope, id);
     const cfg = props.config;
-    const hash = imageHash(props.image);
     this.migrateJob = this.job('Migrate', {
       name: Migrations.NAME,
-      jobName: `${Migrations.NAME}-${hash}`,
+      jobName: Migrations.NAME,
       wave: Wave.JOBS,
       args: ['npx', 'prisma', 'migrate', 'deploy'],
       props,
@@ -78,7 +71,7 @@ export class Migrations extends Construct {
     if (cfg.seed) {
       this.seedJob = this.job('Seed', {
         name: Migrations.SEED_NAME,
-        jobName: `${Migrations.SEED_NAME}-${hash}`,
+        jobName: Migrations.SEED_NAME,
         wave: Wave.API,
         args: ['npx', 'prisma', 'db', 'seed'],
         props,

@@ -13,6 +13,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import type { Environment } from '../environments/schema';
+import { CERT_MANAGER_SOLVER, certificateHosts } from './lib/addons';
 import { ChartCapacity, capacityOf, countedObjects } from './lib/capacity';
 import { Wave, declareIdentity } from './lib/identity';
 
@@ -21,8 +22,14 @@ export interface NamespaceBaselineProps {
   readonly name: string;
   /** Pod Security Admission level and pinned version, for enforce, audit and warn alike. */
   readonly podSecurity: Environment['podSecurity'];
-  /** Headroom above maximum scale for rolling updates. */
+  /** Headroom above maximum scale for rolling updates, and for volume expansion. */
   readonly quota: Environment['quota'];
+  /**
+   * Whether cert-manager's HTTP-01 solver Services are NodePorts (cert-manager's default when
+   * the issuer sets no `serviceType`), so the quota must leave node ports for them.
+   * @default false - our ClusterIssuers ask for ClusterIP solver Services
+   */
+  readonly solverNodePorts?: boolean;
   /**
    * Other charts whose pods run in this namespace (runbook Jobs created by hand); the quota
    * and LimitRange leave room for them too.
@@ -73,7 +80,9 @@ export class NamespaceBaseline extends Construct {
     // Everything that exists now: the workloads. Quota and LimitRange are not workloads.
     const scopes = [scope, ...(props.alsoRunning ?? [])];
     this.capacity = capacityOf(...scopes);
-    this.hard = quotaFor(this.capacity, props.quota.rolloutSurgePercent);
+    // cert-manager creates a solver Pod and Service per TLS host, all at once on a first install.
+    const solvers = certificateHosts(...scopes).length;
+    this.hard = quotaFor(this.capacity, props.quota, { solvers, solverNodePorts: props.solverNodePorts ?? false });
     // cdk8s-plus-27 has no ResourceQuota or LimitRange construct: L1.
     new k8s.KubeResourceQuota(guard, 'Quota', {
       metadata: { name: props.name },
@@ -118,23 +127,34 @@ export class NamespaceBaseline extends Construct {
   }
 }
 
+/** What add-ons create in the namespace at once (see lib/addons.ts). */
+export interface AddOnLoad {
+  /** cert-manager HTTP-01 solvers (one Pod and one Service each). */
+  readonly solvers: number;
+  readonly solverNodePorts: boolean;
+}
+
 /**
  * `spec.hard` for a capacity (which already counts each Deployment's own maxSurge) plus
- * `surgePercent` headroom, so a rollout that overlaps a Job run still fits.
+ * `rolloutSurgePercent` headroom, so a rollout that overlaps a Job run still fits; plus what
+ * add-ons create on our behalf; plus room to expand every claim by `volumeGrowthPercent`.
+ * Counts that nothing else creates (claims, load balancers) are exact.
  */
-export function quotaFor(c: ChartCapacity, surgePercent: number): Record<string, string> {
-  const up = (n: number) => Math.ceil((n * (100 + surgePercent)) / 100);
+export function quotaFor(c: ChartCapacity, quota: Environment['quota'], addOns: AddOnLoad = { solvers: 0, solverNodePorts: false }): Record<string, string> {
+  const up = (n: number) => Math.ceil((n * (100 + quota.rolloutSurgePercent)) / 100);
+  const s = addOns.solvers;
   return {
-    'limits.cpu': `${up(c.limitsCpuMillis)}m`,
-    'limits.memory': `${up(c.limitsMemoryMiB)}Mi`,
-    'requests.cpu': `${up(c.requestsCpuMillis)}m`,
-    'requests.memory': `${up(c.requestsMemoryMiB)}Mi`,
-    pods: String(up(c.pods)),
+    'limits.cpu': `${up(c.limitsCpuMillis) + s * CERT_MANAGER_SOLVER.cpuLimitMillis}m`,
+    'limits.memory': `${up(c.limitsMemoryMiB) + s * CERT_MANAGER_SOLVER.memoryLimitMiB}Mi`,
+    'requests.cpu': `${up(c.requestsCpuMillis) + s * CERT_MANAGER_SOLVER.cpuRequestMillis}m`,
+    'requests.memory': `${up(c.requestsMemoryMiB) + s * CERT_MANAGER_SOLVER.memoryRequestMiB}Mi`,
+    pods: String(up(c.pods) + s),
     // Claims do not surge: a StatefulSet replaces pods in place and keeps its claims.
     persistentvolumeclaims: String(c.claims),
-    'requests.storage': `${c.storageGiB}Gi`,
+    // An online expansion of every claim (StorageClasses allow it) must not need a quota change.
+    'requests.storage': `${Math.ceil((c.storageGiB * (100 + quota.volumeGrowthPercent)) / 100)}Gi`,
     'services.loadbalancers': String(c.loadBalancers),
-    // A LoadBalancer Service allocates a node port per port unless it opts out.
-    'services.nodeports': String(c.nodePorts),
+    // A LoadBalancer Service allocates a node port per port unless it opts out; NodePort solvers one each.
+    'services.nodeports': String(c.nodePorts + (addOns.solverNodePorts ? s : 0)),
   };
 }

@@ -1,4 +1,3 @@
-import { imageHash } from '../constructs/migrations';
 import { find, findAll, podSpec, synth } from './lib/synth';
 
 const WAVE = 'argocd.argoproj.io/sync-wave';
@@ -7,7 +6,7 @@ const wave = (m: any) => Number(m.metadata.annotations?.[WAVE] ?? 0);
 describe('migrations', () => {
   const prod = synth();
   const image = 'registry.example.com/nextgen/nextgen-marketplace@sha256:4b6f3d1c9a0e8b7d2f5a6c3e1b9d8f7a6e5c4b3a2d1f0e9c8b7a6d5e4f3c2b1a';
-  const job = find(prod, 'Job', `nextgen-migrate-${imageHash(image)}`);
+  const job = findAll(prod, 'Job').find((j) => j.metadata.name.startsWith('nextgen-migrate-'));
   const pod = podSpec(job);
   const c = pod.containers[0];
   const env = (name: string) => c.env.find((e: any) => e.name === name);
@@ -21,7 +20,8 @@ describe('migrations', () => {
   test('a new image is a new Job name (Jobs are immutable); the same image keeps it', () => {
     const other = synth({ image: { digest: undefined, tag: '3.5.0' } });
     const names = findAll(other, 'Job').map((j) => j.metadata.name).filter((n: string) => n.startsWith('nextgen-migrate-'));
-    expect(names).toEqual([`nextgen-migrate-${imageHash('registry.example.com/nextgen/nextgen-marketplace:3.5.0')}`]);
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^nextgen-migrate-[0-9a-f]{8}$/);
     expect(names[0]).not.toBe(job.metadata.name);
     expect(findAll(synth(), 'Job').some((j) => j.metadata.name === job.metadata.name)).toBe(true);
     expect(job.metadata.name.length).toBeLessThanOrEqual(63);

@@ -4,6 +4,7 @@
  */
 import { Chart, Cron, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { CERT_MANAGER_SOLVER } from '../constructs/lib/addons';
 import { NamespaceBaseline } from '../constructs/namespace';
 import { toMiB, toMillicores } from '../rules/lib/quantity';
 import { podResources, podTemplates } from '../rules/lib/workloads';
@@ -46,14 +47,29 @@ describe.each(built.environments.map((c) => [c.env.name, c.env, byFolder.get(c.e
       need.lc += t.maxPods * r.cpuLimitMillis;
       need.lm += t.maxPods * r.memoryLimitMiB;
     }
+    // cert-manager's HTTP-01 solvers: one pod per TLS host of our Ingresses, all at once.
+    const solvers = new Set(findAll(manifests, 'Ingress').filter((i) => i.metadata.annotations?.['cert-manager.io/cluster-issuer']).flatMap((i) => (i.spec.tls ?? []).flatMap((t: any) => t.hosts))).size;
+    const add = { pods: solvers, rc: solvers * CERT_MANAGER_SOLVER.cpuRequestMillis, rm: solvers * CERT_MANAGER_SOLVER.memoryRequestMiB, lc: solvers * CERT_MANAGER_SOLVER.cpuLimitMillis, lm: solvers * CERT_MANAGER_SOLVER.memoryLimitMiB };
     const factor = 1 + env.quota.rolloutSurgePercent / 100;
-    expect(Number(hard.pods)).toBeGreaterThanOrEqual(need.pods * factor);
-    expect(toMillicores(hard['requests.cpu'])).toBeGreaterThanOrEqual(need.rc * factor);
-    expect(toMiB(hard['requests.memory'])).toBeGreaterThanOrEqual(need.rm * factor);
-    expect(toMillicores(hard['limits.cpu'])).toBeGreaterThanOrEqual(need.lc * factor);
-    expect(toMiB(hard['limits.memory'])).toBeGreaterThanOrEqual(need.lm * factor);
+    expect(Number(hard.pods)).toBeGreaterThanOrEqual(need.pods * factor + add.pods);
+    expect(toMillicores(hard['requests.cpu'])).toBeGreaterThanOrEqual(need.rc * factor + add.rc);
+    expect(toMiB(hard['requests.memory'])).toBeGreaterThanOrEqual(need.rm * factor + add.rm);
+    expect(toMillicores(hard['limits.cpu'])).toBeGreaterThanOrEqual(need.lc * factor + add.lc);
+    expect(toMiB(hard['limits.memory'])).toBeGreaterThanOrEqual(need.lm * factor + add.lm);
     // ...and not wildly more: the quota is a guard rail, not a blank cheque.
-    expect(toMillicores(hard['requests.cpu'])).toBeLessThanOrEqual(Math.ceil(need.rc * factor) + 1);
+    expect(toMillicores(hard['requests.cpu'])).toBeLessThanOrEqual(Math.ceil(need.rc * factor) + add.rc + 1);
+  });
+
+  test('requests.storage leaves room to expand every claim by the documented growth allowance', () => {
+    const hard = find(manifests, 'ResourceQuota', env.namespace).spec.hard;
+    const runbooks = byFolder.get(`${env.name}/runbooks`) ?? [];
+    let gib = 0;
+    for (const m of [...manifests, ...runbooks]) {
+      if (m.kind === 'PersistentVolumeClaim') gib += toMiB((m as any).spec.resources.requests.storage) / 1024;
+      if (m.kind === 'StatefulSet') for (const t of (m as any).spec.volumeClaimTemplates ?? []) gib += ((m as any).spec.replicas ?? 1) * (toMiB(t.spec.resources.requests.storage) / 1024);
+    }
+    expect(toMiB(hard['requests.storage']) / 1024).toBe(Math.ceil((Math.ceil(gib) * (100 + env.quota.volumeGrowthPercent)) / 100));
+    expect(env.quota.volumeGrowthPercent).toBeGreaterThan(0);
   });
 
   test('the quota counts LoadBalancers and their node ports', () => {
@@ -83,7 +99,7 @@ describe('NamespaceBaseline on a test chart', () => {
     const baseline = new NamespaceBaseline(chart, 'Namespace', {
       name: 'ns',
       podSecurity: { level: 'restricted', version: 'v1.27' },
-      quota: { rolloutSurgePercent: surge },
+      quota: { rolloutSurgePercent: surge, volumeGrowthPercent: 50 },
     });
     return { chart, baseline };
   }

@@ -3,6 +3,7 @@
  * resource, a kustomization.yaml in apply order and a short README. Pure: returns the file
  * map; `writeTree` swaps it into place atomically.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ApiObject, Chart } from 'cdk8s';
@@ -28,10 +29,47 @@ export const isOutputFolder = (c: unknown): c is Chart & OutputFolder =>
  * chart's own ApiObjects directly is linear (order does not matter: the writer sorts).
  */
 export function chartManifests(chart: Chart): Manifest[] {
-  return chart.node
+  const manifests = chart.node
     .findAll()
     .filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === chart)
-    .map((o) => o.toJson() as Manifest);
+    .map((o) => withoutEmptyLists(o.toJson() as Manifest));
+  return (chart as Partial<OutputFolder>).applied ? manifests.map(immutableJobName) : manifests;
+}
+
+/** API groups whose objects the API server stores typed (protobuf), not as written JSON. */
+const TYPED_GROUPS = new Set(['', 'apps', 'batch', 'autoscaling', 'policy', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'storage.k8s.io']);
+
+/**
+ * Built-in objects without empty lists. The API server drops them on storage (`omitempty`), so an
+ * applied `externalIPs: []` never matches the live object: before Kubernetes 1.31 every
+ * server-side apply then writes the object again (a new resourceVersion, same content), which a
+ * GitOps controller sees as endless churn. Custom resources are stored as written and keep them.
+ */
+export function withoutEmptyLists(m: Manifest): Manifest {
+  const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
+  if (!TYPED_GROUPS.has(group)) return m;
+  const prune = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(prune);
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) if (!(Array.isArray(x) && x.length === 0)) out[k] = prune(x);
+      return out;
+    }
+    return v;
+  };
+  return prune(m) as Manifest;
+}
+
+/**
+ * A Job's pod template is immutable, so a Job applied by `kubectl apply` (the README's path
+ * without Argo CD) under a fixed name fails on the first upgrade that changes it. Jobs in applied
+ * folders are named after their content (`<name>-<hash of spec>`): a changed Job is a new Job,
+ * an unchanged one applies as a no-op. Argo CD runs them as hooks either way.
+ */
+export function immutableJobName(m: Manifest): Manifest {
+  if (m.kind !== 'Job' || m.apiVersion !== 'batch/v1') return m;
+  const hash = crypto.createHash('sha256').update(JSON.stringify(m.spec)).digest('hex').slice(0, 8);
+  return { ...m, metadata: { ...m.metadata, name: `${m.metadata.name}-${hash}` } };
 }
 
 /** Within one sync wave, kinds in the order Helm and Argo CD apply them. */

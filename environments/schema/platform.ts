@@ -78,5 +78,11 @@ export const quota = z
   .strictObject({
     /** Extra room in the ResourceQuota above maximum scale, for rollouts. @default 25 */
     rolloutSurgePercent: percent.default(25),
+    /**
+     * Room in `requests.storage` to expand every volume claim by this much without a quota
+     * change (an online expansion when a volume fills up; our StorageClasses allow it).
+     * @default 50
+     */
+    volumeGrowthPercent: percent.default(50),
   })
   .prefault({});

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { parse } from 'yaml';
 import { loadAllEnvironments, loadEnvironment } from '../../environments/load';
 import type { Environment, EnvironmentInput } from '../../environments/schema';
-import type { Manifest } from '../../constructs/lib/output';
+import { chartManifests, type Manifest } from '../../constructs/lib/output';
 import { buildApp, BuiltApp } from '../../main';
 import prod from '../../environments/prod';
 
@@ -40,7 +40,8 @@ export function testEnvironment(overrides: DeepPartial<EnvironmentInput> = {}): 
 export function synthEnvironments(envs: Environment[]): { built: BuiltApp; byFolder: Map<string, Manifest[]> } {
   const built = buildApp(envs);
   const byFolder = new Map<string, Manifest[]>();
-  for (const c of built.charts) byFolder.set(c.folder, c.toJson() as Manifest[]);
+  // What ships: the writer's view of each chart (empty lists dropped, Jobs named by content).
+  for (const c of built.charts) byFolder.set(c.folder, chartManifests(c));
   return { built, byFolder };
 }
 
@@ -77,8 +78,8 @@ export function parseYaml(text: string): any {
 /** Rule contexts (as main.ts builds them) for the given environments. */
 export function ruleContexts(envs: Environment[]): import('../../rules/engine').RuleContext[] {
   const { built } = synthEnvironments(envs);
-  const clusterManifests = built.cluster.toJson() as Manifest[];
-  return built.environments.map((chart) => ({ env: chart.env, chart, manifests: chart.toJson() as Manifest[], cluster: built.cluster, clusterManifests }));
+  const clusterManifests = chartManifests(built.cluster);
+  return built.environments.map((chart) => ({ env: chart.env, chart, manifests: chartManifests(chart), cluster: built.cluster, clusterManifests }));
 }
 
 /** Rule context for one test environment built from prod's data plus `overrides`. */

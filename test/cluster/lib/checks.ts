@@ -1,0 +1,68 @@
+/**
+ * What the simulated cluster is asked after a sync: did the server warn, did the controllers
+ * fail to create pods (PodSecurity, quota, LimitRange), did the scheduler fail to place them,
+ * and did a repeated apply write anything.
+ */
+import type { SimCluster } from './cluster';
+import { FIELD_MANAGER, Manifest, refOf, snapshot } from './sync';
+
+export interface EventSummary {
+  readonly object: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly count: number;
+}
+
+/** Warning events of a namespace. */
+export function warningEvents(cluster: SimCluster, namespace: string): EventSummary[] {
+  const list = cluster.getJson(['-n', namespace, 'get', 'events', '--field-selector=type=Warning']);
+  return list.items.map((e: any) => ({
+    object: `${e.involvedObject.kind}/${e.involvedObject.name}`,
+    reason: e.reason,
+    message: String(e.message ?? '').slice(0, 400),
+    count: e.count ?? e.series?.count ?? 1,
+  }));
+}
+
+/** Pods a controller could not create (admission: PodSecurity, ResourceQuota, LimitRange, ...). */
+export const admissionFailures = (events: EventSummary[]) => events.filter((e) => e.reason === 'FailedCreate');
+/** Pods the scheduler could not place. */
+export const schedulingFailures = (events: EventSummary[]) => events.filter((e) => e.reason === 'FailedScheduling');
+
+/** Pods of the namespace that are not scheduled, with the scheduler's reason. */
+export function unscheduledPods(cluster: SimCluster, namespace: string): string[] {
+  const pods = cluster.getJson(['-n', namespace, 'get', 'pods']);
+  return pods.items
+    .filter((p: any) => !p.spec.nodeName && !p.metadata.deletionTimestamp)
+    .map((p: any) => {
+      const c = (p.status?.conditions ?? []).find((x: any) => x.type === 'PodScheduled');
+      return `Pod/${p.metadata.name}${c?.message ? `: ${c.message}` : ''}`;
+    });
+}
+
+/** When each object was last written by `manager` (managedFields time) and its generation. */
+export function writeStamps(cluster: SimCluster, objects: Manifest[], manager = FIELD_MANAGER): Map<string, string> {
+  const snap = snapshot(cluster, objects);
+  const out = new Map<string, string>();
+  for (const m of objects) {
+    const o = snap.get(refOf(m));
+    const entries = (o?.metadata.managedFields ?? []).filter((f: any) => f.manager === manager && f.operation === 'Apply');
+    out.set(refOf(m), `${entries.map((f: any) => f.time).join(',')} gen=${o?.metadata.generation ?? '-'} rv=${o?.metadata.resourceVersion ?? 'missing'}`);
+  }
+  return out;
+}
+
+/**
+ * Objects a repeated apply wrote again. A no-op server-side apply leaves the object untouched:
+ * same managedFields time for our manager, same generation. (resourceVersion alone would also
+ * move when a controller updates the status, which is not our write; it is reported alongside.)
+ */
+export function rewritten(before: Map<string, string>, after: Map<string, string>): string[] {
+  const out: string[] = [];
+  const strip = (s: string) => s.replace(/ rv=.*$/, '');
+  for (const [ref, b] of before) {
+    const a = after.get(ref) ?? 'missing';
+    if (strip(a) !== strip(b)) out.push(`${ref}: ${b} -> ${a}`);
+  }
+  return out;
+}

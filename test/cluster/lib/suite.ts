@@ -1,0 +1,130 @@
+/**
+ * The simulated-cluster suite for one Kubernetes server version: every environment installed
+ * the way Argo CD syncs it, upgraded from the base commit's dist/, and the deliberately broken
+ * manifests that prove each check can fail.
+ */
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ROOT, controlPlane } from './binaries';
+import { describeCluster } from './describe';
+import { ScenarioRun, runScenario } from './netns';
+
+const ENVIRONMENTS = fs
+  .readdirSync(path.join(ROOT, 'dist'))
+  .filter((d) => fs.existsSync(path.join(ROOT, 'dist', d, 'kustomization.yaml')) && !['cluster', 'argocd'].includes(d))
+  .sort();
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/**
+ * The commit whose dist/ we upgrade from: `UPGRADE_BASE` if set, else the parent of the newest
+ * commit that changed dist/ (so the upgrade is never a no-op).
+ */
+export function upgradeBase(): { rev: string; dir: string } | { reason: string } {
+  const git = (...args: string[]) => cp.spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  let rev = process.env.UPGRADE_BASE;
+  if (!rev) {
+    const last = git('log', '-1', '--format=%H', '--', 'dist').stdout.trim();
+    if (!last) return { reason: 'no git history of dist/' };
+    rev = `${last}^`;
+  }
+  const sha = git('rev-parse', '--verify', '--quiet', `${rev}^{commit}`).stdout.trim();
+  if (!sha) return { reason: `base ${rev} is not in this clone's history` };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nextgen-base-'));
+  const archive = cp.spawnSync('sh', ['-c', `git archive ${sha} dist | tar -x -C ${JSON.stringify(dir)}`], { cwd: ROOT, encoding: 'utf8' });
+  if (archive.status !== 0) return { reason: `git archive ${sha}: ${archive.stderr}` };
+  return { rev: sha.slice(0, 12), dir: path.join(dir, 'dist') };
+}
+
+const show = (xs: unknown[]) => JSON.stringify(xs, null, 1);
+
+export function defineClusterSuite(version: string): void {
+  const bins = controlPlane(version);
+  const missing = 'missing' in bins ? bins.missing : [];
+  describeCluster(`simulated cluster, Kubernetes ${version}`, missing, `kubernetes ${version}`, () => {
+    describe.each(ENVIRONMENTS)('%s installed the way Argo CD syncs it', (env) => {
+      let run: ScenarioRun<any>;
+      beforeAll(async () => {
+        run = await runScenario(['install', version, env]);
+        if (!run.report.error) say(`${version} ${env}: first apply to all-healthy ${run.report.applyToHealthyMs} ms (scenario ${run.ms} ms)`);
+      }, 900_000);
+      const r = () => {
+        if (run.report.error) throw new Error(`${run.report.error}\n--- driver log ---\n${run.log.slice(-4000)}`);
+        return run.report;
+      };
+
+      test('every sync wave becomes healthy, in wave order', () => {
+        const waves = r().waves.map((w: any) => w.wave);
+        expect(waves).toEqual([...waves].sort((a: number, b: number) => a - b));
+        expect(waves.length).toBeGreaterThan(1);
+      });
+      test('the API server sends no warnings (PodSecurity, deprecations, field managers)', () => {
+        expect(r().warnings).toEqual([]);
+      });
+      test('every pod the controllers create is admitted and scheduled', () => {
+        expect(show(r().admissionFailures)).toBe('[]');
+        expect(show(r().schedulingFailures)).toBe('[]');
+        expect(r().unscheduled).toEqual([]);
+      });
+      test('a repeated apply writes nothing, with Argo CD and with kubectl', () => {
+        expect(r().rewrittenByArgo).toEqual([]);
+        expect(r().rewrittenByKubectl).toEqual([]);
+      });
+      test('the worst case fits at once: API at max + surge, backup and restore Jobs, cert-manager solvers, expanded volumes', () => {
+        const w = r().worstCase;
+        expect(w.refused).toEqual([]);
+        expect(show(r().worstCaseAdmissionFailures)).toBe('[]');
+        expect(r().worstCaseUnscheduled).toEqual([]);
+        expect(w.expandedClaims.length).toBeGreaterThan(0);
+      });
+    });
+
+    const base = upgradeBase();
+    const baseTitle = 'reason' in base ? `upgrade [SKIPPED: ${base.reason}]` : `upgrade from ${base.rev}'s dist/`;
+    (('reason' in base) ? describe.skip : describe).each(ENVIRONMENTS)(`%s: ${baseTitle}`, (env) => {
+      let run: ScenarioRun<any>;
+      beforeAll(async () => {
+        run = await runScenario(['upgrade', version, env, (base as { dir: string }).dir]);
+      }, 900_000);
+      test('kubectl apply --server-side -k: base, then ours, succeeds and becomes healthy', () => {
+        if (run.report.error) throw new Error(run.report.error);
+        expect(run.report.kubectl.error).toBeUndefined();
+        expect(run.report.kubectl.unhealthy).toEqual([]);
+      });
+      test('Argo CD order: base, then ours, syncs every wave', () => {
+        if (run.report.error) throw new Error(run.report.error);
+        expect(run.report.argo.error).toBeUndefined();
+      });
+    });
+
+    describe('deliberately broken manifests', () => {
+      let run: ScenarioRun<any>;
+      beforeAll(async () => {
+        run = await runScenario(['broken', version]);
+      }, 600_000);
+      const r = () => {
+        if (run.report.error) throw new Error(`${run.report.error}\n${run.log.slice(-3000)}`);
+        return run.report;
+      };
+      test('a correct control passes every check', () => {
+        expect(r().control).toEqual({ warnings: [], events: [], unscheduled: [], rewritten: [] });
+      });
+      test('a PodSecurity violation is caught (server warning and FailedCreate)', () => {
+        expect(r().podSecurity.warnings.join('\n')).toMatch(/violate PodSecurity "restricted/);
+        expect(r().podSecurity.admissionFailures.map((e: any) => e.message).join('\n')).toMatch(/forbidden: violates PodSecurity/);
+      });
+      test('an unschedulable request is caught (FailedScheduling, pod left unscheduled)', () => {
+        expect(r().unschedulable.unscheduled.length).toBeGreaterThan(0);
+        expect(r().unschedulable.schedulingFailures.map((e: any) => e.message).join('\n')).toMatch(/Insufficient cpu/);
+      });
+      test('a quota overflow is caught (FailedCreate: exceeded quota)', () => {
+        expect(r().quota.admissionFailures.map((e: any) => e.message).join('\n')).toMatch(/exceeded quota/);
+      });
+      test('a field the server rewrites on every apply is caught', () => {
+        expect(r().nonIdempotent.rewritten.length).toBeGreaterThan(0);
+      });
+    });
+  });
+}
