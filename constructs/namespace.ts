@@ -108,8 +108,9 @@ export class NamespaceBaseline extends Construct {
             default: { cpu: cpu(defLim.cpuMillis), memory: mem(defLim.memoryMiB) },
             defaultRequest: { cpu: cpu(defReq.cpuMillis), memory: mem(defReq.memoryMiB) },
           },
+          // The largest claim may still grow by the documented allowance.
           ...(this.capacity.largestClaimGiB > 0
-            ? [{ type: 'PersistentVolumeClaim', max: { storage: k8s.Quantity.fromString(`${this.capacity.largestClaimGiB}Gi`) } }]
+            ? [{ type: 'PersistentVolumeClaim', max: { storage: k8s.Quantity.fromString(`${Math.ceil((this.capacity.largestClaimGiB * (100 + props.quota.volumeGrowthPercent)) / 100)}Gi`) } }]
             : []),
         ],
       },

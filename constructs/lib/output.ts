@@ -32,7 +32,7 @@ export function chartManifests(chart: Chart): Manifest[] {
   const manifests = chart.node
     .findAll()
     .filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === chart)
-    .map((o) => withoutEmptyLists(o.toJson() as Manifest));
+    .map((o) => asStored(o.toJson() as Manifest));
   return (chart as Partial<OutputFolder>).applied ? manifests.map(immutableJobName) : manifests;
 }
 
@@ -40,24 +40,112 @@ export function chartManifests(chart: Chart): Manifest[] {
 const TYPED_GROUPS = new Set(['', 'apps', 'batch', 'autoscaling', 'policy', 'networking.k8s.io', 'rbac.authorization.k8s.io', 'storage.k8s.io']);
 
 /**
- * Built-in objects without empty lists. The API server drops them on storage (`omitempty`), so an
- * applied `externalIPs: []` never matches the live object: before Kubernetes 1.31 every
- * server-side apply then writes the object again (a new resourceVersion, same content), which a
- * GitOps controller sees as endless churn. Custom resources are stored as written and keep them.
+ * Non-pointer `omitempty` fields that cdk8s-plus writes with their zero value: the API server
+ * drops them on storage. (Pointer fields such as `automountServiceAccountToken: false` or
+ * `allowPrivilegeEscalation: false` are stored and must stay.)
  */
-export function withoutEmptyLists(m: Manifest): Manifest {
+const DROPPED_ZERO_VALUES: Record<string, unknown> = {
+  hostNetwork: false,
+  hostPID: false,
+  hostIPC: false,
+  minReadySeconds: 0,
+  readOnly: false,
+  stdin: false,
+  tty: false,
+  paused: false,
+  publishNotReadyAddresses: false,
+  apiGroup: '',
+};
+
+/** Keys whose values (or whose maps' values) are resource quantities. */
+const QUANTITY_KEYS = new Set(['requests', 'limits', 'hard', 'max', 'min', 'default', 'defaultRequest', 'capacity']);
+const QUANTITY_SCALARS = new Set(['sizeLimit']);
+
+const DECIMAL_SUFFIX: Record<string, number> = { m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const BINARY_SUFFIX: Record<string, number> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
+
+/**
+ * A resource quantity in the form the API server stores and returns (`resource.Quantity`'s
+ * canonical form): the largest suffix of the same family that keeps an integer mantissa
+ * (`1000m` -> `1`, `1024Mi` -> `1Gi`, `0.5` -> `500m`). Values it cannot parse are returned as given.
+ * @see https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/
+ */
+export function canonicalQuantity(q: string): string {
+  const m = /^(\d+)(?:\.(\d+))?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(q);
+  if (!m) return q;
+  const [, int, frac = '', suffix = ''] = m;
+  if (suffix in BINARY_SUFFIX) {
+    // bytes = int.frac x 1024^k; the server keeps binary form only for whole bytes >= 1024.
+    const scale = 1024n ** BigInt(BINARY_SUFFIX[suffix]);
+    const num = BigInt(int + frac) * scale;
+    const den = 10n ** BigInt(frac.length);
+    if (num % den !== 0n) return q;
+    const bytes = num / den;
+    if (bytes === 0n) return '0';
+    if (bytes < 1024n) return canonicalQuantity(String(bytes));
+    let k = 0;
+    let v = bytes;
+    while (k < 6 && v % 1024n === 0n) {
+      v /= 1024n;
+      k++;
+    }
+    if (k === 0) return canonicalQuantity(String(bytes));
+    return `${v}${Object.keys(BINARY_SUFFIX)[k - 1]}`;
+  }
+  // Decimal: count in units of 10^-3 (milli); finer values are left alone.
+  const exp = DECIMAL_SUFFIX[suffix] + 3 - frac.length;
+  if (exp < 0) return q;
+  let v = BigInt(int + frac) * 10n ** BigInt(exp);
+  if (v === 0n) return '0';
+  let e = -3;
+  while (e < 18 && v % 1000n === 0n) {
+    v /= 1000n;
+    e += 3;
+  }
+  const suffixOf = Object.fromEntries(Object.entries(DECIMAL_SUFFIX).map(([k, x]) => [x, k]));
+  return `${v}${suffixOf[e]}`;
+}
+
+/**
+ * A built-in object exactly as the API server will store it: no empty lists, no zero values it
+ * drops, quantities in canonical form. Anything else makes server-side apply see a difference on
+ * every apply (before Kubernetes 1.31 a write each time: endless churn for a GitOps controller)
+ * and a conflict for any second field manager (`kubectl apply --server-side` after Argo CD).
+ * Custom resources are stored as written and are left alone. The simulated-cluster test compares
+ * every field we apply with what the server stored.
+ */
+export function asStored(m: Manifest): Manifest {
   const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
   if (!TYPED_GROUPS.has(group)) return m;
-  const prune = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(prune);
+  const walk = (v: unknown, key: string, inQuantityMap: boolean): unknown => {
+    if (Array.isArray(v)) return v.map((x) => walk(x, '', false));
     if (v && typeof v === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) if (!(Array.isArray(x) && x.length === 0)) out[k] = prune(x);
+      for (const [k, x] of Object.entries(v)) {
+        if (Array.isArray(x) && x.length === 0) continue;
+        if (k in DROPPED_ZERO_VALUES && DROPPED_ZERO_VALUES[k] === x && key !== 'labels' && key !== 'annotations' && key !== 'data') continue;
+        // A quantity map's own values are quantities (`limits: {cpu: 1000m}`), nothing deeper.
+        out[k] = walk(x, k, (inQuantityMap && typeof x === 'string') || (QUANTITY_KEYS.has(k) && key !== 'metadata'));
+      }
       return out;
     }
+    if (typeof v === 'string' && (inQuantityMap || QUANTITY_SCALARS.has(key))) return canonicalQuantity(v);
     return v;
   };
-  return prune(m) as Manifest;
+  const stored = walk(m, '', false) as Manifest;
+  // `volumeClaimTemplates` is an atomic list: the server's defaults inside it (type meta,
+  // `volumeMode`, `status.phase`) would conflict with any second field manager. Write them.
+  const vcts = m.kind === 'StatefulSet' ? (stored.spec as { volumeClaimTemplates?: any[] }).volumeClaimTemplates : undefined;
+  if (vcts) {
+    (stored.spec as { volumeClaimTemplates?: any[] }).volumeClaimTemplates = vcts.map((t) => ({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      ...t,
+      spec: { volumeMode: 'Filesystem', ...t.spec },
+      status: { phase: 'Pending', ...t.status },
+    }));
+  }
+  return stored;
 }
 
 /**

@@ -10,14 +10,13 @@
  *                           then (fresh cluster) in Argo CD order
  *   broken                  deliberately broken manifests: each check must catch its own
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { loadAllEnvironments } from '../../environments/load';
 import { ROOT, controlPlane } from './lib/binaries';
 import { NodeSpec, SimCluster, freePort } from './lib/cluster';
 import { MetricsApi, startMetricsApi } from './lib/metrics-api';
-import { admissionFailures, rewritten, schedulingFailures, unscheduledPods, warningEvents, writeStamps } from './lib/checks';
-import { Manifest, argoSync, isHook, kubectlApplyKustomize, readFolder, serverSideApply, unhealthy, waitHealthy } from './lib/sync';
+import { admissionFailures, rewritten, serverRewrites, schedulingFailures, unscheduledPods, warningEvents, writeStamps } from './lib/checks';
+import { Manifest, argoSync, isHook, kubectlApplyKustomize, readFolder, serverSideApply, snapshot, unhealthy, waitHealthy } from './lib/sync';
 import { createWorstCase } from './lib/worst-case';
 import { broken } from './lib/broken';
 
@@ -25,7 +24,7 @@ const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Kinds whose health does not gate a wave: none (the metrics stand-in makes HPAs healthy). */
-const UNGATED: string[] = [];
+const UNGATED: string[] = (process.env.SIM_UNGATED ?? '').split(',').filter(Boolean);
 
 export function nodesFor(envName: string): NodeSpec[] {
   const env = loadAllEnvironments(ROOT).find((e) => e.name === envName);
@@ -36,12 +35,6 @@ export function nodesFor(envName: string): NodeSpec[] {
     memoryMiB: env.cluster.nodeMemoryMiB,
     zone: ZONES[i % ZONES.length],
   }));
-}
-
-async function installCrds(cluster: SimCluster): Promise<void> {
-  const dir = path.join(ROOT, 'vendor', 'crds', 'bundles');
-  for (const f of fs.readdirSync(dir).sort()) cluster.must(['apply', '--server-side', '-f', path.join(dir, f)]);
-  cluster.must(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
 }
 
 interface InstallReport {
@@ -57,6 +50,8 @@ interface InstallReport {
   unscheduled: string[];
   rewrittenByArgo: string[];
   rewrittenByKubectl: string[];
+  storedDifferently: string[];
+  kubectlConflicts: string[];
   worstCase: Awaited<ReturnType<typeof createWorstCase>>;
   worstCaseUnscheduled: string[];
   worstCaseAdmissionFailures: ReturnType<typeof warningEvents>;
@@ -67,7 +62,6 @@ async function install(cluster: SimCluster, envName: string, dist: string): Prom
   const folder = path.join(dist, envName);
   const objects = readFolder(folder);
   const ns = env.namespace;
-  await installCrds(cluster);
   const clusterSync = await argoSync(cluster, readFolder(path.join(dist, 'cluster')), { log });
   const started = Date.now();
   const sync = await argoSync(cluster, objects, { log, ungated: UNGATED });
@@ -78,11 +72,15 @@ async function install(cluster: SimCluster, envName: string, dist: string): Prom
   // recreates on every sync by design), then the README's `kubectl apply --server-side -k`
   // twice (the first takes co-ownership under the kubectl manager, the second must be a no-op).
   const resources = objects.filter((m) => !isHook(m));
+  const snap = snapshot(cluster, objects);
+  const storedDifferently = objects.flatMap((m) => serverRewrites(m, snap.get(`${m.kind}/${m.metadata.name}`)));
   await sleep(1100);
   const before = writeStamps(cluster, resources);
   serverSideApply(cluster, resources);
   const rewrittenByArgo = rewritten(before, writeStamps(cluster, resources));
-  kubectlApplyKustomize(cluster, folder);
+  const firstKubectl = cluster.kubectl(['apply', '--server-side', '-k', folder]);
+  const kubectlConflicts = firstKubectl.status === 0 ? [] : [firstKubectl.stderr.split('\n').filter((l) => /conflict|^- \./.test(l)).join('\n')];
+  if (firstKubectl.status !== 0) cluster.must(['apply', '--server-side', '--force-conflicts', '-k', folder]);
   await sleep(1100);
   const beforeKubectl = writeStamps(cluster, objects, 'kubectl');
   const kubectlWarnings = kubectlApplyKustomize(cluster, folder);
@@ -119,6 +117,8 @@ async function install(cluster: SimCluster, envName: string, dist: string): Prom
     unscheduled,
     rewrittenByArgo,
     rewrittenByKubectl,
+    storedDifferently,
+    kubectlConflicts,
     worstCase,
     worstCaseUnscheduled,
     worstCaseAdmissionFailures: admissionFailures(after.filter((e) => !known.has(`${e.object} ${e.reason} ${e.message}`))),
@@ -134,7 +134,6 @@ interface UpgradeReport {
 }
 
 async function upgradeKubectl(cluster: SimCluster, envName: string, dist: string, base: string): Promise<UpgradeReport['kubectl']> {
-  await installCrds(cluster);
   const out: UpgradeReport['kubectl'] = { baseApplied: false, unhealthy: [] };
   try {
     kubectlApplyKustomize(cluster, path.join(base, 'cluster'));
@@ -157,7 +156,6 @@ async function upgradeKubectl(cluster: SimCluster, envName: string, dist: string
 }
 
 async function upgradeArgo(cluster: SimCluster, envName: string, dist: string, base: string): Promise<UpgradeReport['argo']> {
-  await installCrds(cluster);
   const out: UpgradeReport['argo'] = { baseSynced: false };
   try {
     await argoSync(cluster, readFolder(path.join(base, 'cluster')), { log });

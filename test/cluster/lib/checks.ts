@@ -66,3 +66,52 @@ export function rewritten(before: Map<string, string>, after: Map<string, string
   }
   return out;
 }
+
+/**
+ * Fields the API server does not store as we wrote them: values it drops (empty lists and
+ * strings, `false` and `0` under omitempty) or rewrites (non-canonical quantities such as
+ * `1000m`). Each one makes server-side apply see a difference on every apply: a write each
+ * time on older servers, and a conflict for any second field manager (`kubectl apply` after
+ * Argo CD). Compares every scalar we applied with the live object.
+ */
+export function serverRewrites(applied: Manifest, live: any): string[] {
+  const out: string[] = [];
+  const walk = (a: unknown, l: unknown, at: string) => {
+    if (Array.isArray(a)) {
+      if (!Array.isArray(l) || (a.length === 0 && l === undefined)) {
+        out.push(`${at}: ${JSON.stringify(a)} stored as ${JSON.stringify(l)}`);
+        return;
+      }
+      a.forEach((x, i) => walk(x, l[i], `${at}[${i}]`));
+      return;
+    }
+    if (a && typeof a === 'object') {
+      if (!l || typeof l !== 'object') {
+        if (Object.keys(a).length || l === undefined) out.push(`${at}: ${JSON.stringify(a)} stored as ${JSON.stringify(l)}`);
+        return;
+      }
+      for (const [k, v] of Object.entries(a)) walk(v, (l as Record<string, unknown>)[k], `${at}.${k}`);
+      return;
+    }
+    if (a !== l) out.push(`${at}: ${JSON.stringify(a)} stored as ${JSON.stringify(l)}`);
+  };
+  const { status: _status, ...rest } = applied as any;
+  walk(rest, live, refOf(applied));
+  // In atomic lists the server's defaults count too: a second manager would conflict on them.
+  const atomic: Array<[string, any, any]> = [
+    ['spec.volumeClaimTemplates', (applied as any).spec?.volumeClaimTemplates, live?.spec?.volumeClaimTemplates],
+    ['subjects', (applied as any).subjects, live?.subjects],
+  ];
+  for (const [at, a, l] of atomic) {
+    if (!Array.isArray(a) || !Array.isArray(l)) continue;
+    const extra = (x: any, y: any, p: string): void => {
+      if (!y || typeof y !== 'object' || Array.isArray(y)) return;
+      for (const [k, v] of Object.entries(y)) {
+        if (x?.[k] === undefined) out.push(`${refOf(applied)}.${p}.${k}: added by the server (${JSON.stringify(v)}) in an atomic list`);
+        else extra(x[k], v, `${p}.${k}`);
+      }
+    };
+    l.forEach((item, i) => extra(a[i], item, `${at}[${i}]`));
+  }
+  return out;
+}

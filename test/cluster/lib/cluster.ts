@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import type { ControlPlaneBinaries } from './binaries';
+import { ROOT, type ControlPlaneBinaries } from './binaries';
 
 export interface NodeSpec {
   readonly name: string;
@@ -33,9 +33,21 @@ export interface KubectlResult {
 
 const TOKEN = 'sim-admin-token';
 
+/** The CRDs of the custom resources we create (vendored); kwok's stages watch some of them. */
+export function vendoredCrds(): string[] {
+  const dir = path.join(ROOT, 'vendor', 'crds', 'bundles');
+  return fs.readdirSync(dir).sort().map((f) => path.join(dir, f));
+}
+
+/** Whether this process's network namespace has no interface but loopback (/proc/net/dev is per namespace). */
 export function isolatedNetwork(): boolean {
   try {
-    const ifaces = fs.readdirSync('/sys/class/net');
+    const ifaces = fs
+      .readFileSync('/proc/net/dev', 'utf8')
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0].trim())
+      .filter(Boolean);
     return ifaces.length === 1 && ifaces[0] === 'lo';
   } catch {
     return false;
@@ -67,18 +79,23 @@ export class SimCluster {
   }
 
   /** Start etcd, the control plane and kwok; resolve when the API server is ready and `nodes` are Ready. */
-  static async start(bins: ControlPlaneBinaries, nodes: readonly NodeSpec[]): Promise<SimCluster> {
+  static async start(bins: ControlPlaneBinaries, nodes: readonly NodeSpec[], crdFiles: readonly string[] = vendoredCrds()): Promise<SimCluster> {
     if (!isolatedNetwork()) {
       throw new Error('refusing to start: run the simulated cluster in its own network namespace with only loopback (unshare --net)');
     }
     const c = new SimCluster(bins);
     try {
-      await c.boot(nodes);
+      await c.boot(nodes, crdFiles);
     } catch (e) {
       await c.stop();
       throw e;
     }
     return c;
+  }
+
+  /** Start a process that belongs to this cluster: stopped with it, its log kept with the others. */
+  startProcess(name: string, bin: string, args: string[]): void {
+    this.spawn(name, bin, args);
   }
 
   private spawn(name: string, bin: string, args: string[]): void {
@@ -104,7 +121,7 @@ export class SimCluster {
     }
   }
 
-  private async boot(nodes: readonly NodeSpec[]): Promise<void> {
+  private async boot(nodes: readonly NodeSpec[], crdFiles: readonly string[]): Promise<void> {
     const d = this.dir;
     const [etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort] = await Promise.all(Array.from({ length: 6 }, freePort));
     const pki = path.join(d, 'pki');
@@ -184,6 +201,9 @@ export class SimCluster {
       '--v=1',
     ]);
     this.spawn('kube-scheduler', this.bins.scheduler, [...common, `--secure-port=${schedPort}`, '--v=1']);
+    // CRDs before kwok: its stages watch custom resources and it resolves their kinds at start.
+    for (const f of crdFiles) this.must(['apply', '--server-side', '-f', f]);
+    if (crdFiles.length) this.must(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
     const kwokConfig = path.join(d, 'kwok.yaml');
     fs.writeFileSync(
       kwokConfig,
@@ -195,11 +215,19 @@ export class SimCluster {
         '  cidr: 10.244.0.1/16',
         '  nodeIP: 10.0.0.1',
         '  enableCRDs: []',
+        // kwok applies these defaults only to a configuration it generates itself.
+        '  podPlayStageParallelism: 4',
+        '  nodePlayStageParallelism: 4',
+        '  nodeLeaseParallelism: 4',
+        '  nodeLeaseDurationSeconds: 40',
+        '  podsOnNodeSyncParallelism: 1',
+        '  enablePodsOnNodeSyncListPager: true',
+        '  enablePodsOnNodeSyncStreamWatch: true',
         '---',
         fs.readFileSync(path.join(__dirname, 'stages.yaml'), 'utf8'),
       ].join('\n'),
     );
-    this.spawn('kwok', this.bins.kwok, [`--kubeconfig=${this.kubeconfig}`, `--config=${kwokConfig}`, `--server-address=127.0.0.1:${kwokPort}`, '--node-lease-duration-seconds=40']);
+    this.spawn('kwok', this.bins.kwok, [`--kubeconfig=${this.kubeconfig}`, `--config=${kwokConfig}`, `--server-address=127.0.0.1:${kwokPort}`]);
     // The default ServiceAccount appears when the controllers run; nodes join after.
     await this.waitFor('the controllers to run', 60_000, () => this.kubectl(['-n', 'default', 'get', 'serviceaccount', 'default']).status === 0);
     this.addNodes(nodes);

@@ -29,17 +29,15 @@ function memBytes(q: string | undefined): number {
   return m ? Number(m[1]) * (units[m[2]] ?? 1) : 0;
 }
 
-export async function startMetricsApi(cluster: SimCluster, port: number): Promise<MetricsApi> {
-  const pki = path.join(cluster.dir, 'pki');
-  const ossl = (...args: string[]) => {
-    const r = cp.spawnSync('openssl', args, { cwd: pki, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
-  };
-  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'metrics.key', '-out', 'metrics.crt', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost');
+/**
+ * Serve the metrics API (in a process of its own: the driver blocks on kubectl calls, and the
+ * aggregator's requests must not wait for them).
+ */
+export async function serve(port: number, kubectl: string, kubeconfig: string, pki: string): Promise<void> {
   const podsOf = (ns: string, selector: string): Promise<any[]> =>
     new Promise((resolve) => {
       const args = ['-n', ns, 'get', 'pods', '-o', 'json', ...(selector ? ['-l', selector] : [])];
-      cp.execFile(cluster.bins.kubectl, args, { env: { ...process.env, KUBECONFIG: cluster.kubeconfig }, maxBuffer: 64 << 20 }, (err, out) => {
+      cp.execFile(kubectl, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 64 << 20 }, (err, out) => {
         resolve(err ? [] : JSON.parse(out).items);
       });
     });
@@ -87,6 +85,13 @@ export async function startMetricsApi(cluster: SimCluster, port: number): Promis
     return send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404 });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+}
+
+export async function startMetricsApi(cluster: SimCluster, port: number): Promise<MetricsApi> {
+  const pki = path.join(cluster.dir, 'pki');
+  const r = cp.spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'metrics.key', '-out', 'metrics.crt', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { cwd: pki, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
+  cluster.startProcess('metrics-api', process.execPath, ['-r', path.join(__dirname, '..', '..', '..', 'scripts', 'register.cjs'), __filename, String(port), cluster.bins.kubectl, cluster.kubeconfig, pki]);
   cluster.must(
     ['apply', '--server-side', '-f', '-'],
     [
@@ -102,5 +107,13 @@ export async function startMetricsApi(cluster: SimCluster, port: number): Promis
       .join('\n'),
   );
   await cluster.waitFor('the metrics API to be available', 60_000, () => cluster.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1']).status === 0);
-  return { close: () => server.close() };
+  return { close: () => undefined };
+}
+
+if (require.main === module) {
+  const [port, kubectl, kubeconfig, pki] = process.argv.slice(2);
+  serve(Number(port), kubectl, kubeconfig, pki).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }

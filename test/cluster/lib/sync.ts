@@ -159,7 +159,7 @@ export function snapshot(cluster: SimCluster, objects: Manifest[]): Map<string, 
     byNs.get(ns)!.add(typeOf(m));
   }
   for (const [ns, types] of byNs) {
-    const list = JSON.parse(cluster.must([...(ns ? ['-n', ns] : []), 'get', [...types].sort().join(','), '-o', 'json']));
+    const list = JSON.parse(cluster.must([...(ns ? ['-n', ns] : []), 'get', [...types].sort().join(','), '-o', 'json', '--show-managed-fields']));
     for (const o of list.items) if ((o.metadata.namespace ?? '') === ns) out.set(`${o.kind}/${o.metadata.name}`, o);
   }
   return out;

@@ -156,7 +156,7 @@ export async function createWorstCase(cluster: SimCluster, o: WorstCaseOptions):
     const now = c.spec.resources.requests.storage as string;
     const gi = /^(\d+)Gi$/.exec(now);
     if (!gi) continue;
-    const to = `${Math.ceil((Number(gi[1]) * (100 + o.volumeGrowthPercent)) / 100)}Gi`;
+    const to = `${Math.floor((Number(gi[1]) * (100 + o.volumeGrowthPercent)) / 100)}Gi`;
     const r = cluster.kubectl(['-n', ns, 'patch', 'pvc', c.metadata.name, '--type=merge', '-p', JSON.stringify({ spec: { resources: { requests: { storage: to } } } })]);
     if (r.status !== 0) refused.push(`PersistentVolumeClaim/${c.metadata.name} ${now} -> ${to}: ${r.stderr.trim()}`);
     else expandedClaims.push(`${c.metadata.name} ${now} -> ${to}`);
