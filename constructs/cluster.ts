@@ -44,9 +44,9 @@ export class ClusterChart extends Chart implements OutputFolder {
         provisioner: sc.provisioner,
         parameters: sc.parameters,
         // Databases must keep their volume if a claim is deleted by mistake; and binding waits
-        // for the pod so the volume lands in the pod's zone.
+        // for the pod so the volume lands in the pod's zone, unless the class says otherwise.
         reclaimPolicy: 'Retain',
-        volumeBindingMode: 'WaitForFirstConsumer',
+        volumeBindingMode: sc.volumeBindingMode ?? 'WaitForFirstConsumer',
         allowVolumeExpansion: true,
       });
     }

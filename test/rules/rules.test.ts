@@ -9,6 +9,7 @@ import { rules } from '../../rules';
 import availability from '../../rules/availability';
 import capacity from '../../rules/capacity';
 import connectionBudget from '../../rules/connection-budget';
+import firstSyncHealth from '../../rules/first-sync-health';
 import referenceIntegrity from '../../rules/reference-integrity';
 import supplyChain, { pinning } from '../../rules/supply-chain';
 import { ROOT, find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../lib/synth';
@@ -162,5 +163,24 @@ describe('supply-chain', () => {
   });
   test('allows latest with Always in development', () => {
     expect(runRules([supplyChain], [ruleContext({ tier: 'development', image: { digest: undefined, tag: 'latest' } })])).toEqual([]);
+  });
+});
+
+describe('first-sync-health', () => {
+  test('fires when the backups claim, mounted only by the CronJob, waits for its first consumer', () => {
+    const lines = runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard' } })]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^environment test: PersistentVolumeClaim\/postgres-backups: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-backup mounts it/,
+      ),
+    ]);
+  });
+  test('is silent for an Immediate class, and for claims a StatefulSet mounts', () => {
+    expect(runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard-immediate' } })])).toEqual([]);
+    const ctx = withManifests(ruleContext({ backup: { storageClass: 'standard' } }), (ms) => {
+      const sts = ms.find((m: any) => m.kind === 'StatefulSet' && m.metadata.name === 'postgres');
+      sts.spec.template.spec.volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: 'postgres-backups' } });
+    });
+    expect(runRules([firstSyncHealth], [ctx])).toEqual([]);
   });
 });
