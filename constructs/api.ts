@@ -116,13 +116,18 @@ export class Api extends Construct {
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
 
-    const probe = (failureThreshold: number, periodSeconds: number) =>
-      kplus.Probe.fromHttpGet(Api.HEALTH_PATH, {
-        port: Api.PORT,
-        failureThreshold,
-        periodSeconds: Duration.seconds(periodSeconds),
-        timeoutSeconds: Duration.seconds(3),
-      });
+    const timing = (failureThreshold: number, periodSeconds: number) => ({
+      failureThreshold,
+      periodSeconds: Duration.seconds(periodSeconds),
+      timeoutSeconds: Duration.seconds(3),
+    });
+    // The health check also checks the database and Redis: it decides traffic (readiness), but a
+    // database outage must not restart every API pod, so startup and liveness only ask whether
+    // the process accepts connections on its port.
+    const health = (failureThreshold: number, periodSeconds: number) =>
+      kplus.Probe.fromHttpGet(Api.HEALTH_PATH, { port: Api.PORT, ...timing(failureThreshold, periodSeconds) });
+    const listening = (failureThreshold: number, periodSeconds: number) =>
+      kplus.Probe.fromTcpSocket({ port: Api.PORT, ...timing(failureThreshold, periodSeconds) });
     const pullPolicy =
       props.imagePullPolicy ??
       (props.image.endsWith(':latest') ? kplus.ImagePullPolicy.ALWAYS : kplus.ImagePullPolicy.IF_NOT_PRESENT);
@@ -132,9 +137,9 @@ export class Api extends Construct {
       imagePullPolicy: pullPolicy,
       ports: [{ number: Api.PORT, name: 'http' }],
       // Startup allows 5 min for migrations-free boot; readiness gates traffic; liveness restarts a hung process.
-      startup: probe(30, 10),
-      readiness: probe(3, 10),
-      liveness: probe(3, 20),
+      startup: listening(30, 10),
+      readiness: health(3, 10),
+      liveness: listening(3, 20),
       resources: containerResources(cfg.resources),
       securityContext: restrictedContainer(Api.UID),
       envFrom: [kplus.Env.fromConfigMap(this.config)],

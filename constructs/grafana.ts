@@ -98,16 +98,19 @@ export class Grafana extends Construct {
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
 
-    const probe = (failureThreshold: number) =>
-      kplus.Probe.fromHttpGet('/api/health', { port: Grafana.PORT, failureThreshold, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(3) });
+    const timing = (failureThreshold: number) => ({ failureThreshold, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(3) });
+    // /api/health also checks Grafana's database: readiness. Liveness only asks whether the
+    // server accepts connections, so a database hiccup is not a restart.
+    const health = (failureThreshold: number) => kplus.Probe.fromHttpGet('/api/health', { port: Grafana.PORT, ...timing(failureThreshold) });
+    const listening = (failureThreshold: number) => kplus.Probe.fromTcpSocket({ port: Grafana.PORT, ...timing(failureThreshold) });
     const container = this.deployment.addContainer({
       name: 'grafana',
       image: props.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       ports: [{ number: Grafana.PORT, name: 'http' }],
-      startup: probe(30),
-      readiness: probe(3),
-      liveness: probe(6),
+      startup: listening(30),
+      readiness: health(3),
+      liveness: listening(6),
       resources: containerResources(props.config.resources),
       securityContext: restrictedContainer(Grafana.UID),
       envVariables: {

@@ -42,6 +42,9 @@ export class Postgres extends Construct implements DatabaseTarget {
   static readonly DATA_MOUNT = '/var/lib/postgresql/data';
   /** A subdirectory, because a fresh volume's root holds `lost+found` and initdb wants an empty folder. */
   static readonly PGDATA = `${Postgres.DATA_MOUNT}/pgdata`;
+  /** Startup probe budget: initdb on a new volume plus crash recovery; clients' Jobs wait this long. */
+  static readonly STARTUP_SECONDS = 600;
+  readonly startupSeconds = Postgres.STARTUP_SECONDS;
 
   readonly serviceName = Postgres.NAME;
   readonly port = Postgres.PORT;
@@ -135,9 +138,11 @@ export class Postgres extends Construct implements DatabaseTarget {
       args: postgresArgs(settings),
       ports: [{ number: Postgres.PORT, name: 'postgres' }],
       // initdb on a new volume plus crash recovery after an unclean stop: up to 10 minutes.
-      startup: probe(60, 10),
+      startup: probe(Postgres.STARTUP_SECONDS / 10, 10),
       readiness: probe(3, 10),
-      liveness: probe(6, 20),
+      // Alive = the postmaster accepts TCP connections; pg_isready (readiness) also fails while
+      // the server is overloaded or refusing connections, which is no reason to restart it.
+      liveness: kplus.Probe.fromTcpSocket({ port: Postgres.PORT, failureThreshold: 6, periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5) }),
       resources: containerResources(cfg.resources),
       // The official image runs fine as its `postgres` user (999) with a read-only root: it
       // writes only PGDATA (volume), the socket folder and /tmp (emptyDirs below).

@@ -49,7 +49,11 @@ describe('PostgreSQL', () => {
     expect(sts.spec.selector.matchLabels).toEqual(sts.spec.template.metadata.labels);
   });
 
-  test.each(['startupProbe', 'readinessProbe', 'livenessProbe'])('%s runs pg_isready over TCP', (probe) => {
+  test('liveness asks only whether the postmaster accepts TCP connections on 5432', () => {
+    expect(server.livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
+  });
+
+  test.each(['startupProbe', 'readinessProbe'])('%s runs pg_isready over TCP', (probe) => {
     expect(server[probe].exec.command.join(' ')).toMatch(/pg_isready .*-h 127\.0\.0\.1 -p 5432/);
   });
 
