@@ -96,6 +96,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       config: env.migrations,
       database: this.postgres.target,
       image: imageRef(env.image),
+      databaseImage: imageRef(env.postgres.image),
       imagePullSecret: env.imagePullSecret,
       uid: Api.UID,
     });

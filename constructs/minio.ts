@@ -46,6 +46,8 @@ export class Minio extends Construct implements ObjectStoreTarget {
   static readonly CONSOLE_PORT = 9001;
   static readonly DATA_DIR = '/data';
   static readonly METRICS_PATH = '/minio/v2/metrics/cluster';
+  /** Startup probe budget (30 x 5 s); the bucket Job waits twice as long for the server. */
+  static readonly STARTUP_SECONDS = 150;
 
   readonly serviceName = Minio.NAME;
   readonly port = Minio.PORT;
@@ -131,7 +133,7 @@ export class Minio extends Construct implements ObjectStoreTarget {
         { number: Minio.PORT, name: 'api' },
         { number: Minio.CONSOLE_PORT, name: 'console' },
       ],
-      startup: health('/minio/health/live', 30, 5),
+      startup: health('/minio/health/live', Minio.STARTUP_SECONDS / 5, 5),
       readiness: health('/minio/health/ready', 3, 10),
       liveness: health('/minio/health/live', 3, 20),
       resources: containerResources(cfg.resources),
@@ -193,6 +195,8 @@ export class Minio extends Construct implements ObjectStoreTarget {
         POLICY_NAME: kplus.EnvValue.fromValue(policy.name),
         POLICY_JSON: kplus.EnvValue.fromValue(policy.json),
         MC_CONFIG_DIR: kplus.EnvValue.fromValue('/tmp/mc'),
+        // On a fresh install the Job can start before MinIO answers: the script retries this long.
+        MINIO_WAIT_SECONDS: kplus.EnvValue.fromValue(String(2 * Minio.STARTUP_SECONDS)),
       },
     });
     topology.allow(this.bucketJob.peer, this.endpoint, "creates the uploads bucket, its versioning and lifecycle rules, and the API's user");

@@ -223,6 +223,7 @@ export class Postgres extends Construct implements DatabaseTarget {
       uid: Postgres.UID,
       script: { configMap: this.initScripts, file: APP_ROLE_SQL_FILE },
       command: (file) => ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-f', file],
+      waitForDatabase: { target: this, image: imageRef(cfg.image) },
       env: {
         ...this.ownerEnv(),
         ...this.rolesScriptEnv(),
