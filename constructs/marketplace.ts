@@ -13,6 +13,7 @@ import { RestoreRunbookChart } from './restore';
 import { Minio } from './minio';
 import { Postgres } from './postgres';
 import { Redis } from './redis';
+import { stampConfigChecksums } from './lib/checksum';
 import { LABEL, PART_OF } from './lib/identity';
 import { NamespaceBaseline } from './namespace';
 import { NetworkPolicies } from './network';
@@ -131,5 +132,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       alsoRunning: [this.runbooks],
     });
     new NetworkPolicies(this, 'Network');
+    // Every pod template that reads a ConfigMap of this chart rolls when its data changes.
+    stampConfigChecksums(this);
   }
 }

@@ -16,6 +16,7 @@ import { APP_ROLE_SQL_FILE, appRoleSql, postgresArgs, postgresSettings } from '.
 import { SetupJob } from './config/setup-job';
 import { addClaimTemplate, governingService } from './config/statefulset';
 import type { DatabaseTarget } from './lib/contracts';
+import { excludeFromChecksum } from './lib/checksum';
 import { Wave, selectPods } from './lib/identity';
 import { declareWorkload } from './lib/workload';
 import { PodDisruptionBudget } from './lib/pdb';
@@ -101,6 +102,7 @@ export class Postgres extends Construct implements DatabaseTarget {
       metadata: { name: `${name}-init` },
       data: { [APP_ROLE_SQL_FILE]: appRoleSql() },
     });
+    excludeFromChecksum(this.initScripts, 'read by the image only at first start (initdb); the app-role Job re-applies it on every sync, so a change needs no database restart');
 
     const headless = governingService(this, { name, selector, port: Postgres.PORT, portName: 'postgres' });
     this.statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
