@@ -6,7 +6,7 @@
  * optional LoadBalancer Service `nextgen-api-lb`, Ingress, HorizontalPodAutoscaler and
  * PodDisruptionBudget. Secrets are referenced, never written.
  */
-import { ApiObject, Duration, Size } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { ApiConfig } from '../environments/schema';
@@ -15,7 +15,7 @@ import { Wave, selectPods } from './lib/identity';
 import { declareWorkload } from './lib/workload';
 import { PodDisruptionBudget } from './lib/pdb';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { Endpoint, INGRESS_CONTROLLER, Peer, Topology } from './lib/topology';
+import { Endpoint, INGRESS_CONTROLLER, LOAD_BALANCER_CLIENTS, Peer, Topology } from './lib/topology';
 import { SecretCatalog } from './secrets';
 
 /** Something the API connects to (database, cache, object store). */
@@ -35,6 +35,14 @@ export interface ApiProps {
   readonly tls?: { readonly clusterIssuer: string };
   /** @default nginx */
   readonly ingressClassName?: string;
+  /**
+   * The LoadBalancer Service `nextgen-api-lb` (when `config.loadBalancer`): who may connect
+   * (`loadBalancerSourceRanges`, and the NetworkPolicy admits the same ranges) and whether
+   * client addresses are kept (`Local`) or SNATed to a node's (`Cluster`).
+   * @default - any public client, `externalTrafficPolicy: Local`
+   * @see https://kubernetes.io/docs/tasks/access-application-cluster/create-external-load-balancer/
+   */
+  readonly loadBalancer?: { readonly sourceRanges: readonly string[]; readonly externalTrafficPolicy: 'Local' | 'Cluster' };
   /** Name of the `kubernetes.io/dockerconfigjson` pull secret. @default regcred */
   readonly imagePullSecret?: string;
   /**
@@ -159,14 +167,19 @@ export class Api extends Construct {
     );
 
     if (cfg.loadBalancer) {
-      selectPods(
+      const lb = props.loadBalancer ?? { sourceRanges: ['0.0.0.0/0'], externalTrafficPolicy: 'Local' };
+      const service = selectPods(
         new kplus.Service(this, 'LoadBalancer', {
           metadata: { name: `${name}-lb` },
           type: kplus.ServiceType.LOAD_BALANCER,
           ports: [{ name: 'http', port: 80, targetPort: Api.PORT }],
+          loadBalancerSourceRanges: [...lb.sourceRanges],
         }),
         selector,
       );
+      // cdk8s-plus-27's Service has no externalTrafficPolicy: set on the L1 object.
+      ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/externalTrafficPolicy', lb.externalTrafficPolicy));
+      topology.allow(LOAD_BALANCER_CLIENTS, this.endpoint, `clients through the cloud load balancer ${name}-lb (${lb.sourceRanges.join(', ')}, externalTrafficPolicy ${lb.externalTrafficPolicy})`);
     }
 
     const host: IngressHost = { host: props.hosts.api, service: this.service, port: 80 };

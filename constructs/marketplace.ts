@@ -71,6 +71,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
       ingressClassName: env.ingressClassName,
       imagePullSecret: env.imagePullSecret,
+      loadBalancer: env.network.loadBalancer,
     });
     this.api.use(this.postgres.apiBackend(env.api.databaseConnectionLimit), 'the API reads and writes the database as the restricted app role');
     this.api.use(this.redis.apiBackend(), 'sessions and the query cache');
@@ -131,7 +132,11 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       // The restore Job runs in this namespace too when an operator starts it.
       alsoRunning: [this.runbooks],
     });
-    new NetworkPolicies(this, 'Network');
+    new NetworkPolicies(this, 'Network', {
+      ingressController: this.env.network.ingressController,
+      loadBalancer: this.env.network.loadBalancer,
+      nodeRanges: this.env.network.nodeRanges,
+    });
     // Every pod template that reads a ConfigMap of this chart rolls when its data changes.
     stampConfigChecksums(this);
   }

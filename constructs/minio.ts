@@ -112,9 +112,15 @@ export class Minio extends Construct implements ObjectStoreTarget {
       MINIO_API_STALE_UPLOADS_EXPIRY: kplus.EnvValue.fromValue(`${cfg.lifecycle.abortIncompleteUploadDays * 24}h`),
     };
     if (cfg.ingress) {
-      // Only when the public hosts exist: MinIO signs console URLs for these.
-      env.MINIO_SERVER_URL = kplus.EnvValue.fromValue(this.serverUrl);
+      // Where the console's pages live, for its redirects and links: a URL only browsers open.
       env.MINIO_BROWSER_REDIRECT_URL = kplus.EnvValue.fromValue(this.browserUrl);
+      // No MINIO_SERVER_URL on the server: the embedded console *calls* the server at that URL
+      // to log in (it becomes the console's CONSOLE_MINIO_SERVER), which from inside this pod
+      // means a round trip through DNS, the cloud load balancer and the ingress controller,
+      // with egress MinIO otherwise never needs. Unset, MinIO points the console at the server
+      // in the same process (127.0.0.1), its documented default. TLS ends at the Ingress, so
+      // the public URL buys nothing here; the API still gets it to sign browser URLs.
+      // @see https://min.io/docs/minio/linux/administration/minio-console.html
     }
     const health = (path: string, failureThreshold: number, periodSeconds: number) =>
       kplus.Probe.fromHttpGet(path, {

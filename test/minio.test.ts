@@ -94,8 +94,14 @@ describe('MinIO', () => {
     });
     const con = find(prod, 'Ingress', 'minio-console');
     expect(con.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'minio-console', port: { number: 9001 } });
-    expect(envOf(server, 'MINIO_SERVER_URL').value).toBe('https://minio.nextgen.example.com');
     expect(envOf(server, 'MINIO_BROWSER_REDIRECT_URL').value).toBe('https://minio-console.nextgen.example.com');
+  });
+
+  test('the console logs in against the server in its own pod: no MINIO_SERVER_URL on the server (the public URL would be a call out through the load balancer)', () => {
+    // With MINIO_SERVER_URL set, the embedded console sends its login to that URL; unset, to
+    // 127.0.0.1 in the same pod, which needs no network path at all.
+    expect(envOf(server, 'MINIO_SERVER_URL')).toBeUndefined();
+    expect(JSON.stringify(server.env)).not.toContain('https://minio.nextgen.example.com');
   });
 
   test('no Ingress and no public URLs on the server when disabled', () => {
