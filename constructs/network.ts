@@ -15,6 +15,7 @@
 import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { PRIVATE_RANGES } from '../environments/schema/network';
 import { Wave, declareIdentity } from './lib/identity';
 import { Connection, Endpoint, ExternalEndpoint, ExternalPeer, KUBE_DNS, KUBE_DNS_TCP, KUBELET, Peer, Topology, isExternal } from './lib/topology';
 
@@ -25,7 +26,7 @@ export interface IpRange {
 }
 
 /** RFC 1918 private ranges: where a cluster's nodes, control plane and VPC endpoints live. */
-export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+export { PRIVATE_RANGES };
 /** Link-local, which includes the cloud instance metadata service (169.254.169.254). */
 export const LINK_LOCAL = '169.254.0.0/16';
 
