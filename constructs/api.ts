@@ -6,7 +6,7 @@
  * optional LoadBalancer Service `nextgen-api-lb`, Ingress, HorizontalPodAutoscaler and
  * PodDisruptionBudget. Secrets are referenced, never written.
  */
-import { ApiObject, Duration, Size } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { ApiConfig } from '../environments/schema';
@@ -15,7 +15,7 @@ import { Wave, selectPods } from './lib/identity';
 import { declareWorkload } from './lib/workload';
 import { PodDisruptionBudget } from './lib/pdb';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
-import { Endpoint, INGRESS_CONTROLLER, Peer, Topology } from './lib/topology';
+import { Endpoint, INGRESS_CONTROLLER, LOAD_BALANCER_CLIENTS, Peer, Topology } from './lib/topology';
 import { SecretCatalog } from './secrets';
 
 /** Something the API connects to (database, cache, object store). */
@@ -35,6 +35,14 @@ export interface ApiProps {
   readonly tls?: { readonly clusterIssuer: string };
   /** @default nginx */
   readonly ingressClassName?: string;
+  /**
+   * The LoadBalancer Service `nextgen-api-lb` (when `config.loadBalancer`): who may connect
+   * (`loadBalancerSourceRanges`, and the NetworkPolicy admits the same ranges) and whether
+   * client addresses are kept (`Local`) or SNATed to a node's (`Cluster`).
+   * @default - any public client, `externalTrafficPolicy: Local`
+   * @see https://kubernetes.io/docs/tasks/access-application-cluster/create-external-load-balancer/
+   */
+  readonly loadBalancer?: { readonly sourceRanges: readonly string[]; readonly externalTrafficPolicy: 'Local' | 'Cluster' };
   /** Name of the `kubernetes.io/dockerconfigjson` pull secret. @default regcred */
   readonly imagePullSecret?: string;
   /**
@@ -116,13 +124,18 @@ export class Api extends Construct {
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
 
-    const probe = (failureThreshold: number, periodSeconds: number) =>
-      kplus.Probe.fromHttpGet(Api.HEALTH_PATH, {
-        port: Api.PORT,
-        failureThreshold,
-        periodSeconds: Duration.seconds(periodSeconds),
-        timeoutSeconds: Duration.seconds(3),
-      });
+    const timing = (failureThreshold: number, periodSeconds: number) => ({
+      failureThreshold,
+      periodSeconds: Duration.seconds(periodSeconds),
+      timeoutSeconds: Duration.seconds(3),
+    });
+    // The health check also checks the database and Redis: it decides traffic (readiness), but a
+    // database outage must not restart every API pod, so startup and liveness only ask whether
+    // the process accepts connections on its port.
+    const health = (failureThreshold: number, periodSeconds: number) =>
+      kplus.Probe.fromHttpGet(Api.HEALTH_PATH, { port: Api.PORT, ...timing(failureThreshold, periodSeconds) });
+    const listening = (failureThreshold: number, periodSeconds: number) =>
+      kplus.Probe.fromTcpSocket({ port: Api.PORT, ...timing(failureThreshold, periodSeconds) });
     const pullPolicy =
       props.imagePullPolicy ??
       (props.image.endsWith(':latest') ? kplus.ImagePullPolicy.ALWAYS : kplus.ImagePullPolicy.IF_NOT_PRESENT);
@@ -132,9 +145,9 @@ export class Api extends Construct {
       imagePullPolicy: pullPolicy,
       ports: [{ number: Api.PORT, name: 'http' }],
       // Startup allows 5 min for migrations-free boot; readiness gates traffic; liveness restarts a hung process.
-      startup: probe(30, 10),
-      readiness: probe(3, 10),
-      liveness: probe(3, 20),
+      startup: listening(30, 10),
+      readiness: health(3, 10),
+      liveness: listening(3, 20),
       resources: containerResources(cfg.resources),
       securityContext: restrictedContainer(Api.UID),
       envFrom: [kplus.Env.fromConfigMap(this.config)],
@@ -154,14 +167,19 @@ export class Api extends Construct {
     );
 
     if (cfg.loadBalancer) {
-      selectPods(
+      const lb = props.loadBalancer ?? { sourceRanges: ['0.0.0.0/0'], externalTrafficPolicy: 'Local' };
+      const service = selectPods(
         new kplus.Service(this, 'LoadBalancer', {
           metadata: { name: `${name}-lb` },
           type: kplus.ServiceType.LOAD_BALANCER,
           ports: [{ name: 'http', port: 80, targetPort: Api.PORT }],
+          loadBalancerSourceRanges: [...lb.sourceRanges],
         }),
         selector,
       );
+      // cdk8s-plus-27's Service has no externalTrafficPolicy: set on the L1 object.
+      ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/externalTrafficPolicy', lb.externalTrafficPolicy));
+      topology.allow(LOAD_BALANCER_CLIENTS, this.endpoint, `clients through the cloud load balancer ${name}-lb (${lb.sourceRanges.join(', ')}, externalTrafficPolicy ${lb.externalTrafficPolicy})`);
     }
 
     const host: IngressHost = { host: props.hosts.api, service: this.service, port: 80 };

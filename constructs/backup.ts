@@ -104,9 +104,9 @@ export class PostgresBackup extends Construct {
       storageClassName: cfg.storageClass,
       accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
     });
-    // With WaitForFirstConsumer storage the claim stays Pending until the first backup pod,
-    // and Argo CD counts a Pending claim as Progressing: in an early wave it would block every
-    // later wave (argoproj/argo-cd#12840). In the last wave nothing waits for it.
+    // Only the CronJob mounts it: on a WaitForFirstConsumer class it would stay Pending (Argo CD:
+    // Progressing) until the first backup, so its class binds Immediately (rule
+    // `first-sync-health`). In the last wave nothing waits for it all the same.
     declareIdentity(this.claim, { name, component: 'backup', wave: Wave.MONITORING });
 
     const [minute, hour, day, month, weekDay] = cfg.schedule.trim().split(/\s+/);

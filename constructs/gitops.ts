@@ -63,6 +63,21 @@ export interface GitopsChartProps {
 
 export const DEFAULT_SYNC_OPTIONS = ['ServerSideApply=true', 'PruneLast=true'] as const;
 
+/**
+ * For objects an operator creates by hand in an environment's namespace (the restore runbook
+ * Job). They carry the environment's `app.kubernetes.io/instance` label (their pods must match
+ * the NetworkPolicies), so with label tracking Argo CD counts them as extra objects of the
+ * environment's Application: `IgnoreExtraneous` keeps the Application Synced (no automated sync
+ * is triggered by them) and `Prune=false` keeps any sync, automated or manual, from deleting
+ * them mid-run. With annotation tracking they are not tracked at all; both hold either way.
+ * @see https://argo-cd.readthedocs.io/en/stable/user-guide/compare-options/
+ * @see https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/#no-prune-resources
+ */
+export const HAND_STARTED_ANNOTATIONS = {
+  'argocd.argoproj.io/compare-options': 'IgnoreExtraneous',
+  'argocd.argoproj.io/sync-options': 'Prune=false',
+} as const;
+
 /** Retries a failed sync (e.g. a CRD not yet established) for about five minutes. */
 const RETRY = { limit: 5, backoff: { duration: '10s', factor: 2, maxDuration: '3m' } };
 

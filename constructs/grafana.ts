@@ -8,7 +8,6 @@
  * Emits: ConfigMaps `grafana-provisioning` and `grafana-dashboards`, Service `grafana`
  * (80 -> 3000), Deployment, and an Ingress for `hosts.grafana` when asked for.
  */
-import { createHash } from 'crypto';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -86,28 +85,31 @@ export class Grafana extends Construct {
     const dashboardData = Object.fromEntries(Object.entries(props.dashboards).map(([uid, d]) => [`${uid}.json`, JSON.stringify(d, null, 2)]));
     this.dashboards = new kplus.ConfigMap(this, 'Dashboards', { metadata: { name: `${name}-dashboards` }, data: dashboardData });
 
-    const checksum = createHash('sha256').update(JSON.stringify(provisioningData)).update(JSON.stringify(dashboardData)).digest('hex').slice(0, 16);
     this.deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name },
       replicas: 1,
       select: false,
-      podMetadata: { labels: selector, annotations: { 'nextgen.example.com/config-checksum': checksum } },
+      // The config checksum of both ConfigMaps is stamped by stampConfigChecksums (lib/checksum).
+      podMetadata: { labels: selector },
       securityContext: restrictedPod(Grafana.UID),
       automountServiceAccountToken: false,
       serviceAccount: new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name }, automountToken: false }),
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
 
-    const probe = (failureThreshold: number) =>
-      kplus.Probe.fromHttpGet('/api/health', { port: Grafana.PORT, failureThreshold, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(3) });
+    const timing = (failureThreshold: number) => ({ failureThreshold, periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(3) });
+    // /api/health also checks Grafana's database: readiness. Liveness only asks whether the
+    // server accepts connections, so a database hiccup is not a restart.
+    const health = (failureThreshold: number) => kplus.Probe.fromHttpGet('/api/health', { port: Grafana.PORT, ...timing(failureThreshold) });
+    const listening = (failureThreshold: number) => kplus.Probe.fromTcpSocket({ port: Grafana.PORT, ...timing(failureThreshold) });
     const container = this.deployment.addContainer({
       name: 'grafana',
       image: props.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       ports: [{ number: Grafana.PORT, name: 'http' }],
-      startup: probe(30),
-      readiness: probe(3),
-      liveness: probe(6),
+      startup: listening(30),
+      readiness: health(3),
+      liveness: listening(6),
       resources: containerResources(props.config.resources),
       securityContext: restrictedContainer(Grafana.UID),
       envVariables: {

@@ -13,6 +13,7 @@ import { RestoreRunbookChart } from './restore';
 import { Minio } from './minio';
 import { Postgres } from './postgres';
 import { Redis } from './redis';
+import { stampConfigChecksums } from './lib/checksum';
 import { LABEL, PART_OF } from './lib/identity';
 import { NamespaceBaseline } from './namespace';
 import { NetworkPolicies } from './network';
@@ -70,6 +71,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
       ingressClassName: env.ingressClassName,
       imagePullSecret: env.imagePullSecret,
+      loadBalancer: env.network.loadBalancer,
     });
     this.api.use(this.postgres.apiBackend(env.api.databaseConnectionLimit), 'the API reads and writes the database as the restricted app role');
     this.api.use(this.redis.apiBackend(), 'sessions and the query cache');
@@ -96,6 +98,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       config: env.migrations,
       database: this.postgres.target,
       image: imageRef(env.image),
+      databaseImage: imageRef(env.postgres.image),
       imagePullSecret: env.imagePullSecret,
       uid: Api.UID,
     });
@@ -129,6 +132,12 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       // The restore Job runs in this namespace too when an operator starts it.
       alsoRunning: [this.runbooks],
     });
-    new NetworkPolicies(this, 'Network');
+    new NetworkPolicies(this, 'Network', {
+      ingressController: this.env.network.ingressController,
+      loadBalancer: this.env.network.loadBalancer,
+      nodeRanges: this.env.network.nodeRanges,
+    });
+    // Every pod template that reads a ConfigMap of this chart rolls when its data changes.
+    stampConfigChecksums(this);
   }
 }

@@ -30,6 +30,7 @@ import type { DatabaseTarget } from './lib/contracts';
 import { Wave, declareIdentity, selectorLabels } from './lib/identity';
 import { hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
 import { Topology } from './lib/topology';
+import { waitForPostgres } from './config/setup-job';
 import { SecretCatalog } from './secrets';
 
 export interface MigrationsProps {
@@ -37,6 +38,12 @@ export interface MigrationsProps {
   readonly database: DatabaseTarget;
   /** The API image reference; it carries `prisma/schema.prisma` and the migrations. */
   readonly image: string;
+  /**
+   * An image with `pg_isready` (the server's own), for the init container that waits until the
+   * database accepts connections: Prisma fails at once without a server, and on a fresh install
+   * the Job may start while PostgreSQL is still in initdb.
+   */
+  readonly databaseImage: string;
   /** Name of the image pull secret. @default regcred */
   readonly imagePullSecret?: string;
   /** The UID the API image runs as. @default 1000 */
@@ -97,7 +104,8 @@ export class Migrations extends Construct {
         name: o.jobName,
         annotations: { [HOOK]: 'Sync', [HOOK_DELETE_POLICY]: 'BeforeHookCreation' },
       },
-      activeDeadline: Duration.seconds(props.config.timeoutSeconds),
+      // The wait for the database (its whole startup budget at worst) plus the run itself.
+      activeDeadline: Duration.seconds(props.database.startupSeconds + props.config.timeoutSeconds),
       backoffLimit: props.config.backoffLimit,
       ttlAfterFinished: props.ttlAfterFinished ?? Duration.days(7),
       select: false,
@@ -110,6 +118,7 @@ export class Migrations extends Construct {
       restartPolicy: kplus.RestartPolicy.NEVER,
     });
     const mutable = props.image.endsWith(':latest');
+    job.addInitContainer(waitForPostgres(props.database, props.databaseImage, uid));
     job.addContainer({
       name: id.toLowerCase(),
       image: props.image,

@@ -46,6 +46,8 @@ export class Minio extends Construct implements ObjectStoreTarget {
   static readonly CONSOLE_PORT = 9001;
   static readonly DATA_DIR = '/data';
   static readonly METRICS_PATH = '/minio/v2/metrics/cluster';
+  /** Startup probe budget (30 x 5 s); the bucket Job waits twice as long for the server. */
+  static readonly STARTUP_SECONDS = 150;
 
   readonly serviceName = Minio.NAME;
   readonly port = Minio.PORT;
@@ -110,9 +112,15 @@ export class Minio extends Construct implements ObjectStoreTarget {
       MINIO_API_STALE_UPLOADS_EXPIRY: kplus.EnvValue.fromValue(`${cfg.lifecycle.abortIncompleteUploadDays * 24}h`),
     };
     if (cfg.ingress) {
-      // Only when the public hosts exist: MinIO signs console URLs for these.
-      env.MINIO_SERVER_URL = kplus.EnvValue.fromValue(this.serverUrl);
+      // Where the console's pages live, for its redirects and links: a URL only browsers open.
       env.MINIO_BROWSER_REDIRECT_URL = kplus.EnvValue.fromValue(this.browserUrl);
+      // No MINIO_SERVER_URL on the server: the embedded console *calls* the server at that URL
+      // to log in (it becomes the console's CONSOLE_MINIO_SERVER), which from inside this pod
+      // means a round trip through DNS, the cloud load balancer and the ingress controller,
+      // with egress MinIO otherwise never needs. Unset, MinIO points the console at the server
+      // in the same process (127.0.0.1), its documented default. TLS ends at the Ingress, so
+      // the public URL buys nothing here; the API still gets it to sign browser URLs.
+      // @see https://min.io/docs/minio/linux/administration/minio-console.html
     }
     const health = (path: string, failureThreshold: number, periodSeconds: number) =>
       kplus.Probe.fromHttpGet(path, {
@@ -131,7 +139,7 @@ export class Minio extends Construct implements ObjectStoreTarget {
         { number: Minio.PORT, name: 'api' },
         { number: Minio.CONSOLE_PORT, name: 'console' },
       ],
-      startup: health('/minio/health/live', 30, 5),
+      startup: health('/minio/health/live', Minio.STARTUP_SECONDS / 5, 5),
       readiness: health('/minio/health/ready', 3, 10),
       liveness: health('/minio/health/live', 3, 20),
       resources: containerResources(cfg.resources),
@@ -193,6 +201,8 @@ export class Minio extends Construct implements ObjectStoreTarget {
         POLICY_NAME: kplus.EnvValue.fromValue(policy.name),
         POLICY_JSON: kplus.EnvValue.fromValue(policy.json),
         MC_CONFIG_DIR: kplus.EnvValue.fromValue('/tmp/mc'),
+        // On a fresh install the Job can start before MinIO answers: the script retries this long.
+        MINIO_WAIT_SECONDS: kplus.EnvValue.fromValue(String(2 * Minio.STARTUP_SECONDS)),
       },
     });
     topology.allow(this.bucketJob.peer, this.endpoint, "creates the uploads bucket, its versioning and lifecycle rules, and the API's user");

@@ -12,10 +12,12 @@
  *
  * @see https://kubernetes.io/docs/concepts/services-networking/network-policies/
  */
+import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { PRIVATE_RANGES } from '../environments/schema/network';
 import { Wave, declareIdentity } from './lib/identity';
-import { Connection, Endpoint, ExternalEndpoint, ExternalPeer, KUBE_DNS, KUBE_DNS_TCP, Peer, Topology, isExternal } from './lib/topology';
+import { Connection, Endpoint, ExternalEndpoint, ExternalPeer, KUBE_DNS, KUBE_DNS_TCP, KUBELET, Peer, Topology, isExternal } from './lib/topology';
 
 /** An IPv4 range with exceptions. */
 export interface IpRange {
@@ -24,7 +26,7 @@ export interface IpRange {
 }
 
 /** RFC 1918 private ranges: where a cluster's nodes, control plane and VPC endpoints live. */
-export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+export { PRIVATE_RANGES };
 /** Link-local, which includes the cloud instance metadata service (169.254.169.254). */
 export const LINK_LOCAL = '169.254.0.0/16';
 
@@ -43,10 +45,22 @@ export const DEFAULT_EXTERNAL_RANGES: Record<'internet' | 'kube-apiserver' | 'ku
 
 export interface NetworkPoliciesProps {
   /**
-   * Namespace of the ingress controller; every pod in it counts as the ingress controller.
-   * @default ingress-nginx
+   * Where the ingress controller runs: its namespace, and the labels of its pods there (empty:
+   * every pod of the namespace).
+   * @default - namespace ingress-nginx, every pod in it
    */
-  readonly ingressControllerNamespace?: string;
+  readonly ingressController?: { readonly namespace: string; readonly podLabels?: Readonly<Record<string, string>> };
+  /**
+   * Clients of LoadBalancer Services: their ranges, and whether they arrive with their own
+   * address (`Local`) or SNATed to a node's (`Cluster`, which admits `nodeRanges` too).
+   * @default - public addresses (0.0.0.0/0 without private and link-local ranges), `Local`
+   */
+  readonly loadBalancer?: { readonly sourceRanges: readonly string[]; readonly externalTrafficPolicy: 'Local' | 'Cluster' };
+  /**
+   * Address ranges of the nodes: load-balancer traffic under `externalTrafficPolicy: Cluster`.
+   * @default PRIVATE_RANGES
+   */
+  readonly nodeRanges?: readonly string[];
   /**
    * Where cluster DNS runs: namespace and pod labels.
    * @default - namespace kube-system, pods with k8s-app=kube-dns (CoreDNS keeps that label)
@@ -60,6 +74,8 @@ export interface NetworkPoliciesProps {
 }
 
 const NAME_LABEL = 'kubernetes.io/metadata.name';
+/** On a policy for pods an add-on creates (no workload of ours has them): who creates them. */
+export const PODS_CREATED_BY = 'nextgen.example.com/pods-created-by';
 
 export class NetworkPolicies extends Construct {
   /** Connections the policies were derived from. */
@@ -73,6 +89,7 @@ export class NetworkPolicies extends Construct {
     this.props = props;
     declareIdentity(this, { name: 'network-policies', component: 'network-policy', wave: Wave.PLATFORM });
     const topology = Topology.of(this);
+    declareKubeletProbes(scope, topology);
     this.connections = [...topology.connections];
 
     new kplus.NetworkPolicy(this, 'DefaultDeny', {
@@ -97,7 +114,7 @@ export class NetworkPolicies extends Construct {
       const w = new Construct(this, peer.name);
       declareIdentity(w, { name: peer.name, component: 'network-policy', wave: Wave.PLATFORM });
       new kplus.NetworkPolicy(w, 'Policy', {
-        metadata: { name: peer.name },
+        metadata: { name: peer.name, annotations: peer.createdBy ? { [PODS_CREATED_BY]: peer.createdBy } : undefined },
         selector: kplus.Pods.select(w, 'Self', { labels: { ...peer.selector } }),
         ingress: { rules: ingress },
         egress: { rules: egress },
@@ -125,6 +142,9 @@ export class NetworkPolicies extends Construct {
 
   private ingressRules(from: Peer | ExternalPeer, to: Endpoint): kplus.NetworkPolicyRule[] {
     if (!isExternal(from)) return this.podRules(from, to);
+    // Probes come from the pod's own node, which NetworkPolicy never filters; admitting the
+    // node ranges here would admit every pod with an address in them (most CNIs) as well.
+    if (from.external === 'kubelet') return [];
     return this.externalPeers(from).map((peer) => ({ peer, ports: [this.port(to)] }));
   }
 
@@ -136,8 +156,21 @@ export class NetworkPolicies extends Construct {
   private externalPeers(p: ExternalPeer): kplus.INetworkPolicyPeer[] {
     const id = `Ext${this.peerCount++}`;
     switch (p.external) {
-      case 'ingress-controller':
-        return [kplus.Namespaces.select(this, id, { labels: { [NAME_LABEL]: this.props.ingressControllerNamespace ?? 'ingress-nginx' } })];
+      case 'ingress-controller': {
+        const ic = this.props.ingressController ?? { namespace: 'ingress-nginx' };
+        const namespaces = kplus.Namespaces.select(this, id, { labels: { [NAME_LABEL]: ic.namespace } });
+        if (!Object.keys(ic.podLabels ?? {}).length) return [namespaces];
+        return [kplus.Pods.select(this, `${id}Pods`, { labels: { ...ic.podLabels }, namespaces })];
+      }
+      case 'load-balancer': {
+        const lb = this.props.loadBalancer ?? { sourceRanges: ['0.0.0.0/0'], externalTrafficPolicy: 'Local' };
+        // Inside a listed range, our own cluster's ranges (pods, nodes, metadata) are excepted so
+        // that pods of other namespaces cannot pass for load-balancer clients.
+        const ranges: IpRange[] = lb.sourceRanges.map((cidr) => ({ cidr, except: [...PRIVATE_RANGES, LINK_LOCAL].filter((r) => strictlyInside(r, cidr)) }));
+        // With `Cluster`, kube-proxy SNATs to the receiving node's address.
+        if (lb.externalTrafficPolicy === 'Cluster') ranges.push(...(this.props.nodeRanges ?? PRIVATE_RANGES).map((cidr) => ({ cidr })));
+        return ranges.map((r, i) => kplus.NetworkPolicyIpBlock.ipv4(this, `${id}-${i}`, r.cidr, r.except?.length ? r.except : undefined));
+      }
       case 'kube-dns': {
         const dns = this.props.dns ?? { namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } };
         return [
@@ -151,6 +184,39 @@ export class NetworkPolicies extends Construct {
         // cdk8s-plus-27 takes one peer per rule: several ranges become several rules.
         const ranges = this.props.externalRanges?.[p.external] ?? DEFAULT_EXTERNAL_RANGES[p.external];
         return ranges.map((r, i) => kplus.NetworkPolicyIpBlock.ipv4(this, `${id}-${i}`, r.cidr, r.except));
+      }
+    }
+  }
+}
+
+/** Is `inner` a strict sub-range of `outer` (IPv4)? An ipBlock's `except` must be. */
+export function strictlyInside(inner: string, outer: string): boolean {
+  const parse = (c: string) => {
+    const [ip, bits] = c.split('/');
+    return { base: ip.split('.').reduce((a, o) => a * 256 + Number(o), 0), bits: Number(bits) };
+  };
+  const i = parse(inner);
+  const o = parse(outer);
+  const size = 2 ** (32 - o.bits);
+  return i.bits > o.bits && Math.floor(i.base / size) === Math.floor(o.base / size);
+}
+
+/**
+ * Declare the kubelet's probes as connections (kubelet -> the probed port of the workload's
+ * pods), read from every pod template under `scope` whose labels select a Topology peer.
+ */
+function declareKubeletProbes(scope: Construct, topology: Topology): void {
+  for (const c of scope.node.findAll()) {
+    if (!(c instanceof kplus.Deployment || c instanceof kplus.StatefulSet || c instanceof kplus.DaemonSet || c instanceof kplus.Job)) continue;
+    const template = ApiObject.of(c).toJson().spec?.template;
+    const peer = topology.peers.find((p) => Object.entries(p.selector).every(([k, v]) => template?.metadata?.labels?.[k] === v));
+    if (!peer) continue;
+    for (const container of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
+      for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+        const probe = container[kind];
+        const ref = probe?.httpGet?.port ?? probe?.tcpSocket?.port ?? probe?.grpc?.port;
+        const port = (container.ports ?? []).find((p: any) => p.containerPort === ref || p.name === ref);
+        if (port) topology.allow(KUBELET, { peer, port: port.containerPort, portName: port.name ?? String(port.containerPort) }, `kubelet ${kind} of container ${container.name}`);
       }
     }
   }

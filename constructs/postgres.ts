@@ -16,6 +16,7 @@ import { APP_ROLE_SQL_FILE, appRoleSql, postgresArgs, postgresSettings } from '.
 import { SetupJob } from './config/setup-job';
 import { addClaimTemplate, governingService } from './config/statefulset';
 import type { DatabaseTarget } from './lib/contracts';
+import { excludeFromChecksum } from './lib/checksum';
 import { Wave, selectPods } from './lib/identity';
 import { declareWorkload } from './lib/workload';
 import { PodDisruptionBudget } from './lib/pdb';
@@ -42,6 +43,9 @@ export class Postgres extends Construct implements DatabaseTarget {
   static readonly DATA_MOUNT = '/var/lib/postgresql/data';
   /** A subdirectory, because a fresh volume's root holds `lost+found` and initdb wants an empty folder. */
   static readonly PGDATA = `${Postgres.DATA_MOUNT}/pgdata`;
+  /** Startup probe budget: initdb on a new volume plus crash recovery; clients' Jobs wait this long. */
+  static readonly STARTUP_SECONDS = 600;
+  readonly startupSeconds = Postgres.STARTUP_SECONDS;
 
   readonly serviceName = Postgres.NAME;
   readonly port = Postgres.PORT;
@@ -98,6 +102,7 @@ export class Postgres extends Construct implements DatabaseTarget {
       metadata: { name: `${name}-init` },
       data: { [APP_ROLE_SQL_FILE]: appRoleSql() },
     });
+    excludeFromChecksum(this.initScripts, 'read by the image only at first start (initdb); the app-role Job re-applies it on every sync, so a change needs no database restart');
 
     const headless = governingService(this, { name, selector, port: Postgres.PORT, portName: 'postgres' });
     this.statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
@@ -135,9 +140,11 @@ export class Postgres extends Construct implements DatabaseTarget {
       args: postgresArgs(settings),
       ports: [{ number: Postgres.PORT, name: 'postgres' }],
       // initdb on a new volume plus crash recovery after an unclean stop: up to 10 minutes.
-      startup: probe(60, 10),
+      startup: probe(Postgres.STARTUP_SECONDS / 10, 10),
       readiness: probe(3, 10),
-      liveness: probe(6, 20),
+      // Alive = the postmaster accepts TCP connections; pg_isready (readiness) also fails while
+      // the server is overloaded or refusing connections, which is no reason to restart it.
+      liveness: kplus.Probe.fromTcpSocket({ port: Postgres.PORT, failureThreshold: 6, periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5) }),
       resources: containerResources(cfg.resources),
       // The official image runs fine as its `postgres` user (999) with a read-only root: it
       // writes only PGDATA (volume), the socket folder and /tmp (emptyDirs below).
@@ -218,6 +225,7 @@ export class Postgres extends Construct implements DatabaseTarget {
       uid: Postgres.UID,
       script: { configMap: this.initScripts, file: APP_ROLE_SQL_FILE },
       command: (file) => ['psql', '-X', '-v', 'ON_ERROR_STOP=1', '-f', file],
+      waitForDatabase: { target: this, image: imageRef(cfg.image) },
       env: {
         ...this.ownerEnv(),
         ...this.rolesScriptEnv(),

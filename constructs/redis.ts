@@ -38,6 +38,22 @@ export class Redis extends Construct implements CacheTarget {
   static readonly UID = 999;
   static readonly DATA_DIR = '/data';
   static readonly CONFIG_FILE = 'redis.conf';
+  /** Memory-backed emptyDir where the init container writes `requirepass` from the Secret. */
+  static readonly AUTH_DIR = '/run/redis-auth';
+  static readonly AUTH_FILE = `${Redis.AUTH_DIR}/requirepass.conf`;
+  /**
+   * The init container's script: the password from the environment (a Secret reference) into
+   * `$AUTH_FILE`, readable by the redis user only. Passwords are URL-safe (`-._~` and
+   * alphanumerics), so they need no quoting in the configuration file.
+   */
+  static readonly WRITE_AUTH_SCRIPT = 'umask 077 && printf \'requirepass %s\\n\' "$REDIS_PASSWORD" > "$AUTH_FILE"';
+  /**
+   * Alive: the server answers, even while it replays the AOF (`LOADING`) or runs a long script
+   * (`BUSY`). Restarting it then would only start the replay again.
+   */
+  static readonly ALIVE_SCRIPT = `r=$(redis-cli -h 127.0.0.1 -p ${Redis.PORT} ping 2>&1); case "$r" in PONG|LOADING*|BUSY*) exit 0;; esac; echo "$r"; exit 1`;
+  /** Ready: authenticated PONG, which only comes once the dataset is loaded. */
+  static readonly READY_SCRIPT = `redis-cli -h 127.0.0.1 -p ${Redis.PORT} ping | grep -qx PONG`;
 
   readonly serviceName = Redis.NAME;
   readonly port = Redis.PORT;
@@ -69,6 +85,7 @@ export class Redis extends Construct implements CacheTarget {
           maxmemoryMiB: cfg.maxmemoryMiB,
           maxmemoryPolicy: cfg.maxmemoryPolicy,
           maxclients: cfg.maxclients,
+          includeFiles: [Redis.AUTH_FILE],
         }),
       },
     });
@@ -87,37 +104,54 @@ export class Redis extends Construct implements CacheTarget {
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels: selector }));
 
-    // redis-cli reads the password from REDISCLI_AUTH (never on a command line); "PONG" only
-    // comes back when authentication worked and the server is not loading the AOF.
-    const ping = ['/bin/sh', '-c', `redis-cli -h 127.0.0.1 -p ${Redis.PORT} ping | grep -q PONG`];
-    const probe = (failureThreshold: number, periodSeconds: number) =>
-      kplus.Probe.fromCommand(ping, {
+    // redis-cli reads the password from REDISCLI_AUTH (never on a command line). Liveness and
+    // startup accept a server that is still loading the AOF; readiness waits for PONG.
+    const probe = (script: string, failureThreshold: number, periodSeconds: number) =>
+      kplus.Probe.fromCommand(['/bin/sh', '-c', script], {
         failureThreshold,
         periodSeconds: Duration.seconds(periodSeconds),
         timeoutSeconds: Duration.seconds(3),
       });
+    const auth = kplus.Volume.fromEmptyDir(this, 'AuthVolume', 'auth', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(1) });
+    // The password reaches redis-server through a file, not its command line (`ps` on the node
+    // shows every process's arguments): this init container writes it from the Secret.
+    this.statefulSet.addInitContainer({
+      name: 'auth',
+      image: imageRef(cfg.image),
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['/bin/sh', '-c', Redis.WRITE_AUTH_SCRIPT],
+      resources: {
+        cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
+        memory: { request: Size.mebibytes(16), limit: Size.mebibytes(32) },
+      },
+      securityContext: restrictedContainer(Redis.UID),
+      envVariables: {
+        REDIS_PASSWORD: this.passwordSecret.env('password'),
+        AUTH_FILE: kplus.EnvValue.fromValue(Redis.AUTH_FILE),
+      },
+      volumeMounts: [{ path: Redis.AUTH_DIR, volume: auth }],
+    });
     const server = this.statefulSet.addContainer({
       name: 'redis',
       image: imageRef(cfg.image),
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      // `$(REDIS_PASSWORD)` is expanded by the kubelet: exact bytes, no shell involved.
-      command: ['redis-server', `/etc/redis/${Redis.CONFIG_FILE}`, '--requirepass', '$(REDIS_PASSWORD)'],
+      command: ['redis-server', `/etc/redis/${Redis.CONFIG_FILE}`],
       // The AOF goes to the working directory: the volume.
       workingDir: Redis.DATA_DIR,
       ports: [{ number: Redis.PORT, name: 'redis' }],
-      // Replaying a large AOF can take a while after a restart.
-      startup: probe(30, 5),
-      readiness: probe(3, 10),
-      liveness: probe(6, 20),
+      // Startup ends once the server answers (replaying a large AOF then keeps it unready, not
+      // restarting); readiness gates clients on PONG; liveness restarts only a silent server.
+      startup: probe(Redis.ALIVE_SCRIPT, 30, 5),
+      readiness: probe(Redis.READY_SCRIPT, 3, 10),
+      liveness: probe(Redis.ALIVE_SCRIPT, 6, 20),
       resources: containerResources(cfg.resources),
       // Runs as the image's `redis` user with a read-only root: it writes only /data.
       securityContext: restrictedContainer(Redis.UID),
-      envVariables: {
-        REDIS_PASSWORD: this.passwordSecret.env('password'),
-        REDISCLI_AUTH: this.passwordSecret.env('password'),
-      },
+      // For the probes' redis-cli only; the server reads the password from AUTH_FILE.
+      envVariables: { REDISCLI_AUTH: this.passwordSecret.env('password') },
     });
     server.mount('/etc/redis', kplus.Volume.fromConfigMap(this, 'ConfigVolume', this.config, { name: 'config' }), { readOnly: true });
+    server.mount(Redis.AUTH_DIR, auth, { readOnly: true });
     addClaimTemplate(this.statefulSet, {
       name: 'data',
       container: server,

@@ -20,6 +20,7 @@ import { Construct } from 'constructs';
 import type { BackupConfig, RestoreConfig } from '../environments/schema';
 import { imageRef } from '../environments/schema';
 import { MOUNT, PostgresBackup, pullPolicy, s3Env } from './backup';
+import { HAND_STARTED_ANNOTATIONS } from './gitops';
 import type { DatabaseTarget } from './lib/contracts';
 import { LABEL, Wave, declareIdentity } from './lib/identity';
 import type { OutputFolder } from './lib/output';
@@ -60,7 +61,8 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
     declareIdentity(this, { name, component: 'restore', wave: Wave.JOBS });
 
     this.job = new kplus.Job(this, 'Job', {
-      metadata: { name },
+      // Started by hand: never pruned by Argo CD mid-restore (see HAND_STARTED_ANNOTATIONS).
+      metadata: { name, annotations: { ...HAND_STARTED_ANNOTATIONS } },
       activeDeadline: Duration.seconds(props.config.activeDeadlineSeconds),
       // One retry for a transient failure: a failed attempt rolled back, so retrying is safe.
       backoffLimit: 1,

@@ -26,6 +26,8 @@ export default defineEnvironment({
     loadBalancer: true,
   },
   postgres: {
+    // The deployment guide's name for the production database (its `.env.production`).
+    database: 'nextgen_marketplace_prod',
     storage: { storageClass: 'fast-ssd', sizeGiB: 100 },
     resources: { requests: { cpuMillis: 500, memoryMiB: 2048 }, limits: { cpuMillis: 2000, memoryMiB: 2048 } },
     maxConnections: 200,

@@ -6,6 +6,7 @@ import availability from './availability';
 import capacity from './capacity';
 import connectionBudget from './connection-budget';
 import type { Rule } from './engine';
+import firstSyncHealth from './first-sync-health';
 import referenceIntegrity from './reference-integrity';
 import recoveryObjectives from './recovery-objectives';
 import supplyChain from './supply-chain';
@@ -17,4 +18,5 @@ export const rules: Rule[] = [
   availability,
   supplyChain,
   recoveryObjectives,
+  firstSyncHealth,
 ];

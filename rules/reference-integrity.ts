@@ -66,7 +66,9 @@ function checkNetworkPolicies(ctx: RuleContext, pods: PodTemplate[], out: Findin
   const anyPod = (sel: any) => pods.some((p) => selects(sel?.matchLabels, p.labels));
   for (const np of ctx.manifests.filter((m) => m.kind === 'NetworkPolicy') as any[]) {
     const own = np.spec.podSelector?.matchLabels;
-    if (own && Object.keys(own).length && !anyPod(np.spec.podSelector)) {
+    // Pods an add-on creates on demand (cert-manager's HTTP-01 solver) are named on the policy.
+    const addOnPods = Boolean(np.metadata.annotations?.['nextgen.example.com/pods-created-by']);
+    if (own && Object.keys(own).length && !addOnPods && !anyPod(np.spec.podSelector)) {
       out.push({ resource: ref(np), message: `podSelector ${JSON.stringify(own)} matches no workload` });
     }
     const peers = [...(np.spec.ingress ?? []).flatMap((r: any) => r.from ?? []), ...(np.spec.egress ?? []).flatMap((r: any) => r.to ?? [])];

@@ -1,4 +1,4 @@
-import { find, podSpec, synth } from './lib/synth';
+import { find, podSpec, realEnvironments, synth, synthEnvironments } from './lib/synth';
 
 describe('API workload', () => {
   const prod = synth();
@@ -10,12 +10,17 @@ describe('API workload', () => {
     expect(api.ports).toEqual([{ containerPort: 3001, name: 'http' }]);
   });
 
-  test.each(['readinessProbe', 'livenessProbe', 'startupProbe'])('%s hits /api/v3/health on 3001', (probe) => {
-    expect(api[probe].httpGet).toMatchObject({ path: '/api/v3/health', port: 3001 });
+  test('readiness hits /api/v3/health on 3001 (it checks the database and Redis: it decides traffic)', () => {
+    expect(api.readinessProbe.httpGet).toMatchObject({ path: '/api/v3/health', port: 3001 });
+  });
+
+  test.each(['livenessProbe', 'startupProbe'])('%s only asks whether 3001 accepts connections, so a database outage restarts no API pod', (probe) => {
+    expect(api[probe]).toMatchObject({ tcpSocket: { port: 3001 } });
+    expect(api[probe].httpGet).toBeUndefined();
   });
 
   test('requests and limits come from the environment', () => {
-    expect(api.resources).toEqual({ requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1000m', memory: '1024Mi' } });
+    expect(api.resources).toEqual({ requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } });
   });
 
   test('restricted security context: non-root, read-only root, no escalation, drop ALL, RuntimeDefault seccomp', () => {
@@ -134,5 +139,22 @@ describe('API workload', () => {
   test('mutable tags are always re-pulled', () => {
     const dev = synth({ tier: 'development', image: { digest: undefined, tag: 'latest' } });
     expect(podSpec(find(dev, 'Deployment', 'nextgen-api')).containers[0].imagePullPolicy).toBe('Always');
+  });
+});
+
+describe('liveness is not readiness, in every container of every environment', () => {
+  // Readiness may check dependencies (database, cache); liveness restarts the container, so it
+  // must not fail for a reason a restart cannot fix. A liveness probe identical to the
+  // readiness probe turns every dependency outage into a restart of every pod.
+  const { byFolder } = synthEnvironments(realEnvironments());
+  const handler = (p: any) => JSON.stringify({ exec: p.exec, httpGet: p.httpGet, tcpSocket: p.tcpSocket, grpc: p.grpc });
+  test.each([...byFolder.keys()])('%s', (folder) => {
+    const same: string[] = [];
+    for (const m of byFolder.get(folder)!.filter((x: any) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(x.kind))) {
+      for (const c of podSpec(m).containers) {
+        if (c.livenessProbe && c.readinessProbe && handler(c.livenessProbe) === handler(c.readinessProbe)) same.push(`${m.kind}/${m.metadata.name} ${c.name}: ${handler(c.livenessProbe)}`);
+      }
+    }
+    expect(same).toEqual([]);
   });
 });

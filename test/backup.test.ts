@@ -73,7 +73,7 @@ describe('PostgreSQL backup CronJob', () => {
   test('local copies live on the postgres-backups claim, sized and classed from the environment', () => {
     const pvc = find(prod, 'PersistentVolumeClaim', 'postgres-backups');
     expect(pvc.spec.resources.requests.storage).toBe('50Gi');
-    expect(pvc.spec.storageClassName).toBe('standard');
+    expect(pvc.spec.storageClassName).toBe('standard-immediate');
     expect(pod.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName).toBe('postgres-backups');
     for (const c of [dump, upload]) expect(c.volumeMounts).toContainEqual({ mountPath: '/backups', name: 'backups' });
     const small = find(synth({ backup: { scratchSizeGiB: 5 } }), 'PersistentVolumeClaim', 'postgres-backups');

@@ -17,17 +17,21 @@ const render = (overrides: Overrides = {}) => renderCharts(buildApp([testEnviron
 describe('diffing two rendered trees', () => {
   const base = render({ api: { logLevel: 'info' } });
 
-  test('a one-line config change (api.logLevel) prints exactly that field of that resource', () => {
+  test('a one-line config change (api.logLevel) prints exactly that field and the checksum that rolls its readers', () => {
     const diffs = diffTrees(base, render({ api: { logLevel: 'debug' } }));
-    expect(formatDiff(diffs)).toBe(
-      [
-        'dist/test: 1 changed',
-        '  ~ ConfigMap nextgen-api-config',
-        '      data.LOG_LEVEL: "info" → "debug"',
-        '',
-        '1 resource(s) differ in 1 folder(s) (test).',
-        '',
-      ].join('\n'),
+    expect(formatDiff(diffs)).toMatch(
+      new RegExp(
+        [
+          'dist/test: 2 changed',
+          '  ~ ConfigMap nextgen-api-config',
+          '      data.LOG_LEVEL: "info" → "debug"',
+          '  ~ Deployment nextgen-api',
+          '      spec.template.metadata.annotations\\["nextgen.example.com/config-checksum"\\]: "[0-9a-f]{16}" → "[0-9a-f]{16}"',
+          '',
+          '2 resource\\(s\\) differ in 1 folder\\(s\\) \\(test\\).',
+          '',
+        ].join('\n') + '$',
+      ),
     );
   });
 

@@ -12,6 +12,11 @@ describe('Grafana', () => {
   const c = pod.containers[0];
   const env = (name: string) => c.env.find((e: any) => e.name === name);
 
+  test('readiness asks /api/health (which checks its database); startup and liveness only that 3000 accepts connections', () => {
+    expect(c.readinessProbe.httpGet).toMatchObject({ path: '/api/health', port: 3000 });
+    for (const p of [c.livenessProbe, c.startupProbe]) expect(p).toMatchObject({ tcpSocket: { port: 3000 } });
+  });
+
   test('admin user and password come from Secret grafana-admin, never literals (in every environment)', () => {
     for (const m of [prod, synth({ tier: 'development', image: { digest: undefined, tag: 'latest' } })]) {
       const container = podSpec(find(m, 'Deployment', 'grafana')).containers[0];

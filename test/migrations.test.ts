@@ -1,4 +1,4 @@
-import { find, findAll, podSpec, synth } from './lib/synth';
+import { find, findAll, podSpec, realEnvironments, synth, synthEnvironments, findJob } from './lib/synth';
 
 const WAVE = 'argocd.argoproj.io/sync-wave';
 const wave = (m: any) => Number(m.metadata.annotations?.[WAVE] ?? 0);
@@ -46,17 +46,18 @@ describe('migrations', () => {
     for (const v of ['PGUSER', 'PGPASSWORD', 'PGHOST', 'PGPORT', 'PGDATABASE']) expect(names.indexOf(v)).toBeLessThan(names.indexOf('DATABASE_URL'));
   });
 
-  test('deadline and retries come from the environment', () => {
-    expect(job.spec.activeDeadlineSeconds).toBe(600);
+  test('deadline (the database startup budget + migrations.timeoutSeconds) and retries come from the environment', () => {
+    expect(job.spec.activeDeadlineSeconds).toBe(600 + 600);
     expect(job.spec.backoffLimit).toBe(1);
     const tuned = findAll(synth({ migrations: { timeoutSeconds: 120, backoffLimit: 0 } }), 'Job').find((j) => j.metadata.name.startsWith('nextgen-migrate-'));
-    expect(tuned.spec).toMatchObject({ activeDeadlineSeconds: 120, backoffLimit: 0 });
+    expect(tuned.spec).toMatchObject({ activeDeadlineSeconds: 600 + 120, backoffLimit: 0 });
   });
 
   test('restricted pod as the API uid, writable /tmp only', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(c.volumeMounts).toEqual([{ mountPath: '/tmp', name: 'tmp' }]);
+    for (const init of pod.initContainers) expect(init.securityContext).toMatchObject({ runAsUser: 1000, readOnlyRootFilesystem: true });
     expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
   });
 
@@ -74,5 +75,41 @@ describe('migrations', () => {
     expect(podSpec(seed).containers[0].command).toEqual(['npx', 'prisma', 'db', 'seed']);
     expect(seed.metadata.annotations['argocd.argoproj.io/hook']).toBe('Sync');
     expect(wave(seed)).toBeGreaterThan(wave(migrate));
+  });
+});
+
+describe('setup Jobs outlast the start of the store they need (fresh install: the Job may start first)', () => {
+  const { byFolder } = synthEnvironments(realEnvironments());
+  const budget = (p: any) => (p.initialDelaySeconds ?? 0) + (p.failureThreshold ?? 3) * (p.periodSeconds ?? 10);
+  const startupOf = (ms: any[], name: string) => budget(podSpec(find(ms, 'StatefulSet', name)).containers.find((c: any) => c.name === name).startupProbe);
+  const envOf = (c: any, n: string) => c.env?.find((e: any) => e.name === n);
+  // The environment folders (runbook Jobs such as the restore are started by hand against a running database).
+  const folders = realEnvironments().map((e) => e.name);
+
+  test.each(folders)('%s: every Job that connects to PostgreSQL first waits for pg_isready, within a deadline longer than its startup budget', (folder) => {
+    const ms = byFolder.get(folder)!;
+    const pgStartup = startupOf(ms, 'postgres');
+    const jobs = findAll(ms, 'Job').filter((j) => podSpec(j).containers.some((c: any) => envOf(c, 'PGHOST') || envOf(c, 'DB_HOST')));
+    expect(jobs.map((j) => j.metadata.name)).toEqual(expect.arrayContaining([expect.stringMatching(/^postgres-app-role-[0-9a-f]{8}$/), expect.stringMatching(/^nextgen-migrate-/)]));
+    const problems: string[] = [];
+    for (const j of jobs) {
+      const main = podSpec(j).containers[0];
+      const wait = (podSpec(j).initContainers ?? []).find((c: any) => /until pg_isready .*-h "\$PGHOST" -p "\$PGPORT"/.test(c.command.join(' ')));
+      if (!wait) problems.push(`${j.metadata.name}: no init container waits for pg_isready`);
+      else {
+        for (const v of ['PGHOST', 'PGPORT']) if (JSON.stringify(envOf(wait, v)) !== JSON.stringify(envOf(main, v))) problems.push(`${j.metadata.name}: waits on another ${v}`);
+        if (envOf(wait, 'PGPASSWORD')) problems.push(`${j.metadata.name}: the wait needs no password`);
+      }
+      if (!(j.spec.activeDeadlineSeconds > pgStartup)) problems.push(`${j.metadata.name}: deadline ${j.spec.activeDeadlineSeconds}s <= PostgreSQL startup budget ${pgStartup}s`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  test.each(folders)('%s: the MinIO bucket Job retries longer than MinIO may take to start, within its deadline', (folder) => {
+    const ms = byFolder.get(folder)!;
+    const job = findJob(ms, 'minio-bucket');
+    const waitSeconds = Number(envOf(podSpec(job).containers[0], 'MINIO_WAIT_SECONDS')?.value);
+    expect(waitSeconds).toBeGreaterThan(startupOf(ms, 'minio'));
+    expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(waitSeconds);
   });
 });

@@ -1,7 +1,7 @@
 import { appPolicy, bucketScript } from '../constructs/config/minio';
 import { toYaml } from '../constructs/lib/output';
 import { K8S_VERSIONS, kubernetesValidator } from './lib/schema';
-import { find, podSpec, synth, synthEnvironments, testEnvironment } from './lib/synth';
+import { find, podSpec, synth, synthEnvironments, testEnvironment, findJob } from './lib/synth';
 
 const { built, byFolder } = synthEnvironments([testEnvironment()]);
 const prod = byFolder.get('test')!;
@@ -63,7 +63,7 @@ describe('MinIO', () => {
   });
 
   test('bucket Job runs the shipped script with the environment bucket and lifecycle, after MinIO, allowed to reach it', () => {
-    const job = find(prod, 'Job', 'minio-bucket');
+    const job = findJob(prod, 'minio-bucket');
     const c = podSpec(job).containers[0];
     expect(Object.values(find(prod, 'ConfigMap', 'minio-bucket').data)).toEqual([bucketScript()]);
     expect(envOf(c, 'BUCKET').value).toBe('nextgen-uploads');
@@ -79,7 +79,7 @@ describe('MinIO', () => {
     expect(wave(job)).toBeGreaterThan(wave(sts));
     expect(podSpec(job).securityContext.runAsNonRoot).toBe(true);
     expect(chart.topology.connections).toContainEqual(expect.objectContaining({ from: chart.minio.bucketJob.peer, to: chart.minio.endpoint }));
-    const other = find(synth({ minio: { bucket: 'other-uploads' } }), 'Job', 'minio-bucket');
+    const other = findJob(synth({ minio: { bucket: 'other-uploads' } }), 'minio-bucket');
     expect(envOf(podSpec(other).containers[0], 'BUCKET').value).toBe('other-uploads');
   });
 
@@ -94,8 +94,14 @@ describe('MinIO', () => {
     });
     const con = find(prod, 'Ingress', 'minio-console');
     expect(con.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'minio-console', port: { number: 9001 } });
-    expect(envOf(server, 'MINIO_SERVER_URL').value).toBe('https://minio.nextgen.example.com');
     expect(envOf(server, 'MINIO_BROWSER_REDIRECT_URL').value).toBe('https://minio-console.nextgen.example.com');
+  });
+
+  test('the console logs in against the server in its own pod: no MINIO_SERVER_URL on the server (the public URL would be a call out through the load balancer)', () => {
+    // With MINIO_SERVER_URL set, the embedded console sends its login to that URL; unset, to
+    // 127.0.0.1 in the same pod, which needs no network path at all.
+    expect(envOf(server, 'MINIO_SERVER_URL')).toBeUndefined();
+    expect(JSON.stringify(server.env)).not.toContain('https://minio.nextgen.example.com');
   });
 
   test('no Ingress and no public URLs on the server when disabled', () => {

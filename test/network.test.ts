@@ -8,9 +8,9 @@
 import { Chart, Testing } from 'cdk8s';
 import { NetworkPolicies } from '../constructs/network';
 import type { MarketplaceChart } from '../constructs/marketplace';
-import { INGRESS_CONTROLLER, KUBE_DNS, Peer, Topology } from '../constructs/lib/topology';
+import { ACME_HTTP01_SOLVER, INGRESS_CONTROLLER, KUBE_DNS, KUBELET, LOAD_BALANCER_CLIENTS, OWN_PUBLIC_URL, Peer, Topology } from '../constructs/lib/topology';
 import type { Connection, Endpoint, ExternalEndpoint, ExternalPeer } from '../constructs/lib/topology';
-import { realEnvironments, synthEnvironments } from './lib/synth';
+import { podSpec, realEnvironments, synthEnvironments } from './lib/synth';
 
 // ---------------------------------------------------------------- the evaluator
 
@@ -18,6 +18,11 @@ interface Pod {
   namespace: string;
   labels: Record<string, string>;
   ip: string;
+  /**
+   * The node the destination pod runs on (the kubelet's probes): "traffic to and from the node
+   * where a Pod is running is always allowed", so no policy is consulted.
+   */
+  nodeLocal?: boolean;
 }
 /** Where traffic goes: a pod, or a bare address outside the cluster. */
 type Target = { pod: Pod; port: number; protocol?: string } | { ip: string; port: number; protocol?: string };
@@ -70,6 +75,7 @@ export function allowed(policies: any[], src: Pod, dst: Target): boolean {
   const dstIp = 'pod' in dst ? dst.pod.ip : dst.ip;
   const types = (p: any) => p.spec.policyTypes ?? (p.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']);
 
+  if (src.nodeLocal && dstPod) return true;
   const egressPolicies = policies.filter((p) => p.metadata.namespace === src.namespace && selects(p.spec.podSelector, src.labels) && types(p).includes('Egress'));
   const egressOk =
     egressPolicies.length === 0 ||
@@ -103,8 +109,11 @@ const OTHER_NS_POD: Pod = { namespace: 'someone-else', labels: { 'app.kubernetes
 /** A public address (S3, a registry, an API on the internet). */
 const PUBLIC_IP = '52.216.8.8';
 const METADATA_IP = '169.254.169.254';
+/** A client on the internet, arriving through a cloud load balancer. */
+const PUBLIC_CLIENT_IP = '198.51.100.7';
 const EXTERNAL_ADDRESSES: Record<ExternalPeer['external'], Pod | string> = {
   'ingress-controller': INGRESS_POD,
+  'load-balancer': PUBLIC_CLIENT_IP,
   'kube-dns': DNS_POD,
   'kube-apiserver': '10.96.0.1',
   kubelet: '10.0.1.10',
@@ -126,6 +135,7 @@ class World {
     return p;
   }
   source(from: Peer | ExternalPeer): Pod {
+    if ('external' in from && from.external === 'kubelet') return { namespace: '(node)', labels: {}, ip: EXTERNAL_ADDRESSES.kubelet as string, nodeLocal: true };
     if ('external' in from) {
       const a = EXTERNAL_ADDRESSES[from.external];
       return typeof a === 'string' ? { namespace: '(outside)', labels: {}, ip: a } : a;
@@ -226,6 +236,115 @@ describe.each(built.environments.map((c) => [c.env.name, c] as const))('environm
     if (scrapers.length === 0) return; // monitoring not in this chart yet
     const unscraped = topology.metrics.filter((m) => !scrapers.some((s) => world.allows({ from: s, to: m }))).map((m) => `${m.job} ${m.peer.name}:${m.port}`);
     expect(unscraped).toEqual([]);
+  });
+
+  // ------------------------------------------------ traffic that starts outside our pods
+
+  const env = chart.env;
+  /** The ingress controller as this environment's data describes it. */
+  const controller: Pod = { ...INGRESS_POD, namespace: env.network.ingressController.namespace, labels: { ...INGRESS_POD.labels, ...env.network.ingressController.podLabels } };
+  const services = manifests.filter((m) => m.kind === 'Service');
+  /** The pods a Service selects (as Topology peers) and the port its `port` lands on. */
+  const backendOf = (serviceName: string, port: number | string) => {
+    const svc = services.find((x) => x.metadata.name === serviceName);
+    const sp = svc.spec.ports.find((p: any) => p.port === port || p.name === port);
+    const peer = topology.peers.find((p) => Object.entries(svc.spec.selector).every(([k, v]) => p.selector[k] === v))!;
+    return { peer, pod: world.pod(peer), port: Number(sp.targetPort ?? sp.port) };
+  };
+  const firstHost = (cidr: string) => (cidr === '0.0.0.0/0' ? PUBLIC_CLIENT_IP : cidr.replace(/\.(\d+)\/\d+$/, (_m, last) => `.${Number(last) + 1}`));
+
+  test('every LoadBalancer Service is reachable from where its packets really come from', () => {
+    const lbs = services.filter((x) => x.spec.type === 'LoadBalancer');
+    if (env.api.loadBalancer) expect(lbs.length).toBeGreaterThan(0);
+    const blocked: string[] = [];
+    for (const svc of lbs) {
+      // Unset, Kubernetes' default is Cluster: packets arrive SNATed to a node address.
+      const policy = svc.spec.externalTrafficPolicy ?? 'Cluster';
+      const sources = policy === 'Local' ? (svc.spec.loadBalancerSourceRanges ?? ['0.0.0.0/0']).map(firstHost) : [firstHost(env.network.nodeRanges[0])];
+      for (const p of svc.spec.ports) {
+        const b = backendOf(svc.metadata.name, p.port);
+        for (const ip of sources) {
+          if (!allowed(policies, { namespace: '(outside)', labels: {}, ip }, { pod: b.pod, port: b.port })) blocked.push(`${ip} -> Service/${svc.metadata.name}:${p.port} (${b.peer.name}:${b.port})`);
+        }
+      }
+    }
+    expect(blocked).toEqual([]);
+  });
+
+  test('a LoadBalancer keeps client addresses (Local) and the cloud firewall admits the same ranges the policy does', () => {
+    for (const svc of services.filter((x) => x.spec.type === 'LoadBalancer')) {
+      expect(svc.spec.externalTrafficPolicy).toBe(env.network.loadBalancer.externalTrafficPolicy);
+      expect(svc.spec.loadBalancerSourceRanges).toEqual(env.network.loadBalancer.sourceRanges);
+    }
+  });
+
+  test('every Ingress backend is reachable from the ingress controller', () => {
+    const blocked: string[] = [];
+    for (const ing of manifests.filter((m) => m.kind === 'Ingress')) {
+      for (const rule of ing.spec.rules) {
+        for (const path of rule.http.paths) {
+          const b = backendOf(path.backend.service.name, path.backend.service.port.number ?? path.backend.service.port.name);
+          if (!allowed(policies, controller, { pod: b.pod, port: b.port })) blocked.push(`${rule.host} -> ${b.peer.name}:${b.port}`);
+        }
+      }
+    }
+    expect(blocked).toEqual([]);
+  });
+
+  test("with TLS, Let's Encrypt reaches cert-manager's HTTP-01 solver through the ingress controller (8089), and nothing else does", () => {
+    const solver: Pod = { namespace: env.namespace, labels: { ...ACME_HTTP01_SOLVER.selector, 'acme.cert-manager.io/http-domain': '1234' }, ip: '10.244.1.99' };
+    expect(allowed(policies, controller, { pod: solver, port: 8089 })).toBe(env.tls.enabled);
+    expect(allowed(policies, controller, { pod: solver, port: 8080 })).toBe(false);
+    expect(allowed(policies, OTHER_NS_POD, { pod: solver, port: 8089 })).toBe(false);
+    expect(allowed(policies, world.pod(chart.api.peer), { pod: solver, port: 8089 })).toBe(false);
+  });
+
+  test('every probe is declared as coming from the kubelet, and no policy admits node addresses for it', () => {
+    const missing: string[] = [];
+    for (const m of manifests.filter((x) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(x.kind))) {
+      const peer = topology.peers.find((p) => Object.entries(p.selector).every(([k, v]) => m.spec.template.metadata.labels[k] === v))!;
+      for (const c of podSpec(m).containers) {
+        for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+          const ref = c[kind]?.httpGet?.port ?? c[kind]?.tcpSocket?.port;
+          if (ref === undefined) continue;
+          const port = c.ports.find((p: any) => p.containerPort === ref || p.name === ref).containerPort;
+          if (!declared(topology, KUBELET, { peer, port, portName: '' })) missing.push(`${m.metadata.name}/${c.name} ${kind} :${port}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    // Probes come from the pod's own node, which NetworkPolicy does not filter; admitting node
+    // ranges would also admit the pods that live in them.
+    if (env.network.loadBalancer.externalTrafficPolicy === 'Local') {
+      for (const peer of topology.peers) {
+        expect([peer.name, allowed(policies, { namespace: '(node)', labels: {}, ip: EXTERNAL_ADDRESSES.kubelet as string }, { pod: world.pod(peer), port: 3001 })]).toEqual([peer.name, false]);
+      }
+    }
+  });
+
+  // URLs that only browsers open; a pod that *calls* one of our public hosts must declare it.
+  const BROWSER_LINKS: Record<string, string> = {
+    ALLOWED_ORIGINS: 'CORS origins the API answers, never fetched',
+    MINIO_SERVER_URL: "the API signs presigned URLs for browsers with it; it talks to MinIO at MINIO_ENDPOINT",
+    MINIO_BROWSER_URL: 'a link the API hands to browsers',
+    MINIO_BROWSER_REDIRECT_URL: "where MinIO redirects browsers to the console",
+    GF_SERVER_ROOT_URL: "Grafana's links and redirects for browsers",
+  };
+  test('a pod given one of our public URLs either only hands it to browsers or may call it (declared and allowed)', () => {
+    const hosts = Object.values(env.hosts);
+    const undeclared: string[] = [];
+    for (const m of manifests.filter((x) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob'].includes(x.kind))) {
+      const labels = m.kind === 'CronJob' ? m.spec.jobTemplate.spec.template.metadata.labels : m.spec.template.metadata.labels;
+      const peer = topology.peers.find((p) => Object.entries(p.selector).every(([k, v]) => labels[k] === v));
+      for (const c of [...(podSpec(m).initContainers ?? []), ...podSpec(m).containers]) {
+        for (const e of c.env ?? []) {
+          if (typeof e.value !== 'string' || !hosts.some((h) => e.value.includes(`://${h}`)) || BROWSER_LINKS[e.name]) continue;
+          const calls = peer && declared(topology, peer, OWN_PUBLIC_URL as any) && world.allows({ from: peer, to: OWN_PUBLIC_URL });
+          if (!calls) undeclared.push(`${m.kind}/${m.metadata.name} ${c.name}: ${e.name}=${e.value}`);
+        }
+      }
+    }
+    expect(undeclared).toEqual([]);
   });
 
   // The issue's list, checked wherever both ends exist (workloads land one by one).
@@ -398,5 +517,63 @@ describe.each(built.environments.map((c) => [c.env.name, c] as const))('Ingresse
     expect(problems).toEqual([]);
     const api = ingresses.find((i) => i.metadata.name === 'nextgen-api');
     expect(api.metadata.annotations['nginx.ingress.kubernetes.io/enable-cors']).toBe('true');
+  });
+});
+
+// ---------------------------------------------------------------- traffic from outside, with cluster-specific data
+
+describe('load-balancer clients and own public URLs (test charts)', () => {
+  function lbChart(props: ConstructorParameters<typeof NetworkPolicies>[2]) {
+    const chart = new Chart(Testing.app(), 'lb', { namespace: 'nextgen-test' });
+    const t = Topology.of(chart);
+    const api = t.addPeer({ name: 'nextgen-api', selector: { 'app.kubernetes.io/name': 'nextgen-api' } });
+    const minio = t.addPeer({ name: 'minio', selector: { 'app.kubernetes.io/name': 'minio' } });
+    t.allow(LOAD_BALANCER_CLIENTS, { peer: api, port: 3001, portName: 'http' }, 'clients through the LB');
+    t.allow(INGRESS_CONTROLLER, { peer: minio, port: 9000, portName: 'api' }, 'S3 through the ingress');
+    t.allow(api, OWN_PUBLIC_URL, 'calls its own public URL');
+    new NetworkPolicies(chart, 'Network', props);
+    const policies = Testing.synth(chart).filter((m: any) => m.kind === 'NetworkPolicy');
+    return { policies, world: new World('nextgen-test', policies), api, minio };
+  }
+  const client = (ip: string): Pod => ({ namespace: '(outside)', labels: {}, ip });
+
+  test('Local: the listed ranges reach the pods; inside 0.0.0.0/0 private and link-local addresses do not', () => {
+    const f = lbChart({ loadBalancer: { sourceRanges: ['0.0.0.0/0'], externalTrafficPolicy: 'Local' } });
+    const api = f.world.pod(f.api);
+    expect(allowed(f.policies, client(PUBLIC_CLIENT_IP), { pod: api, port: 3001 })).toBe(true);
+    expect(allowed(f.policies, client('10.0.1.10'), { pod: api, port: 3001 })).toBe(false);
+    expect(allowed(f.policies, OTHER_NS_POD, { pod: api, port: 3001 })).toBe(false);
+    expect(allowed(f.policies, client(PUBLIC_CLIENT_IP), { pod: api, port: 9229 })).toBe(false);
+  });
+
+  test('narrowed source ranges admit only those clients; an explicit private range (internal LB) is admitted as listed', () => {
+    const f = lbChart({ loadBalancer: { sourceRanges: ['203.0.113.0/24', '10.20.0.0/16'], externalTrafficPolicy: 'Local' } });
+    const api = f.world.pod(f.api);
+    expect(allowed(f.policies, client('203.0.113.9'), { pod: api, port: 3001 })).toBe(true);
+    expect(allowed(f.policies, client('10.20.3.4'), { pod: api, port: 3001 })).toBe(true);
+    expect(allowed(f.policies, client(PUBLIC_CLIENT_IP), { pod: api, port: 3001 })).toBe(false);
+  });
+
+  test('Cluster: packets arrive from node addresses (SNAT), so the node ranges are admitted', () => {
+    const f = lbChart({ loadBalancer: { sourceRanges: ['0.0.0.0/0'], externalTrafficPolicy: 'Cluster' }, nodeRanges: ['10.0.0.0/16'] });
+    const api = f.world.pod(f.api);
+    expect(allowed(f.policies, client('10.0.1.10'), { pod: api, port: 3001 })).toBe(true);
+    expect(allowed(f.policies, client('10.1.1.10'), { pod: api, port: 3001 })).toBe(false);
+  });
+
+  test('the ingress controller is the namespace and pod labels of the environment data', () => {
+    const f = lbChart({ ingressController: { namespace: 'edge', podLabels: { 'app.kubernetes.io/component': 'controller' } } });
+    const minio = f.world.pod(f.minio);
+    const at = (namespace: string, labels: Record<string, string>): Pod => ({ namespace, labels, ip: '10.244.9.11' });
+    expect(allowed(f.policies, at('edge', { 'app.kubernetes.io/component': 'controller' }), { pod: minio, port: 9000 })).toBe(true);
+    expect(allowed(f.policies, at('edge', { 'app.kubernetes.io/component': 'admission-webhook' }), { pod: minio, port: 9000 })).toBe(false);
+    expect(allowed(f.policies, at('ingress-nginx', { 'app.kubernetes.io/component': 'controller' }), { pod: minio, port: 9000 })).toBe(false);
+  });
+
+  test('a pod calling our own public URL reaches the ingress controller (443), which reaches the backend', () => {
+    const f = lbChart({});
+    expect(f.world.allows({ from: f.api, to: OWN_PUBLIC_URL })).toBe(true);
+    expect(allowed(f.policies, INGRESS_POD, { pod: f.world.pod(f.minio), port: 9000 })).toBe(true);
+    expect(allowed(f.policies, f.world.pod(f.minio), { pod: INGRESS_POD, port: 443 })).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { appRoleSql } from '../constructs/config/postgres';
 import { Postgres } from '../constructs/postgres';
 import { K8S_VERSIONS, kubernetesValidator } from './lib/schema';
-import { find, podSpec, synth, synthEnvironments, testEnvironment } from './lib/synth';
+import { find, podSpec, realEnvironments, synth, synthEnvironments, testEnvironment, findJob } from './lib/synth';
 
 const env = testEnvironment();
 const { built, byFolder } = synthEnvironments([env]);
@@ -25,8 +25,11 @@ describe('PostgreSQL', () => {
   test('one volume claim template with the environment storage class and size, mounted above PGDATA', () => {
     expect(sts.spec.volumeClaimTemplates).toEqual([
       {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
         metadata: { name: 'data' },
-        spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'fast-ssd', resources: { requests: { storage: '100Gi' } } },
+        spec: { volumeMode: 'Filesystem', accessModes: ['ReadWriteOnce'], storageClassName: 'fast-ssd', resources: { requests: { storage: '100Gi' } } },
+        status: { phase: 'Pending' },
       },
     ]);
     expect(mountAt(server, '/var/lib/postgresql/data').name).toBe('data');
@@ -49,7 +52,11 @@ describe('PostgreSQL', () => {
     expect(sts.spec.selector.matchLabels).toEqual(sts.spec.template.metadata.labels);
   });
 
-  test.each(['startupProbe', 'readinessProbe', 'livenessProbe'])('%s runs pg_isready over TCP', (probe) => {
+  test('liveness asks only whether the postmaster accepts TCP connections on 5432', () => {
+    expect(server.livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
+  });
+
+  test.each(['startupProbe', 'readinessProbe'])('%s runs pg_isready over TCP', (probe) => {
     expect(server[probe].exec.command.join(' ')).toMatch(/pg_isready .*-h 127\.0\.0\.1 -p 5432/);
   });
 
@@ -104,7 +111,7 @@ describe('PostgreSQL', () => {
   });
 
   test('Job postgres-app-role re-runs the same script as the owner after the database (later sync wave), on every sync', () => {
-    const job = find(prod, 'Job', 'postgres-app-role');
+    const job = findJob(prod, 'postgres-app-role');
     const c = podSpec(job).containers[0];
     const file = c.command[c.command.length - 1];
     const mount = c.volumeMounts.find((m: any) => file.startsWith(`${m.mountPath}/`));
@@ -124,7 +131,7 @@ describe('PostgreSQL', () => {
     const api = podSpec(find(synth({ api: { databaseConnectionLimit: 7 } }), 'Deployment', 'nextgen-api')).containers[0];
     const names = api.env.map((e: any) => e.name);
     const url = envOf(api, 'DATABASE_URL').value;
-    expect(url).toBe('postgresql://$(DB_USER):$(DB_PASSWORD)@postgres:5432/nextgen_marketplace?schema=public&connection_limit=7');
+    expect(url).toBe('postgresql://$(DB_USER):$(DB_PASSWORD)@postgres:5432/nextgen_marketplace_prod?schema=public&connection_limit=7');
     for (const v of ['DB_USER', 'DB_PASSWORD']) {
       expect(envOf(api, v).valueFrom.secretKeyRef.name).toBe('postgres-app');
       // $(VAR) only expands variables defined earlier in the list.
@@ -136,7 +143,7 @@ describe('PostgreSQL', () => {
   test('contract: DatabaseTarget names the client Service, port, database and both Secrets', () => {
     const t = chart.postgres.target;
     expect(find(prod, 'Service', t.serviceName).spec.ports.map((p: any) => p.port)).toContain(t.port);
-    expect([t.database, t.ownerSecret.name, t.appSecret.name, t.maxConnections]).toEqual(['nextgen_marketplace', 'postgres-owner', 'postgres-app', 200]);
+    expect([t.database, t.ownerSecret.name, t.appSecret.name, t.maxConnections]).toEqual(['nextgen_marketplace_prod', 'postgres-owner', 'postgres-app', 200]);
     expect(Object.keys(t.ownerEnv())).toEqual(['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD']);
     expect(t.endpoint).toMatchObject({ port: Postgres.PORT, portName: 'postgres' });
   });
@@ -151,5 +158,34 @@ describe('PostgreSQL', () => {
     const ours = ['postgres', 'postgres-app-role'];
     const mine = prod.filter((m) => ours.includes(m.metadata.labels?.['app.kubernetes.io/name'] ?? '') && m.kind !== 'NetworkPolicy');
     test.each(mine.map((m) => [`${m.kind}/${m.metadata.name}`, m]))('%s', (_n, m) => expect(validator.validate(m)).toEqual([]));
+  });
+});
+
+describe('database name (DB_NAME) per environment', () => {
+  const real = synthEnvironments(realEnvironments());
+  const dbNamesIn = (folder: string): string[] => {
+    const names = new Set<string>();
+    for (const m of real.byFolder.get(folder)!) {
+      if (!['Deployment', 'StatefulSet', 'Job', 'CronJob'].includes(m.kind)) continue;
+      for (const c of [...(podSpec(m).initContainers ?? []), ...podSpec(m).containers]) {
+        for (const e of c.env ?? []) {
+          if (['DB_NAME', 'PGDATABASE', 'POSTGRES_DB'].includes(e.name)) names.add(e.value);
+          if (e.name !== 'DATABASE_URL' && e.name !== 'DATA_SOURCE_URI') continue;
+          // The URL's path is the database; `$(PGDATABASE)` is already counted above.
+          const db = String(e.value).replace(/\?.*$/, '').split('/').pop()!;
+          if (db !== '$(PGDATABASE)') names.add(db);
+        }
+      }
+    }
+    return [...names];
+  };
+
+  test("prod uses the deployment guide's database name, nextgen_marketplace_prod, in every client and the server", () => {
+    // The guide's `.env.production`: DB_NAME=nextgen_marketplace_prod.
+    expect(dbNamesIn('prod')).toEqual(['nextgen_marketplace_prod']);
+  });
+
+  test('every environment names exactly one database, the one its data declares', () => {
+    for (const e of realEnvironments()) expect([e.name, dbNamesIn(e.name)]).toEqual([e.name, [e.postgres.database]]);
   });
 });

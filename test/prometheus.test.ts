@@ -26,8 +26,12 @@ describe('Prometheus (standalone)', () => {
   test('StatefulSet keeps its TSDB on a PVC sized and classed by the environment', () => {
     expect(sts.spec.volumeClaimTemplates).toEqual([
       {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
         metadata: { name: 'data' },
+        status: { phase: 'Pending' },
         spec: {
+          volumeMode: 'Filesystem',
           accessModes: ['ReadWriteOnce'],
           storageClassName: env.monitoring.prometheus.storage.storageClass,
           resources: { requests: { storage: `${env.monitoring.prometheus.storage.sizeGiB}Gi` } },

@@ -47,7 +47,7 @@ describe('restore runbook', () => {
   });
 
   test('the scratch volume is sized from the environment', () => {
-    expect(pod.volumes.find((v: any) => v.name === 'restore').emptyDir.sizeLimit).toBe('51200Mi');
+    expect(pod.volumes.find((v: any) => v.name === 'restore').emptyDir.sizeLimit).toBe('50Gi');
   });
 
   test('the pod carries the backup pods\' labels, so the backup network policy lets it reach PostgreSQL and S3', () => {

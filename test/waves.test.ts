@@ -4,10 +4,13 @@
  * and Argo CD agree), and the waves put namespace, guard rails and secrets first, then data
  * stores, then one-shot jobs, then the API, then monitoring.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { renderCharts } from '../constructs/lib/output';
+import { waveTable, withWaveTable } from '../scripts/lib/waves';
 import { LABEL, SYNC_WAVE, Wave } from '../constructs/lib/identity';
 import { buildApp } from '../main';
-import { parseYaml, realEnvironments } from './lib/synth';
+import { ROOT, parseYaml, realEnvironments } from './lib/synth';
 
 const tree = renderCharts(buildApp(realEnvironments()).charts);
 const folderOf = (file: string) => file.slice(0, file.lastIndexOf('/'));
@@ -106,4 +109,38 @@ describe.each(applied)('dist/%s/kustomization.yaml', (folder) => {
 
 test('the stages map onto the Wave enum in that order', () => {
   expect([Wave.NAMESPACE, Wave.PLATFORM, Wave.DATA, Wave.JOBS, Wave.API, Wave.MONITORING]).toEqual([...WAVES].sort((a, b) => a - b));
+});
+
+describe('the docs say what dist/ does about waves', () => {
+  const read = (f: string) => fs.readFileSync(path.join(ROOT, f), 'utf8');
+  const envs = realEnvironments();
+
+  test("docs/operations.md's sync-wave table is the one generated from the code (run `npm run diagram` if this fails)", () => {
+    const doc = read('docs/operations.md');
+    const fresh = withWaveTable(doc, waveTable(buildApp(envs).charts, envs.map((e) => e.name)));
+    expect(doc).toBe(fresh);
+  });
+
+  test('the table matches the rendered files: each wave row lists the kinds found in that wave', () => {
+    const doc = read('docs/operations.md');
+    const rows = new Map([...doc.matchAll(/^\| (-?\d+) \| (.*) \|$/gm)].map((m) => [Number(m[1]), m[2]]));
+    for (const e of envs) {
+      for (const item of inApplyOrder(e.name)) expect([item.file, rows.get(item.wave) ?? '']).toEqual([item.file, expect.stringContaining(item.kind)]);
+    }
+  });
+
+  test('README and the guides state no environment wave numbers of their own (they point at the table)', () => {
+    for (const f of ['README.md', 'docs/operations.md', 'docs/gitops.md']) {
+      expect([f, read(f).match(/`-?\d` (namespace|quota|secrets|PostgreSQL|migrations|the API|monitoring)/g)]).toEqual([f, null]);
+    }
+  });
+
+  test("docs/gitops.md's and the bootstrap step's waves for dist/argocd are those of the files", () => {
+    const items = inApplyOrder('argocd');
+    const waveOf = (kind: string) => [...new Set(items.filter((i) => i.kind === kind).map((i) => i.wave))];
+    const m = /AppProjects are in wave (-?\d+) and the Applications in wave (-?\d+)/.exec(read('docs/gitops.md'))!;
+    expect([waveOf('AppProject'), waveOf('Application')]).toEqual([[Number(m[1])], [Number(m[2])]]);
+    const b = /AppProjects first \(wave (-?\d+)\), then the Applications \(wave (-?\d+)\)/.exec(read('docs/operations.md'))!;
+    expect([Number(b[1]), Number(b[2])]).toEqual([Number(m[1]), Number(m[2])]);
+  });
 });

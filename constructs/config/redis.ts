@@ -2,8 +2,10 @@
  * `redis.conf` for the cache, generated from the environment. A pure function, so the
  * integration test loads exactly this text into a real `redis-server`.
  *
- * The password is not in the file (it would land in a ConfigMap): the container passes it as
- * `--requirepass $(REDIS_PASSWORD)`, which Redis treats as one more line of configuration.
+ * The password is not in the file (it would land in a ConfigMap), nor on the server's command
+ * line (visible to anyone who lists the node's processes): an init container writes
+ * `requirepass <password>` from the Secret into a memory-backed emptyDir, and this file
+ * `include`s it (`includeFiles`).
  *
  * @see https://redis.io/docs/latest/operate/oss_and_stack/management/config-file/
  */
@@ -19,12 +21,17 @@ export const DISABLED_COMMANDS = ['FLUSHALL', 'FLUSHDB', 'CONFIG', 'SHUTDOWN', '
 
 export interface RedisConfInput extends Pick<RedisConfig, 'maxmemoryMiB' | 'maxmemoryPolicy' | 'maxclients'> {
   readonly port: number;
+  /**
+   * Files included last (so they win), e.g. the `requirepass` file the init container writes.
+   * @default - none
+   */
+  readonly includeFiles?: readonly string[];
 }
 
 export function redisConf(i: RedisConfInput): string {
   return [
     '# Generated from the environment by constructs/config/redis.ts; do not edit.',
-    '# requirepass is passed on the command line from Secret `redis`.',
+    '# requirepass comes from Secret `redis` through an included file (see includeFiles), never from here.',
     `port ${i.port}`,
     'bind * -::*',
     'protected-mode yes',
@@ -50,5 +57,6 @@ export function redisConf(i: RedisConfInput): string {
     '# Dangerous commands are disabled.',
     ...DISABLED_COMMANDS.map((c) => `rename-command ${c} ""`),
     '',
+    ...(i.includeFiles?.length ? ['# Written at start from Secret `redis` (requirepass).', ...i.includeFiles.map((f) => `include ${f}`), ''] : []),
   ].join('\n');
 }

@@ -10,6 +10,7 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import type { DatabaseTarget } from '../lib/contracts';
 import { Wave, declareIdentity, selectorLabels } from '../lib/identity';
 import { hardenPodSpec, restrictedContainer, restrictedPod } from '../lib/security';
 import { Peer, Topology } from '../lib/topology';
@@ -27,8 +28,40 @@ export interface SetupJobProps {
   /** The command that runs it, given the script's path. */
   readonly command: (scriptPath: string) => string[];
   readonly env: Record<string, kplus.EnvValue>;
-  /** @default Duration.minutes(10) */
+  /** Time for the script itself, once its store answers. @default Duration.minutes(10) */
   readonly deadline?: Duration;
+  /**
+   * Wait in an init container until this database accepts connections (`pg_isready`, with
+   * `image`), and add its startup budget to the deadline: on a fresh install the Job may start
+   * while PostgreSQL is still in initdb, and psql or Prisma fail at once without a server.
+   * @default - no wait (the script waits for its store itself)
+   */
+  readonly waitForDatabase?: { readonly target: DatabaseTarget; readonly image: string };
+}
+
+/** The wait loop: pg_isready needs no password; the Job's activeDeadlineSeconds bounds it. */
+export const WAIT_FOR_POSTGRES_SCRIPT =
+  'until pg_isready -q -h "$PGHOST" -p "$PGPORT" -t 5; do echo "waiting for PostgreSQL at $PGHOST:$PGPORT"; sleep 5; done';
+
+/**
+ * An init container that returns once the database accepts connections, for any Job that
+ * needs it. It carries the owner's user and database names (pg_isready sends them in its
+ * startup packet) but not the password.
+ */
+export function waitForPostgres(target: DatabaseTarget, image: string, uid: number): kplus.ContainerProps {
+  const { PGPASSWORD: _password, ...names } = target.ownerEnv();
+  return {
+    name: 'wait-for-postgres',
+    image,
+    imagePullPolicy: image.endsWith(':latest') ? kplus.ImagePullPolicy.ALWAYS : kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    command: ['/bin/sh', '-c', WAIT_FOR_POSTGRES_SCRIPT],
+    securityContext: restrictedContainer(uid),
+    resources: {
+      cpu: { request: kplus.Cpu.millis(10), limit: kplus.Cpu.millis(100) },
+      memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) },
+    },
+    envVariables: names,
+  };
 }
 
 export class SetupJob extends Construct {
@@ -50,12 +83,13 @@ export class SetupJob extends Construct {
       },
       podMetadata: { labels: selector },
       backoffLimit: 6,
-      activeDeadline: props.deadline ?? Duration.minutes(10),
+      activeDeadline: Duration.seconds((props.deadline ?? Duration.minutes(10)).toSeconds() + (props.waitForDatabase?.target.startupSeconds ?? 0)),
       ttlAfterFinished: Duration.hours(1),
       securityContext: restrictedPod(props.uid),
       automountServiceAccountToken: false,
       serviceAccount: new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name: props.name }, automountToken: false }),
     });
+    if (props.waitForDatabase) this.job.addInitContainer(waitForPostgres(props.waitForDatabase.target, props.waitForDatabase.image, props.uid));
     const container = this.job.addContainer({
       name: 'setup',
       image: props.image,

@@ -20,6 +20,11 @@ export interface DatabaseTarget {
   readonly appSecret: SecretRef;
   /** The server's pods and port, for network policies. */
   readonly endpoint: Endpoint;
+  /**
+   * Longest time the server may take to accept connections after its pod starts (its startup
+   * probe budget: initdb, crash recovery). Clients that run once (Jobs) wait at least this long.
+   */
+  readonly startupSeconds: number;
   /** `max_connections` and `superuser_reserved_connections`, for the connection budget. */
   readonly maxConnections: number;
   readonly superuserReservedConnections: number;

@@ -1,11 +1,14 @@
 /**
  * Ingresses for ingress-nginx, hardened the same way everywhere: TLS from cert-manager with
  * HSTS, CORS limited to our own front ends, a request body limit and a per-client rate limit.
+ * With TLS it also opens the path cert-manager's HTTP-01 solver needs (ingress controller ->
+ * solver pods, port 8089) in the chart's Topology.
  *
  * @see https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/
  */
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { ACME_HTTP01_SOLVER, ACME_HTTP01_SOLVER_PORT, INGRESS_CONTROLLER, Topology } from './topology';
 
 export interface IngressHost {
   readonly host: string;
@@ -72,6 +75,11 @@ export function hardenIngress(scope: Construct, id: string, props: HardenedIngre
     );
   }
   if (props.tls) {
+    // cert-manager answers the HTTP-01 challenge for these hosts from solver pods in this
+    // namespace, reached through the ingress controller: the path must exist in the policies.
+    const topology = Topology.of(scope);
+    const solver = topology.addPeer(ACME_HTTP01_SOLVER);
+    topology.allow(INGRESS_CONTROLLER, { peer: solver, port: ACME_HTTP01_SOLVER_PORT, portName: 'http' }, "Let's Encrypt's HTTP-01 validation, through the ingress controller, to cert-manager's solver");
     ingress.addTls([
       {
         hosts: props.hosts.map((h) => h.host),

@@ -15,13 +15,38 @@ export interface Peer {
   readonly name: string;
   /** Pod labels that select exactly this workload's pods. */
   readonly selector: Readonly<Record<string, string>>;
+  /**
+   * For pods no workload of ours creates (an add-on creates them in our namespace on demand):
+   * who, written on the peer's NetworkPolicy.
+   * @default - our own workload
+   */
+  readonly createdBy?: string;
 }
 
-/** Something outside the namespace's pods. */
+/**
+ * Something outside the namespace's pods: where traffic that does not start in one of our pods
+ * comes from, or where ours goes.
+ *
+ * - `ingress-controller`: the controller's pods (their namespace and labels are environment
+ *   data). Public HTTPS reaches our Ingress backends through them, Let's Encrypt's HTTP-01
+ *   validation reaches cert-manager's solver through them, and a pod that calls one of our own
+ *   public URLs reaches them too (kube-proxy short-circuits the controller's load-balancer IP).
+ * - `load-balancer`: clients of a Service of type LoadBalancer, arriving with their own address
+ *   (`externalTrafficPolicy: Local`) or a node's (`Cluster`); the ranges are environment data.
+ * - `kubelet`: probes. They come from the pod's own node, which NetworkPolicy does not filter
+ *   ("traffic to and from the node where a Pod is running is always allowed" in the
+ *   Kubernetes docs, and so in Calico, Cilium and the cloud CNIs' policy engines), so no rule
+ *   is written for them; they are declared so the model and the diagram know them. As a
+ *   destination (Prometheus scraping kubelet metrics) it is an address range like any other.
+ * - `kube-apiserver`: the API server, as a destination (discovery) or a source (admission
+ *   webhooks; we serve none).
+ * - `kube-dns`, and `internet` (public addresses only).
+ *
+ * @see https://kubernetes.io/docs/concepts/services-networking/network-policies/
+ */
 export interface ExternalPeer {
   readonly name: string;
-  /** `ingress-controller`, `kube-dns`, `kube-apiserver`, or `internet` (any address). */
-  readonly external: 'ingress-controller' | 'kube-dns' | 'kube-apiserver' | 'internet' | 'kubelet';
+  readonly external: 'ingress-controller' | 'load-balancer' | 'kube-dns' | 'kube-apiserver' | 'internet' | 'kubelet';
 }
 
 /** A port on a workload's pods. */
@@ -83,8 +108,10 @@ export class Topology extends Construct {
     return peer;
   }
 
-  /** Allow `from` to open connections to `to`. */
+  /** Allow `from` to open connections to `to` (once: a repeated declaration is ignored). */
   allow(from: Peer | ExternalPeer, to: Endpoint | ExternalEndpoint, reason: string, options: { connections?: number } = {}): void {
+    const same = (c: Connection) => c.from === from && c.to.peer === to.peer && c.to.port === to.port && c.to.protocol === to.protocol;
+    if (this._connections.some(same)) return;
     this._connections.push({ from, to, reason, connections: options.connections });
   }
 
@@ -107,3 +134,27 @@ export class Topology extends Construct {
 export const KUBE_DNS: ExternalEndpoint = { peer: { name: 'kube-dns', external: 'kube-dns' }, port: 53, protocol: 'UDP' };
 export const KUBE_DNS_TCP: ExternalEndpoint = { peer: KUBE_DNS.peer, port: 53, protocol: 'TCP' };
 export const INGRESS_CONTROLLER: ExternalPeer = { name: 'ingress-nginx', external: 'ingress-controller' };
+/** Clients of our LoadBalancer Services, through the cloud load balancer. */
+export const LOAD_BALANCER_CLIENTS: ExternalPeer = { name: 'load-balancer-clients', external: 'load-balancer' };
+/** The kubelet on the pod's node: startup, readiness and liveness probes. */
+export const KUBELET: ExternalPeer = { name: 'kubelet', external: 'kubelet' };
+
+/**
+ * The pods cert-manager creates in our namespace to answer Let's Encrypt's HTTP-01 challenge
+ * (one per Certificate being issued): cert-manager labels them, the ingress controller routes
+ * `/.well-known/acme-challenge/...` to them on port 8089.
+ * @see https://cert-manager.io/docs/configuration/acme/http01/
+ */
+export const ACME_HTTP01_SOLVER: Peer = {
+  name: 'acme-http01-solver',
+  selector: { 'acme.cert-manager.io/http01-solver': 'true' },
+  createdBy: 'cert-manager, while an HTTP-01 challenge for one of our Ingress hosts is pending',
+};
+export const ACME_HTTP01_SOLVER_PORT = 8089;
+
+/**
+ * Where a pod goes when it calls one of our own public URLs: the ingress controller's HTTPS
+ * port (the host resolves to the controller's load balancer, which kube-proxy short-circuits to
+ * the controller's pods), which then forwards to the Ingress backend.
+ */
+export const OWN_PUBLIC_URL: ExternalEndpoint = { peer: INGRESS_CONTROLLER, port: 443 };

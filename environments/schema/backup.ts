@@ -37,8 +37,12 @@ export const backup = z
     activeDeadlineSeconds: positiveInt.default(1800),
     /** Job `backoffLimit`: retries of a failed backup pod. @default 2 */
     backoffLimit: z.number().int().min(0).max(10).default(2),
-    /** Storage class of the `postgres-backups` volume that keeps local copies. @default standard */
-    storageClass: dnsSubdomain.default('standard'),
+    /**
+     * Storage class of the `postgres-backups` volume that keeps local copies. Only the backup
+     * CronJob mounts it, so it must bind Immediately (rule `first-sync-health`).
+     * @default standard-immediate
+     */
+    storageClass: dnsSubdomain.default('standard-immediate'),
     /** @default requests 100m/256Mi, limits 1000m/1024Mi */
     resources: resources.default(res(100, 256, 1000, 1024)),
     /** Scratch volume for the dump before upload. @default 10 */

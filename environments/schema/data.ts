@@ -16,7 +16,11 @@ export const postgres = z
     storage: volume.default({ storageClass: 'standard', sizeGiB: 20 }),
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */
     resources: resources.default(res(250, 512, 1000, 1024)),
-    /** Database name (`DB_NAME`). @default nextgen_marketplace */
+    /**
+     * Database name (`DB_NAME`). The deployment guide names production's
+     * `nextgen_marketplace_prod` (set in `environments/prod.ts`) and uses `nextgen_marketplace`
+     * elsewhere. @default nextgen_marketplace
+     */
     database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('nextgen_marketplace'),
     // Role names are not configured here: they are the `username` keys of the Secrets
     // `postgres-owner` and `postgres-app` in the secret backend, next to their passwords.

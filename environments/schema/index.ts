@@ -9,6 +9,7 @@ import { backup, migrations, restore } from './backup';
 import { dnsLabel, dnsSubdomain, hostname, image } from './common';
 import { minio, postgres, redis } from './data';
 import { monitoring } from './monitoring';
+import { network } from './network';
 import { cluster, gitops, podSecurity, quota, secrets } from './platform';
 
 export * from './common';
@@ -16,6 +17,7 @@ export type { ApiConfig } from './api';
 export type { BackupConfig, MigrationsConfig, RestoreConfig } from './backup';
 export type { MinioConfig, PostgresConfig, RedisConfig } from './data';
 export type { MonitoringConfig, Thresholds } from './monitoring';
+export type { NetworkConfig } from './network';
 export type { ClusterConfig, GitopsConfig, SecretsConfig } from './platform';
 
 export const environmentSchema = z
@@ -57,6 +59,8 @@ export const environmentSchema = z
     imagePullSecret: dnsSubdomain.default('regcred'),
     /** IngressClass. @default nginx */
     ingressClassName: dnsSubdomain.default('nginx'),
+    /** Where traffic from outside our pods comes from (ingress controller, load balancers). */
+    network,
     api,
     postgres,
     redis,

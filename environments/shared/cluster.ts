@@ -8,6 +8,13 @@ export interface StorageClassSpec {
   readonly parameters: Record<string, string>;
   /** Mark as the cluster default. */
   readonly isDefault: boolean;
+  /**
+   * When a claim gets its volume. `WaitForFirstConsumer` places the volume in the zone of the
+   * first pod (databases); `Immediate` binds at once, for claims whose only user is a CronJob
+   * (otherwise Pending, and Argo CD Progressing, until the first run).
+   * @default WaitForFirstConsumer
+   */
+  readonly volumeBindingMode?: 'WaitForFirstConsumer' | 'Immediate';
 }
 
 export const storageClasses: StorageClassSpec[] = [
@@ -22,5 +29,14 @@ export const storageClasses: StorageClassSpec[] = [
     provisioner: 'ebs.csi.aws.com',
     parameters: { type: 'gp2' },
     isDefault: false,
+  },
+  {
+    // The backups volume: mounted only by the backup CronJob's pods. Bound at creation, so a
+    // fresh install is Healthy before the first backup; the pods then follow the volume's zone.
+    name: 'standard-immediate',
+    provisioner: 'ebs.csi.aws.com',
+    parameters: { type: 'gp2' },
+    isDefault: false,
+    volumeBindingMode: 'Immediate',
   },
 ];

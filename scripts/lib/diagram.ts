@@ -148,6 +148,8 @@ export function architectureDot(charts: readonly FolderChart[]): string {
         const port = `${c.to.port}${c.to.protocol === 'UDP' ? '/udp' : ''}`;
         // Every pod resolves names; drawing each DNS edge would hide the rest (see the legend).
         if (isExternal(c.to.peer) && c.to.peer.external === 'kube-dns') continue;
+        // Likewise the kubelet's probes: every workload has them (see the legend).
+        if (isExternal(c.from) && c.from.external === 'kubelet') continue;
         addEdge(from, to, port, c.reason);
       }
     }
@@ -207,7 +209,7 @@ export function architectureDot(charts: readonly FolderChart[]): string {
     .sort(([a], [b]) => Number(a) - Number(b))
     .map(([w, [, what]]) => `wave ${w}: ${what}`)
     .join('\n');
-  out.push(`  legend [shape=note, style="filled", fillcolor="#fafafa", label=${q(`Legend\n${legend}\nedge label: destination port\ndashed: uses a cluster-scoped object\nDNS (kube-dns:53) is allowed for every pod and not drawn`)}];`);
+  out.push(`  legend [shape=note, style="filled", fillcolor="#fafafa", label=${q(`Legend\n${legend}\nedge label: destination port\ndashed: uses a cluster-scoped object\nDNS (kube-dns:53) is allowed for every pod and not drawn\nkubelet probes (from the node, not filtered) are not drawn`)}];`);
   out.push('}');
   return `${out.join('\n')}\n`;
 }

@@ -92,13 +92,13 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exporters-'));
     dirs.push(dir);
     pg = await startPostgres();
-    pg.psql('CREATE DATABASE nextgen_marketplace');
+    pg.psql(`CREATE DATABASE ${env.postgres.database}`);
     // The shipped roles script, so the exporter signs in as the monitoring role it creates
     // (pg_monitor only): every metric below must be readable with exactly that privilege.
     const rolesSql = path.join(dir, APP_ROLE_SQL_FILE);
     fs.writeFileSync(rolesSql, find(manifests, 'ConfigMap', 'postgres-init').data[APP_ROLE_SQL_FILE]);
     const roles = { APP_DB_USER: 'app_user', APP_DB_PASSWORD: 'app-pw', MONITOR_DB_USER: 'metrics', MONITOR_DB_PASSWORD: `metrics-${process.pid}` };
-    const sql = cp.spawnSync(which('psql')!, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', rolesSql], { encoding: 'utf8', env: pg.env({ PGDATABASE: 'nextgen_marketplace', ...roles }) });
+    const sql = cp.spawnSync(which('psql')!, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', rolesSql], { encoding: 'utf8', env: pg.env({ PGDATABASE: env.postgres.database, ...roles }) });
     if (sql.status !== 0) throw new Error(`roles script failed: ${sql.stderr}`);
     const redisPassword = `redis-${process.pid}`;
     redis = await startRedis(`requirepass ${redisPassword}\nmaxmemory 64mb\nmaxmemory-policy allkeys-lru\nsave ""`, redisPassword);
@@ -140,7 +140,7 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     for (let i = 0; i < 20; i++) redis.cli(['SET', `k${i}`, 'v'], redisPassword);
     // 80 hits and 4 misses: a healthy ~95% hit rate.
     for (let i = 0; i < 84; i++) redis.cli(['GET', i < 80 ? `k${i % 20}` : `missing${i}`], redisPassword);
-    pg.psql('CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 1000); SELECT count(*) FROM t;', { db: 'nextgen_marketplace' });
+    pg.psql('CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 1000); SELECT count(*) FROM t;', { db: env.postgres.database });
     await new Promise((r) => setTimeout(r, 5000));
   }, 180000);
 

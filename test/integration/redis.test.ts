@@ -1,9 +1,12 @@
 /**
  * The generated redis.conf, loaded by a real redis-server exactly as shipped in ConfigMap
- * `redis-config`, with the password given the way the container gives it (`--requirepass`,
- * which Redis reads as one more configuration line).
+ * `redis-config`, with the password given the way the pod gives it: the init container's script
+ * writes it into a file that redis.conf includes.
  */
 import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { find, podSpec, synth } from '../lib/synth';
 import { DISABLED_COMMANDS } from '../../constructs/config/redis';
 import { RedisServer, describeWith, startRedis } from './lib/servers';
@@ -12,17 +15,21 @@ const manifests = synth({ redis: { maxmemoryMiB: 100, maxmemoryPolicy: 'allkeys-
 const shipped: string = find(manifests, 'ConfigMap', 'redis-config').data['redis.conf'];
 const container = podSpec(find(manifests, 'StatefulSet', 'redis')).containers.find((c: any) => c.name === 'redis');
 const command: string[] = container.command;
+const init = podSpec(find(manifests, 'StatefulSet', 'redis')).initContainers.find((c: any) => c.name === 'auth');
 
 describeWith(['redis-server', 'redis-cli'], 'redis.conf on a real redis-server', () => {
   const password = 'redis-test-pw';
   let redis: RedisServer;
 
   beforeAll(async () => {
-    // The container's flags after the config file, with the Secret value the kubelet would expand.
-    const flags = command.slice(2);
-    expect(flags).toEqual(['--requirepass', '$(REDIS_PASSWORD)']);
-    const asConfigLine = `${flags[0].replace(/^--/, '')} ${flags[1].replace('$(REDIS_PASSWORD)', password)}`;
-    redis = await startRedis(`${shipped}\n${asConfigLine}\n`, password);
+    // The init container's script writes the password file; the shipped redis.conf includes it.
+    expect(command.slice(2)).toEqual([]);
+    const authFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'redis-auth-')), 'requirepass.conf');
+    const r = cp.spawnSync(init.command[0], init.command.slice(1), { env: { PATH: process.env.PATH, REDIS_PASSWORD: password, AUTH_FILE: authFile } });
+    expect(r.status).toBe(0);
+    const included = init.env.find((e: any) => e.name === 'AUTH_FILE').value;
+    expect(shipped).toContain(`include ${included}\n`);
+    redis = await startRedis(shipped.replace(`include ${included}`, `include ${authFile}`), password);
   });
   afterAll(async () => redis?.stop());
 

@@ -57,6 +57,13 @@ export function find(manifests: readonly Manifest[], kind: string, name: string)
   return m;
 }
 
+/** A Job by its base name: applied Jobs are named `<name>-<hash of spec>` (immutableJobName). */
+export function findJob(manifests: readonly Manifest[], name: string): any {
+  const m = manifests.find((x) => x.kind === 'Job' && new RegExp(`^${name}-[0-9a-f]{8}$`).test(x.metadata.name));
+  if (!m) throw new Error(`no Job ${name}-<hash> among ${manifests.filter((x) => x.kind === 'Job').map((x) => x.metadata.name).join(', ')}`);
+  return m;
+}
+
 export function findAll(manifests: readonly Manifest[], kind: string): any[] {
   return manifests.filter((x) => x.kind === kind);
 }
@@ -95,4 +102,8 @@ export function withManifests(
   const manifests = JSON.parse(JSON.stringify(ctx.manifests));
   edit(manifests);
   return { ...ctx, manifests };
+}
+
+export function byKind(manifests: readonly Manifest[], kinds: readonly string[]): any[] {
+  return manifests.filter((x) => kinds.includes(x.kind));
 }

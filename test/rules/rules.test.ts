@@ -9,6 +9,7 @@ import { rules } from '../../rules';
 import availability from '../../rules/availability';
 import capacity from '../../rules/capacity';
 import connectionBudget from '../../rules/connection-budget';
+import firstSyncHealth from '../../rules/first-sync-health';
 import referenceIntegrity from '../../rules/reference-integrity';
 import supplyChain, { pinning } from '../../rules/supply-chain';
 import { ROOT, find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../lib/synth';
@@ -90,7 +91,7 @@ describe('reference-integrity', () => {
     ['a Service targetPort no container exposes', (ms: any[]) => (find(ms, 'Service', 'nextgen-api').spec.ports[0].targetPort = 8080), /targets 8080, which no selected container exposes/],
     ['an Ingress backend to a missing Service', (ms: any[]) => (find(ms, 'Ingress', 'nextgen-api').spec.rules[0].http.paths[0].backend.service.name = 'ghost'), /Ingress\/nextgen-api: .*backend Service 'ghost' does not exist/],
     ['an Ingress backend port the Service lacks', (ms: any[]) => (find(ms, 'Ingress', 'nextgen-api').spec.rules[0].http.paths[0].backend.service.port = { number: 8443 }), /backend port 8443 is not a port of Service 'nextgen-api'/],
-    ['a probe on an undeclared port', (ms: any[]) => (find(ms, 'Deployment', 'nextgen-api').spec.template.spec.containers[0].livenessProbe.httpGet.port = 9999), /livenessProbe uses port 9999/],
+    ['a probe on an undeclared port', (ms: any[]) => (find(ms, 'Deployment', 'nextgen-api').spec.template.spec.containers[0].readinessProbe.httpGet.port = 9999), /readinessProbe uses port 9999/],
     ['a secretKeyRef to an undeclared key', (ms: any[]) => (find(ms, 'Deployment', 'nextgen-api').spec.template.spec.containers[0].env.find((e: any) => e.name === 'JWT_SECRET').valueFrom.secretKeyRef.key = 'jwt'), /key 'jwt' of Secret 'nextgen-api-jwt'/],
     ['an envFrom to a missing ConfigMap', (ms: any[]) => (find(ms, 'Deployment', 'nextgen-api').spec.template.spec.containers[0].envFrom[0].configMapRef.name = 'gone'), /ConfigMap 'gone', which does not exist/],
     ['a missing ServiceAccount', (ms: any[]) => (find(ms, 'Deployment', 'nextgen-api').spec.template.spec.serviceAccountName = 'robot'), /ServiceAccount 'robot'/],
@@ -162,5 +163,24 @@ describe('supply-chain', () => {
   });
   test('allows latest with Always in development', () => {
     expect(runRules([supplyChain], [ruleContext({ tier: 'development', image: { digest: undefined, tag: 'latest' } })])).toEqual([]);
+  });
+});
+
+describe('first-sync-health', () => {
+  test('fires when the backups claim, mounted only by the CronJob, waits for its first consumer', () => {
+    const lines = runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard' } })]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^environment test: PersistentVolumeClaim\/postgres-backups: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-backup mounts it/,
+      ),
+    ]);
+  });
+  test('is silent for an Immediate class, and for claims a StatefulSet mounts', () => {
+    expect(runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard-immediate' } })])).toEqual([]);
+    const ctx = withManifests(ruleContext({ backup: { storageClass: 'standard' } }), (ms) => {
+      const sts = ms.find((m: any) => m.kind === 'StatefulSet' && m.metadata.name === 'postgres');
+      sts.spec.template.spec.volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: 'postgres-backups' } });
+    });
+    expect(runRules([firstSyncHealth], [ctx])).toEqual([]);
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * How traffic from outside our pods reaches them: what the cluster's ingress controller and
+ * cloud load balancers look like from inside the namespace. These depend on how the cluster is
+ * set up, so they are data; the defaults fit an ingress-nginx install in its own namespace and
+ * a cloud load balancer in front of `nextgen-api-lb` that keeps client addresses.
+ */
+import { z } from 'zod';
+import { dnsLabel } from './common';
+
+/** An IPv4 range such as `203.0.113.0/24`. */
+export const cidr = z.string().regex(/^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\/(3[0-2]|[12]?[0-9])$/, {
+  message: 'an IPv4 CIDR such as 203.0.113.0/24',
+});
+
+const labelKey = z.string().regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/, { message: 'a label key' });
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, { message: 'a label value' });
+
+/** RFC 1918: where nodes and in-VPC addresses live on most clusters. */
+export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+
+export const network = z
+  .strictObject({
+    ingressController: z
+      .strictObject({
+        /**
+         * Namespace of the ingress controller. Its pods reach our Ingress backends and
+         * cert-manager's HTTP-01 solver.
+         * @default ingress-nginx
+         */
+        namespace: dnsLabel.default('ingress-nginx'),
+        /**
+         * Labels of the controller's pods in that namespace; empty admits every pod of the
+         * namespace. The ingress-nginx chart's controller has
+         * `app.kubernetes.io/name: ingress-nginx` and `app.kubernetes.io/component: controller`.
+         * @default {} (every pod of the namespace)
+         */
+        podLabels: z.record(labelKey, labelValue).default({}),
+      })
+      .prefault({}),
+    loadBalancer: z
+      .strictObject({
+        /**
+         * Client ranges allowed through the API's LoadBalancer Service (`api.loadBalancer`):
+         * its `loadBalancerSourceRanges` (the cloud firewall) and the NetworkPolicy's ipBlocks.
+         * Inside `0.0.0.0/0` the private and link-local ranges are excepted in the policy, so pods
+         * of other namespaces cannot pass for load-balancer clients; a private range listed here
+         * explicitly (an internal load balancer) is admitted as listed.
+         * @default ['0.0.0.0/0'] (public clients)
+         * @see https://kubernetes.io/docs/tasks/access-application-cluster/create-external-load-balancer/#restrict-access-for-loadbalancer-service
+         */
+        sourceRanges: z.array(cidr).min(1).default(['0.0.0.0/0']),
+        /**
+         * `Local` keeps the client's address (packets reach only pods on the node they arrive at),
+         * so the policy can admit exactly `sourceRanges`. `Cluster` SNATs packets to a node address:
+         * the policy must then admit `nodeRanges` too, which usually include pod addresses.
+         * @default Local
+         * @see https://kubernetes.io/docs/tasks/access-application-cluster/create-external-load-balancer/#preserving-the-client-source-ip
+         */
+        externalTrafficPolicy: z.enum(['Local', 'Cluster']).default('Local'),
+      })
+      .prefault({}),
+    /**
+     * Address ranges of the cluster's nodes: the source of load-balancer traffic under
+     * `externalTrafficPolicy: Cluster`.
+     * @default RFC 1918 ranges
+     */
+    nodeRanges: z.array(cidr).min(1).default(PRIVATE_RANGES),
+  })
+  .prefault({});
+export type NetworkConfig = z.infer<typeof network>;
