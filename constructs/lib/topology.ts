@@ -21,7 +21,9 @@ export interface Peer {
 export interface ExternalPeer {
   readonly name: string;
   /** `ingress-controller`, `kube-dns`, `kube-apiserver`, or `internet` (any address). */
-  readonly external: 'ingress-controller' | 'kube-dns' | 'kube-apiserver' | 'internet' | 'kubelet';
+  readonly external: 'ingress-controller' | 'kube-dns' | 'kube-apiserver' | 'internet' | 'kubelet' | 'cluster-addon';
+  /** For `cluster-addon`: the add-on's namespace (every pod in it). @default - none */
+  readonly namespace?: string;
 }
 
 /** A port on a workload's pods. */
@@ -48,6 +50,11 @@ export interface MetricsEndpoint extends Endpoint {
   readonly path?: string;
   /** Name of a Service that selects the pods and exposes the port, if any. */
   readonly serviceName?: string;
+  /**
+   * Keep the `job`/`instance` labels the target exposes (a Pushgateway relays other jobs' metrics).
+   * @default false
+   */
+  readonly honorLabels?: boolean;
 }
 
 export interface Connection {
