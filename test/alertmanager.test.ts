@@ -15,9 +15,12 @@ describe('Alertmanager', () => {
   test('prod: critical alerts page PagerDuty, alerts are e-mailed, and everything continues to Slack', () => {
     const cfg = amConfig(prod);
     expect(cfg.route.receiver).toBe('slack');
+    // Slack is the last child route: after a matching child with `continue`, Alertmanager
+    // tries the next sibling, never the root's receiver.
     expect(cfg.route.routes).toEqual([
       { receiver: 'pagerduty', matchers: ['severity="critical"'], continue: true },
       { receiver: 'email', matchers: ['severity=~"critical|warning"'], continue: true },
+      { receiver: 'slack' },
     ]);
     expect(cfg.receivers.find((r: any) => r.name === 'slack').slack_configs[0].channel).toBe('#nextgen-prod-alerts');
   });
@@ -49,6 +52,8 @@ describe('Alertmanager', () => {
     expect(cfg.receivers.find((r: any) => r.name === 'email').email_configs[0]).toMatchObject({ to: 'oncall@nextgen.example.com', send_resolved: true });
     const onlyCritical = amConfig(synth({ monitoring: { alertmanager: { email: { to: 'a@b.example.com', from: 'c@b.example.com', smarthost: 'mx.example.com:25', severities: ['critical'] } } } }));
     expect(onlyCritical.route.routes[1]).toEqual({ receiver: 'email', matchers: ['severity=~"critical"'], continue: true });
+    const emailOnly = amConfig(synth({ monitoring: { alertmanager: { slack: false, pagerduty: false } } }));
+    expect(emailOnly.route).toMatchObject({ receiver: 'null', routes: [{ receiver: 'email', matchers: ['severity=~"critical|warning"'], continue: false }] });
     expect(onlyCritical.global.smtp_smarthost).toBe('mx.example.com:25');
   });
 

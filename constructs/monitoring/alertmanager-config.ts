@@ -88,9 +88,15 @@ export function alertmanagerConfig(o: AlertmanagerConfigOptions): Record<string,
     });
   }
   const routes: Record<string, unknown>[] = [];
-  // PagerDuty and e-mail first with `continue`, so alerts still reach Slack too.
-  if (o.pagerduty) routes.push({ receiver: RECEIVER.pagerduty, matchers: ['severity="critical"'], continue: Boolean(o.slack || o.email) });
-  if (o.email) routes.push({ receiver: RECEIVER.email, matchers: [`severity=~"${o.email.severities.join('|')}"`], continue: Boolean(o.slack) });
+  // PagerDuty and e-mail first with `continue`, then Slack as the last child route. `continue`
+  // only moves on to the next sibling: an alert that matched a child never falls back to the
+  // root's receiver, so Slack must be a child too (amtool config routes test proves it).
+  if (o.pagerduty) routes.push({ receiver: RECEIVER.pagerduty, matchers: ['severity="critical"'], continue: true });
+  if (o.email) routes.push({ receiver: RECEIVER.email, matchers: [`severity=~"${o.email.severities.join('|')}"`], continue: true });
+  if (routes.length) {
+    if (o.slack) routes.push({ receiver: RECEIVER.slack });
+    else routes[routes.length - 1] = { ...routes[routes.length - 1], continue: false };
+  }
   return {
     ...(o.email
       ? {
