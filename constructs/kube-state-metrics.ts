@@ -119,6 +119,27 @@ export class KubeStateMetrics extends Construct {
     topology.allow(this.peer, KUBE_APISERVER, 'kube-state-metrics lists and watches our objects through the Kubernetes API');
   }
 
+  /**
+   * What its ServiceAccount must and must not be allowed, as `kubectl auth can-i` arguments,
+   * for a check against a real API server: `kubectl auth can-i <args>
+   * --as=system:serviceaccount:<namespace>:kube-state-metrics` answers yes exactly when
+   * `allowed`. Every granted resource with `list` and `watch` in our namespace; nothing in
+   * another namespace, no `get` of Secrets, no writes, no cluster-scoped reads.
+   */
+  static accessChecks(namespace: string, resources: readonly string[]): Array<{ args: string[]; allowed: boolean }> {
+    const ref = (r: string) => (KSM_API_GROUPS[r] ? `${r}.${KSM_API_GROUPS[r]}` : r);
+    return [
+      ...resources.flatMap((r) => ['list', 'watch'].map((verb) => ({ args: [verb, ref(r), '-n', namespace], allowed: true }))),
+      ...resources.map((r) => ({ args: ['list', ref(r), '-n', 'kube-system'], allowed: false })),
+      ...resources.map((r) => ({ args: ['delete', ref(r), '-n', namespace], allowed: false })),
+      { args: ['list', 'secrets', '-n', namespace], allowed: false },
+      { args: ['get', 'secrets', '-n', namespace], allowed: false },
+      { args: ['list', 'configmaps', '-n', namespace], allowed: false },
+      { args: ['list', 'nodes'], allowed: false },
+      { args: ['list', 'namespaces'], allowed: false },
+    ];
+  }
+
   /** `--resources` as the container receives it, for checks. */
   get resourcesArg(): string[] {
     const args = this.deployment.containers[0].args ?? [];

@@ -45,10 +45,17 @@ describe('Grafana', () => {
     expect(providers[0].options.path).toBe(dashMount.mountPath);
   });
 
-  test('four dashboards: API performance, database health, resource utilization, caching', () => {
+  test('the guide\'s four dashboards (API, database, resources, caching) plus backups and cluster state', () => {
     const cm = find(prod, 'ConfigMap', 'grafana-dashboards');
     const titles = Object.values(cm.data).map((j: any) => JSON.parse(j).title).sort();
-    expect(titles).toEqual(['NextGen / API performance', 'NextGen / Caching', 'NextGen / Database health', 'NextGen / Resource utilization']);
+    expect(titles).toEqual([
+      'NextGen / API performance',
+      'NextGen / Backups and recovery',
+      'NextGen / Caching',
+      'NextGen / Cluster state',
+      'NextGen / Database health',
+      'NextGen / Resource utilization',
+    ]);
   });
 
   test('each dashboard is a Grafana dashboard model: uid, schemaVersion, panels with gridPos and Prometheus targets on the provisioned datasource', () => {

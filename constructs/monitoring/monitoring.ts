@@ -89,7 +89,7 @@ export class Monitoring extends Construct {
       certificates: Boolean(props.tls),
       externalSecrets: props.externalSecrets,
     });
-    this.dashboardSpecs = dashboardSpecs({ namespace: props.namespace, rateWindowSeconds, datasourceUid: DATASOURCE_UID });
+    this.dashboardSpecs = dashboardSpecs({ namespace: props.namespace, rateWindowSeconds, datasourceUid: DATASOURCE_UID, backups: props.backups });
     const dashboards = Object.fromEntries(this.dashboardSpecs.map((d) => [d.uid, buildDashboard(d, DATASOURCE_UID)]));
 
     if (cfg.mode === 'operator') {

@@ -94,7 +94,7 @@ describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipp
     const body = alerts.map((labels) => ({ labels: { environment: env, ...labels }, annotations: { summary: 'test' }, startsAt: new Date().toISOString() }));
     const post = await fetch(`${url}/api/v2/alerts`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     expect(post.ok).toBe(true);
-    const got: any[] = await (await fetch(`${url}/api/v2/alerts?filter=${encodeURIComponent(`environment="${env}"`)}`)).json();
+    const got = (await (await fetch(`${url}/api/v2/alerts?filter=${encodeURIComponent(`environment="${env}"`)}`)).json()) as any[];
     expect(got).toHaveLength(alerts.length);
     return Object.fromEntries(got.map((a) => [a.labels.id ?? a.labels.alertname, a.status.state]));
   }
