@@ -8,6 +8,7 @@ import type { Thresholds } from '../../environments/schema';
 import { M, recordings } from './catalog';
 import { Expr, Recorded, duration, labels, promql } from './promql';
 import { KUBELET_JOBS } from './scrape';
+import { humanDuration } from './alert-table';
 
 export type Severity = 'critical' | 'warning';
 
@@ -23,6 +24,8 @@ export interface AlertRule {
   readonly severity: Severity;
   /** Which of the guide's key metrics this watches. */
   readonly area: 'api' | 'database' | 'resources' | 'cache' | 'scraping' | 'backup' | 'kubernetes' | 'platform';
+  /** The condition in words, with this environment's numbers (README's alert table). */
+  readonly threshold: string;
   readonly summary: string;
   /** May use `{{ $value }}` and `{{ $labels.x }}`. */
   readonly description: string;
@@ -78,6 +81,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: 'NextgenApiRequestRateLow',
+          threshold: `< ${t.minRequestsPerSecond} req/s`,
           area: 'api',
           severity: 'critical',
           // `or vector(0)`: with no series at all (API gone) the rate is 0, not "no data".
@@ -87,6 +91,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'NextgenApiHighLatencyP99',
+          threshold: `p99 > ${t.p99LatencySeconds} s`,
           area: 'api',
           severity: 'warning',
           expr: promql`histogram_quantile(0.99, sum by (le) (rate(${M.httpDurationBucket}${ns}[${w}]))) > ${t.p99LatencySeconds}`,
@@ -95,6 +100,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'NextgenApiHighErrorRate',
+          threshold: `> ${t.errorRatePercent} % 5xx`,
           area: 'api',
           severity: 'critical',
           expr: promql`sum(rate(${M.httpRequests}${fiveXx}[${w}])) / ${reqRate} * 100 > ${t.errorRatePercent}`,
@@ -108,6 +114,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: OUTAGE.database,
+          threshold: 'pg_up = 0',
           area: 'database',
           severity: 'critical',
           forSeconds: 60,
@@ -117,6 +124,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'PostgresConnectionsHigh',
+          threshold: `> ${t.dbConnectionsPercent} % of max_connections`,
           area: 'database',
           severity: 'warning',
           expr: promql`sum by (namespace, instance) (${M.pgBackends}${ns}) / max by (namespace, instance) (${M.pgMaxConnections}${ns}) * 100 > ${t.dbConnectionsPercent}`,
@@ -125,6 +133,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'PostgresLongRunningQuery',
+          threshold: `active transaction > ${t.dbActiveQuerySeconds} s`,
           area: 'database',
           severity: 'warning',
           expr: promql`max by (namespace, instance, datname) (${M.pgMaxTxDuration}{namespace="${ctx.namespace}",state="active"}) > ${t.dbActiveQuerySeconds}`,
@@ -133,6 +142,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'PostgresReplicationLagHigh',
+          threshold: `> ${t.replicationLagSeconds} s behind`,
           area: 'database',
           severity: 'warning',
           expr: promql`max by (namespace, instance) (${M.pgReplicationLag}${ns}) > ${t.replicationLagSeconds} and on (namespace, instance) ${M.pgIsReplica}${ns} == 1`,
@@ -146,6 +156,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: 'ContainerCpuNearLimit',
+          threshold: `> ${t.cpuPercentOfLimit} % of the CPU limit`,
           area: 'resources',
           severity: 'warning',
           expr: promql`sum by (namespace, pod, container) (rate(${M.cpuUsage}${nsC}[${w}])) / sum by (namespace, pod, container) (${M.cpuQuota}${nsC} / ${M.cpuPeriod}${nsC}) * 100 > ${t.cpuPercentOfLimit}`,
@@ -154,6 +165,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'ContainerMemoryNearLimit',
+          threshold: `> ${t.memoryPercentOfLimit} % of the memory limit`,
           area: 'resources',
           severity: 'warning',
           expr: promql`sum by (namespace, pod, container) (${M.memoryWorkingSet}${nsC}) / sum by (namespace, pod, container) (${M.memoryLimit}${nsC} > 0) * 100 > ${t.memoryPercentOfLimit}`,
@@ -162,6 +174,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'VolumeSpaceLow',
+          threshold: `< ${t.diskFreePercent} % free`,
           area: 'resources',
           severity: 'warning',
           expr: promql`${M.volumeAvailable}${ns} / ${M.volumeCapacity}${ns} * 100 < ${t.diskFreePercent}`,
@@ -175,6 +188,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: OUTAGE.cache,
+          threshold: 'redis_up = 0',
           area: 'cache',
           severity: 'critical',
           forSeconds: 60,
@@ -184,6 +198,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'RedisHitRateLow',
+          threshold: `hit rate < ${t.redisHitRatePercent} %`,
           area: 'cache',
           severity: 'warning',
           expr: promql`sum(rate(${M.redisHits}${ns}[${w}])) / (sum(rate(${M.redisHits}${ns}[${w}])) + sum(rate(${M.redisMisses}${ns}[${w}]))) * 100 < ${t.redisHitRatePercent}`,
@@ -192,6 +207,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'RedisMemoryHigh',
+          threshold: `> ${t.redisMemoryPercent} % of maxmemory`,
           area: 'cache',
           severity: 'warning',
           expr: promql`${M.redisMemoryUsed}${ns} / (${M.redisMemoryMax}${ns} > 0) * 100 > ${t.redisMemoryPercent}`,
@@ -205,6 +221,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: 'MetricsTargetDown',
+          threshold: 'up = 0',
           area: 'scraping',
           severity: 'warning',
           expr: promql`${M.up}${ns} == 0`,
@@ -213,6 +230,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: OUTAGE.node,
+          threshold: 'kubelet up = 0',
           area: 'scraping',
           severity: 'critical',
           forSeconds: 120,
@@ -242,6 +260,7 @@ function backupGroups(ctx: AlertContext, rec: ReturnType<typeof recordings>): Al
       rules: backups.flatMap((b): AlertRule[] => [
         {
           alert: OUTAGE.backupAge,
+          threshold: `last success older than ${humanDuration(b.rpoSeconds)} (the RPO)`,
           area: 'backup',
           severity: 'critical',
           // A run may take up to its deadline: the age passes the RPO briefly before each success.
@@ -252,6 +271,7 @@ function backupGroups(ctx: AlertContext, rec: ReturnType<typeof recordings>): Al
         },
         {
           alert: OUTAGE.backupJob,
+          threshold: 'a Job of the backup CronJob failed',
           area: 'backup',
           severity: 'critical',
           forSeconds: 60,
@@ -261,6 +281,7 @@ function backupGroups(ctx: AlertContext, rec: ReturnType<typeof recordings>): Al
         },
         {
           alert: 'BackupCronJobSuspended',
+          threshold: 'backup CronJob suspended',
           area: 'backup',
           severity: 'warning',
           // The restore runbook suspends it; longer than a restore takes means it was forgotten.
@@ -291,6 +312,7 @@ function kubernetesGroup(ctx: AlertContext, rec: ReturnType<typeof recordings>):
     rules: [
       {
         alert: 'KubePodCrashLooping',
+        threshold: 'CrashLoopBackOff',
         area: 'kubernetes',
         severity: 'warning',
         forSeconds: forS,
@@ -301,6 +323,7 @@ function kubernetesGroup(ctx: AlertContext, rec: ReturnType<typeof recordings>):
       },
       {
         alert: 'KubeDeploymentReplicasUnavailable',
+        threshold: 'unavailable replicas > 0',
         area: 'kubernetes',
         severity: 'warning',
         forSeconds: forS,
@@ -310,6 +333,7 @@ function kubernetesGroup(ctx: AlertContext, rec: ReturnType<typeof recordings>):
       },
       {
         alert: 'KubeStatefulSetNotReady',
+        threshold: 'ready < desired replicas',
         area: 'kubernetes',
         severity: 'warning',
         forSeconds: forS,
@@ -319,6 +343,7 @@ function kubernetesGroup(ctx: AlertContext, rec: ReturnType<typeof recordings>):
       },
       {
         alert: 'KubeHpaMaxedOut',
+        threshold: 'current = max replicas',
         area: 'kubernetes',
         severity: 'warning',
         forSeconds: t.hpaAtMaxMinutes * 60,
@@ -328,6 +353,7 @@ function kubernetesGroup(ctx: AlertContext, rec: ReturnType<typeof recordings>):
       },
       {
         alert: 'KubeJobFailed',
+        threshold: 'a Job failed',
         area: 'kubernetes',
         severity: 'warning',
         forSeconds: 60,
@@ -337,6 +363,7 @@ function kubernetesGroup(ctx: AlertContext, rec: ReturnType<typeof recordings>):
       },
       {
         alert: 'KubeVolumeFillingUp',
+        threshold: `full within ${t.volumeFullWithinHours} h (trend of 6 h)`,
         area: 'kubernetes',
         severity: 'warning',
         // Extrapolations are noisy: the trend must hold for an hour (as kube-prometheus does).
@@ -347,6 +374,7 @@ function kubernetesGroup(ctx: AlertContext, rec: ReturnType<typeof recordings>):
       },
       {
         alert: 'KubeQuotaAlmostFull',
+        threshold: `> ${t.quotaPercent} % of a quota`,
         area: 'kubernetes',
         severity: 'warning',
         forSeconds: forS,
@@ -365,6 +393,7 @@ function platformGroups(ctx: AlertContext): AlertGroup[] {
   if (ctx.certificates) {
     rules.push({
       alert: 'CertificateExpiringSoon',
+      threshold: `expires within ${t.certificateExpiryDays} days`,
       area: 'platform',
       severity: 'warning',
       forSeconds: t.forMinutes * 60,
@@ -376,6 +405,7 @@ function platformGroups(ctx: AlertContext): AlertGroup[] {
   if (ctx.externalSecrets) {
     rules.push({
       alert: 'ExternalSecretNotSynced',
+      threshold: 'Ready = False',
       area: 'platform',
       severity: 'warning',
       forSeconds: t.forMinutes * 60,
