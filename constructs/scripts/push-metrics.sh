@@ -13,10 +13,13 @@
 # must not be reported as failed because monitoring was unreachable (the caller logs it; the
 # backup-age alert then fires, which is the right signal).
 #
-# Why bash and not curl: the images that run our scripts (postgres, amazon/aws-cli) differ in
-# what they carry, but all run bash, whose /dev/tcp redirection is all an HTTP/1.0 request
-# needs. Everything below is a bash builtin; test/integration/backup-metrics.test.ts runs it
-# with an empty PATH to prove that. Plain HTTP only: the Pushgateway is in-cluster.
+# Why bash and not curl or python: amazon/aws-cli is amazonlinux:2 plus only `less` and
+# `groff` (aws/aws-cli, docker/Dockerfile) and its python is bundled inside the CLI, so
+# neither curl nor a usable python is promised there; the postgres image is Debian with
+# different tools again. Both run our scripts with bash, whose /dev/tcp redirection is all an
+# HTTP/1.0 request needs. Everything below is a bash builtin; test/integration/
+# backup-metrics.test.ts runs it with an empty PATH to prove that. Plain HTTP only: the
+# Pushgateway is in-cluster.
 #
 # Usage by other scripts (base backups, WAL archiving): source this file, then call
 # `push_metrics <job>` with their own metric lines; see docs/alerts.md.

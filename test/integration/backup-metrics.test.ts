@@ -85,7 +85,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
     return body.data.alerts.find((a: any) => a.labels.alertname === name)?.state ?? 'inactive';
   };
   /** One backup, both phases, with the upload container's Pushgateway settings pointed at loopback. */
-  const backup = () => {
+  const backup = (pushgatewayUrl?: string) => {
     const dir = path.join(work, 'backups');
     fs.mkdirSync(dir, { recursive: true });
     const e: NodeJS.ProcessEnv = {
@@ -98,7 +98,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
       BACKUP_DIR: dir,
       LOCAL_RETENTION_DAYS: '7',
       REMOTE_RETENTION_DAYS: '90',
-      [Pushgateway.URL_ENV]: shipped(Pushgateway.URL_ENV).replace(/\/\/[^/]+/, `//127.0.0.1:${gatewayPort}`),
+      [Pushgateway.URL_ENV]: pushgatewayUrl ?? shipped(Pushgateway.URL_ENV).replace(/\/\/[^/]+/, `//127.0.0.1:${gatewayPort}`),
       [Pushgateway.JOB_ENV]: shipped(Pushgateway.JOB_ENV),
     };
     const dump = cp.spawnSync('bash', [BACKUP_SCRIPT, 'dump'], { env: e, encoding: 'utf8' });
@@ -202,6 +202,14 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
     await startGateway();
     expect(await gatewayMetric(M.backupLastSuccess.name)).toBe(last);
   }, 30000);
+
+  test('a backup whose push fails still succeeds (it reached S3) and says so in its log', async () => {
+    const before = await gatewayMetric(M.backupLastSuccess.name);
+    const closed = await freePort();
+    const { log } = backup(`http://127.0.0.1:${closed}`);
+    expect(log).toMatch(/WARNING: the backup succeeded but its metrics could not be pushed/);
+    expect(await gatewayMetric(M.backupLastSuccess.name)).toBe(before);
+  }, 60000);
 
   test('push_metrics needs nothing but bash: it pushes with an empty PATH', async () => {
     const r = cp.spawnSync('/bin/bash', ['--norc', '--noprofile', '-c', `source ${JSON.stringify(PUSH_METRICS_SCRIPT)}; printf 'nextgen_itest_pushed 7\\n' | push_metrics itest-job`], {
