@@ -54,6 +54,31 @@ describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipp
   let dir: string;
   let url = '';
 
+  const start = async () => {
+    const log = fs.openSync(path.join(dir, 'log'), 'a');
+    proc = cp.spawn(
+      which('prometheus-alertmanager')!,
+      [`--config.file=${path.join(dir, 'alertmanager.yml')}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=${url.replace('http://', '')}`, '--cluster.listen-address='],
+      { stdio: ['ignore', log, log] },
+    );
+    const end = Date.now() + 30000;
+    for (;;) {
+      try {
+        if ((await fetch(`${url}/-/ready`)).ok) return;
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > end) throw new Error(`alertmanager did not start: ${fs.readFileSync(path.join(dir, 'log'), 'utf8')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const stop = async () => {
+    if (proc && proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
+  };
+
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alertmanager-'));
     // The key files exist only in the pod: point the config at test values.
@@ -63,29 +88,11 @@ describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipp
     fs.writeFileSync(path.join(dir, 'alertmanager.yml'), configOf('prod').split(Alertmanager.SECRET_DIR).join(secrets));
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    const log = fs.openSync(path.join(dir, 'log'), 'w');
-    proc = cp.spawn(
-      which('prometheus-alertmanager')!,
-      [`--config.file=${path.join(dir, 'alertmanager.yml')}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address='],
-      { stdio: ['ignore', log, log] },
-    );
-    const end = Date.now() + 30000;
-    for (;;) {
-      try {
-        if ((await fetch(`${url}/-/ready`)).ok) break;
-      } catch {
-        /* not yet */
-      }
-      if (Date.now() > end) throw new Error(`alertmanager did not start: ${fs.readFileSync(path.join(dir, 'log'), 'utf8')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await start();
   }, 60000);
 
   afterAll(async () => {
-    if (proc && proc.exitCode === null) {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-    }
+    await stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -144,4 +151,21 @@ describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipp
     const other = await scenario('f', [{ alertname: 'NextgenApiHighErrorRate', severity: 'critical', area: 'api', namespace: 'nextgen-f' }]);
     expect(other).toEqual({ NextgenApiHighErrorRate: 'active' });
   });
+
+  test('a silence survives a restart on the same --storage.path (the StatefulSet\'s volume)', async () => {
+    const now = Date.now();
+    const silence = {
+      matchers: [{ name: 'alertname', value: 'KubeJobFailed', isRegex: false, isEqual: true }],
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 3600e3).toISOString(),
+      createdBy: 'itest',
+      comment: 'restart test',
+    };
+    const created = (await (await fetch(`${url}/api/v2/silences`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(silence) })).json()) as any;
+    expect(created.silenceID).toBeTruthy();
+    await stop();
+    await start();
+    const silences = (await (await fetch(`${url}/api/v2/silences`)).json()) as any[];
+    expect(silences.find((x) => x.id === created.silenceID)).toMatchObject({ comment: 'restart test', status: { state: 'active' } });
+  }, 60000);
 });
