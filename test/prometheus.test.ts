@@ -200,7 +200,14 @@ describe('operator mode', () => {
   test('dashboards ship as a ConfigMap for the stack\'s Grafana sidecar', () => {
     const cm = find(m, 'ConfigMap', 'nextgen-dashboards');
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
-    expect(Object.keys(cm.data).sort()).toEqual(['nextgen-api.json', 'nextgen-cache.json', 'nextgen-database.json', 'nextgen-resources.json']);
+    expect(Object.keys(cm.data).sort()).toEqual([
+      'nextgen-api.json',
+      'nextgen-backups.json',
+      'nextgen-cache.json',
+      'nextgen-cluster.json',
+      'nextgen-database.json',
+      'nextgen-resources.json',
+    ]);
   });
 
   test.each(K8S_VERSIONS.map((v) => [v]))('PodMonitors and the dashboards ConfigMap pass strict schema validation (Kubernetes %s)', (version) => {
