@@ -16,6 +16,7 @@ import { OUTAGE } from './alerts';
 export interface AlertmanagerConfigOptions {
   readonly slack?: { readonly channel: string; readonly webhookUrlFile: string };
   readonly pagerduty?: { readonly routingKeyFile: string };
+  /** @default - no e-mail receiver */
   readonly email?: {
     readonly to: string;
     readonly from: string;
