@@ -1,7 +1,10 @@
 /**
  * Monitoring for one environment, in the mode the environment chooses:
- * - `standalone`: Prometheus, Alertmanager (if enabled) and Grafana in the namespace;
- * - `operator`: ServiceMonitor/PodMonitor/PrometheusRule for an existing kube-prometheus-stack.
+ * - `standalone`: Prometheus, Alertmanager (if enabled), Grafana and kube-state-metrics in the
+ *   namespace;
+ * - `operator`: ServiceMonitor/PodMonitor/PrometheusRule for an existing kube-prometheus-stack
+ *   (which brings its own kube-state-metrics).
+ * Both run the Pushgateway that batch Jobs report to (`pushgateway.acceptPushesFrom`).
  *
  * Scrape jobs and monitors are derived from `Topology.of(this).metrics`, so this construct
  * must be created after every workload (MarketplaceChart builds it last); a validation
