@@ -1,16 +1,19 @@
 /**
- * Alertmanager: routes Prometheus alerts to Slack and (critical ones) PagerDuty, each
- * switched on per environment. The webhook URL and routing key live in Secret
- * `alertmanager-receivers` (keys `slack-webhook-url`, `pagerduty-routing-key`), mounted as
- * files; nothing secret is in the ConfigMap.
+ * Alertmanager: routes Prometheus alerts to Slack, (critical ones) PagerDuty and e-mail, each
+ * switched on per environment. The webhook URL, routing key and SMTP password live in Secret
+ * `alertmanager-receivers` (keys `slack-webhook-url`, `pagerduty-routing-key`,
+ * `smtp-password`), mounted as files; nothing secret is in the ConfigMap.
  *
- * One replica with an emptyDir: silences do not survive a restart (a mesh of replicas would
- * need a StatefulSet and peer discovery; not worth it at this size).
+ * One replica of a StatefulSet whose volume holds `--storage.path`: silences and the
+ * notification log survive a restart (without the log, a restart re-sends every firing
+ * alert; without silences, silenced alerts page again). A mesh of replicas would need peer
+ * discovery; not worth it at this size.
  *
- * Emits: ConfigMap `alertmanager-config`, Service `alertmanager` (9093), Deployment.
+ * Emits: ConfigMap `alertmanager-config`, Services `alertmanager` (9093) and
+ * `alertmanager-headless` (governing), StatefulSet with a volume claim template.
  */
 import { createHash } from 'crypto';
-import { Duration, Size } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { MonitoringConfig } from '../environments/schema';
@@ -20,6 +23,7 @@ import { toYaml } from './lib/output';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
 import { Endpoint, Peer } from './lib/topology';
 import { alertmanagerConfig } from './monitoring/alertmanager-config';
+import { addClaimTemplate, governingService } from './config/statefulset';
 import { SecretCatalog } from './secrets';
 
 export interface AlertmanagerProps {
@@ -35,9 +39,10 @@ export class Alertmanager extends Construct {
   static readonly UID = 65534;
   static readonly SECRET = 'alertmanager-receivers';
   static readonly SECRET_DIR = '/etc/alertmanager/secrets';
-  static readonly KEYS = { slack: 'slack-webhook-url', pagerduty: 'pagerduty-routing-key' } as const;
+  static readonly KEYS = { slack: 'slack-webhook-url', pagerduty: 'pagerduty-routing-key', smtpPassword: 'smtp-password' } as const;
+  static readonly DATA_DIR = '/alertmanager';
 
-  readonly deployment: kplus.Deployment;
+  readonly statefulSet: kplus.StatefulSet;
   readonly service: kplus.Service;
   readonly configMap: kplus.ConfigMap;
   readonly peer: Peer;
@@ -54,9 +59,13 @@ export class Alertmanager extends Construct {
     this.endpoint = { peer: this.peer, port: Alertmanager.PORT, portName: 'http' };
     this.address = `${name}:${Alertmanager.PORT}`;
 
-    const keys = [...(cfg.slack ? [Alertmanager.KEYS.slack] : []), ...(cfg.pagerduty ? [Alertmanager.KEYS.pagerduty] : [])];
+    const keys = [
+      ...(cfg.slack ? [Alertmanager.KEYS.slack] : []),
+      ...(cfg.pagerduty ? [Alertmanager.KEYS.pagerduty] : []),
+      ...(cfg.email ? [Alertmanager.KEYS.smtpPassword] : []),
+    ];
     const secret = keys.length
-      ? SecretCatalog.of(this).declare(Alertmanager.SECRET, keys, { description: 'Alertmanager receivers: Slack webhook URL, PagerDuty routing key' })
+      ? SecretCatalog.of(this).declare(Alertmanager.SECRET, keys, { description: 'Alertmanager receivers: Slack webhook URL, PagerDuty routing key, SMTP password' })
       : undefined;
     const file = (key: string) => {
       secret!.assertKey(key);
@@ -66,13 +75,25 @@ export class Alertmanager extends Construct {
       alertmanagerConfig({
         slack: cfg.slack ? { channel: cfg.slackChannel, webhookUrlFile: file(Alertmanager.KEYS.slack) } : undefined,
         pagerduty: cfg.pagerduty ? { routingKeyFile: file(Alertmanager.KEYS.pagerduty) } : undefined,
+        email: cfg.email
+          ? {
+              to: cfg.email.to,
+              from: cfg.email.from,
+              smarthost: cfg.email.smarthost,
+              authUsername: cfg.email.authUsername ?? cfg.email.from,
+              authPasswordFile: file(Alertmanager.KEYS.smtpPassword),
+              severities: cfg.email.severities,
+            }
+          : undefined,
       }),
     );
     this.configMap = new kplus.ConfigMap(this, 'Config', { metadata: { name: `${name}-config` }, data: { 'alertmanager.yml': text } });
 
-    this.deployment = new kplus.Deployment(this, 'Deployment', {
+    const headless = governingService(this, { name, selector, port: Alertmanager.PORT, portName: 'http' });
+    this.statefulSet = new kplus.StatefulSet(this, 'StatefulSet', {
       metadata: { name },
       replicas: 1,
+      service: headless,
       select: false,
       podMetadata: {
         labels: selector,
@@ -82,13 +103,18 @@ export class Alertmanager extends Construct {
       automountServiceAccountToken: false,
       serviceAccount: new kplus.ServiceAccount(this, 'ServiceAccount', { metadata: { name }, automountToken: false }),
     });
-    this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
+    this.statefulSet.select(kplus.LabelSelector.of({ labels: selector }));
     const probe = (path: string) => kplus.Probe.fromHttpGet(path, { port: Alertmanager.PORT, periodSeconds: Duration.seconds(10) });
-    const container = this.deployment.addContainer({
+    const container = this.statefulSet.addContainer({
       name: 'alertmanager',
       image: props.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      args: ['--config.file=/etc/alertmanager/alertmanager.yml', '--storage.path=/alertmanager', `--web.listen-address=:${Alertmanager.PORT}`, '--cluster.listen-address='],
+      args: [
+        '--config.file=/etc/alertmanager/alertmanager.yml',
+        `--storage.path=${Alertmanager.DATA_DIR}`,
+        `--web.listen-address=:${Alertmanager.PORT}`,
+        '--cluster.listen-address=',
+      ],
       ports: [{ number: Alertmanager.PORT, name: 'http' }],
       readiness: probe('/-/ready'),
       liveness: probe('/-/healthy'),
@@ -99,18 +125,29 @@ export class Alertmanager extends Construct {
       subPath: 'alertmanager.yml',
       readOnly: true,
     });
-    container.mount('/alertmanager', kplus.Volume.fromEmptyDir(this, 'Data', 'data', { sizeLimit: Size.mebibytes(256) }));
     if (secret) {
       container.mount(Alertmanager.SECRET_DIR, kplus.Volume.fromSecret(this, 'SecretVolume', secret.secret, { name: 'receivers' }), { readOnly: true });
     }
-    hardenPodSpec(this.deployment);
+    hardenPodSpec(this.statefulSet);
+    // Silences and the notification log (`nflog`), kept when the pod restarts or moves.
+    addClaimTemplate(this.statefulSet, {
+      name: 'data',
+      container,
+      mountPath: Alertmanager.DATA_DIR,
+      storageClass: cfg.storage.storageClass,
+      sizeGiB: cfg.storage.sizeGiB,
+    });
 
     this.service = selectPods(
       new kplus.Service(this, 'Service', { metadata: { name }, ports: [{ name: 'http', port: Alertmanager.PORT, targetPort: Alertmanager.PORT }] }),
       selector,
     );
-    if (keys.length) {
+    if (cfg.slack || cfg.pagerduty) {
       topology.allow(this.peer, { peer: { name: 'internet', external: 'internet' }, port: 443 }, 'Alertmanager posts to Slack and PagerDuty');
+    }
+    if (cfg.email) {
+      const port = Number(cfg.email.smarthost.split(':')[1]);
+      topology.allow(this.peer, { peer: { name: 'smtp', external: 'internet' }, port }, 'Alertmanager sends e-mail through the SMTP server');
     }
   }
 }

@@ -112,7 +112,12 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       grafanaHost: env.hosts.grafana,
       ingressClassName: env.ingressClassName,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
+      backups: [{ job: PostgresBackup.NAME, rpoSeconds: env.backup.rpoMinutes * 60, runSeconds: env.backup.activeDeadlineSeconds }],
+      restoreSeconds: env.restore.rtoMinutes * 60,
+      externalSecrets: env.secrets.provider === 'external-secrets',
     });
+    // The backup reports its result itself (constructs/scripts/push-metrics.sh).
+    this.monitoring.pushgateway.acceptPushesFrom(this.backup.peer, this.backup.cronJob.containers, 'the backup pushes its last success, duration and size');
 
     // Add workloads ABOVE this line. finalize() must stay the last statement.
     this.finalize();

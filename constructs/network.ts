@@ -180,6 +180,9 @@ export class NetworkPolicies extends Construct {
           }),
         ];
       }
+      case 'cluster-addon':
+        if (!p.namespace) throw new Error(`cluster add-on peer '${p.name}' has no namespace`);
+        return [kplus.Namespaces.select(this, id, { labels: { [NAME_LABEL]: p.namespace } })];
       default: {
         // cdk8s-plus-27 takes one peer per rule: several ranges become several rules.
         const ranges = this.props.externalRanges?.[p.external] ?? DEFAULT_EXTERNAL_RANGES[p.external];

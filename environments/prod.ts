@@ -42,9 +42,16 @@ export default defineEnvironment({
   backup: { schedule: '5 * * * *', rpoMinutes: 60, scratchSizeGiB: 50 },
   monitoring: {
     prometheus: { retentionDays: 30, storage: { storageClass: 'fast-ssd', sizeGiB: 50 } },
-    alertmanager: { enabled: true, pagerduty: true, slack: true, slackChannel: '#nextgen-prod-alerts' },
+    alertmanager: {
+      enabled: true,
+      pagerduty: true,
+      slack: true,
+      slackChannel: '#nextgen-prod-alerts',
+      email: { to: 'oncall@nextgen.example.com', from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
+    },
     grafana: { ingress: true },
-    thresholds: { errorRatePercent: 2, p99LatencySeconds: 1 },
+    // Prod's autoscaler pinned at its maximum for 15 min is capacity to add, not a blip.
+    thresholds: { errorRatePercent: 2, p99LatencySeconds: 1, hpaAtMaxMinutes: 15 },
   },
   gitops: { automated: true, syncWindows: [{ schedule: '0 8 * * 1-5', durationMinutes: 600 }] },
 });

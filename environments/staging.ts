@@ -22,6 +22,15 @@ export default defineEnvironment({
   // 5 API pods at max scale (4 + 1 surge) x 20 connections need more than the default 100.
   postgres: { storage: { storageClass: 'standard', sizeGiB: 20 }, maxConnections: 150 },
   backup: { schedule: '15 */6 * * *', rpoMinutes: 360 },
-  monitoring: { alertmanager: { enabled: true, slack: true, pagerduty: false, slackChannel: '#nextgen-staging' } },
+  monitoring: {
+    alertmanager: {
+      enabled: true,
+      slack: true,
+      pagerduty: false,
+      slackChannel: '#nextgen-staging',
+      // Staging has no pager: critical alerts reach the team by e-mail as well as Slack.
+      email: { to: 'nextgen-team@nextgen.example.com', from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587', severities: ['critical'] },
+    },
+  },
   gitops: { automated: true },
 });

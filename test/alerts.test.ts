@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import type { Environment, Thresholds } from '../environments/schema';
-import { alertGroups, AlertRule } from '../constructs/monitoring/alerts';
+import type { AlertRule } from '../constructs/monitoring/alerts';
 import { find, parseYaml, realEnvironments, synth, synthEnvironments } from './lib/synth';
 import { describeWith, which } from './integration/lib/servers';
 
@@ -25,8 +25,8 @@ const below = (pct: number) => pct / 2;
 
 type Series = Array<{ series: string; values: string }>;
 interface Fixture {
-  fire: (t: Thresholds, ns: string, n: number) => Series;
-  quiet: (t: Thresholds, ns: string, n: number) => Series;
+  fire: (t: Thresholds, ns: string, n: number, env: Environment) => Series;
+  quiet: (t: Thresholds, ns: string, n: number, env: Environment) => Series;
 }
 
 const sel = (ns: string, extra: Record<string, string> = {}) =>
@@ -133,20 +133,141 @@ export const FIXTURES: Record<string, Fixture> = {
     fire: (_t, ns, n) => [{ series: `up${sel(ns, { job: 'postgres' })}`, values: gauge(0, n) }],
     quiet: (_t, ns, n) => [{ series: `up${sel(ns, { job: 'postgres' })}`, values: gauge(1, n) }],
   },
+  NodeUnreachable: {
+    fire: (_t, _ns, n) => [{ series: kubelet('node-a'), values: gauge(0, n) }, { series: kubelet('node-b'), values: gauge(1, n) }],
+    quiet: (_t, _ns, n) => [{ series: kubelet('node-a'), values: gauge(1, n) }, { series: kubelet('node-b'), values: gauge(1, n) }],
+  },
+
+  // Pushed by the backup (labels as the Pushgateway exposes them: grouping key job, instance="").
+  BackupTooOld: {
+    // The last success is already older than the RPO and stays so (no backup since).
+    fire: (_t, ns, n, env) => [{ series: backupSeries(ns), values: `${-(env.backup.rpoMinutes * 60 + 600)}+0x${n}` }],
+    // A backup every sample: the last success is never older than one step plus half the RPO.
+    quiet: (_t, ns, n, env) => [{ series: backupSeries(ns), values: `${-(env.backup.rpoMinutes * 30)}+${STEP}x${n}` }],
+  },
+
+  // kube-state-metrics v2.13 series, with the labels its documentation lists (catalog DOCUMENTED).
+  BackupJobFailed: {
+    fire: (_t, ns, n) => failedJob(ns, n, 'postgres-backup-29410000', 'postgres-backup', 1),
+    quiet: (_t, ns, n) => failedJob(ns, n, 'postgres-backup-29410000', 'postgres-backup', 0),
+  },
+  BackupCronJobSuspended: {
+    fire: (_t, ns, n) => [{ series: `kube_cronjob_spec_suspend${ksm(ns, { cronjob: 'postgres-backup' })}`, values: gauge(1, n) }],
+    quiet: (_t, ns, n) => [{ series: `kube_cronjob_spec_suspend${ksm(ns, { cronjob: 'postgres-backup' })}`, values: gauge(0, n) }],
+  },
+  KubePodCrashLooping: {
+    fire: (_t, ns, n) => [{ series: `kube_pod_container_status_waiting_reason${ksm(ns, { ...podLabels, reason: 'CrashLoopBackOff' })}`, values: gauge(1, n) }],
+    quiet: (_t, ns, n) => [{ series: `kube_pod_container_status_waiting_reason${ksm(ns, { ...podLabels, reason: 'ContainerCreating' })}`, values: gauge(1, n) }],
+  },
+  KubeDeploymentReplicasUnavailable: {
+    fire: (_t, ns, n) => [{ series: `kube_deployment_status_replicas_unavailable${ksm(ns, { deployment: 'nextgen-api' })}`, values: gauge(1, n) }],
+    quiet: (_t, ns, n) => [{ series: `kube_deployment_status_replicas_unavailable${ksm(ns, { deployment: 'nextgen-api' })}`, values: gauge(0, n) }],
+  },
+  KubeStatefulSetNotReady: {
+    fire: (_t, ns, n) => statefulSet(ns, n, 0, 1),
+    quiet: (_t, ns, n) => statefulSet(ns, n, 1, 1),
+  },
+  KubeHpaMaxedOut: {
+    fire: (_t, ns, n) => hpa(ns, n, 6, 6),
+    quiet: (_t, ns, n) => hpa(ns, n, 5, 6),
+  },
+  KubeJobFailed: {
+    fire: (_t, ns, n) => failedJob(ns, n, 'nextgen-migrate-92ccf149', undefined, 1),
+    quiet: (_t, ns, n) => failedJob(ns, n, 'nextgen-migrate-92ccf149', undefined, 0),
+  },
+  KubeVolumeFillingUp: {
+    // 1 GB free, falling to zero in half (fire) or twice (quiet) the prediction window.
+    fire: (t, ns, n) => volumeTrend(ns, n, t.volumeFullWithinHours * 3600 * 0.5),
+    quiet: (t, ns, n) => volumeTrend(ns, n, t.volumeFullWithinHours * 3600 * 2),
+  },
+  KubeQuotaAlmostFull: {
+    fire: (t, ns, n) => quota(ns, n, above(t.quotaPercent)),
+    quiet: (t, ns, n) => quota(ns, n, below(t.quotaPercent)),
+  },
+
+  // cert-manager: expiry as a Unix time; External Secrets: one series per condition/status.
+  CertificateExpiringSoon: {
+    fire: (t, ns, n) => [{ series: certSeries(ns), values: gauge(t.certificateExpiryDays * 86400 * 0.5, n) }],
+    quiet: (t, ns, n) => [{ series: certSeries(ns), values: gauge(t.certificateExpiryDays * 86400 * 2, n) }],
+  },
+  ExternalSecretNotSynced: {
+    fire: (_t, ns, n) => externalSecret(ns, n, false),
+    quiet: (_t, ns, n) => externalSecret(ns, n, true),
+  },
 };
 
-const rulesOf = (env: Environment): AlertRule[] =>
-  alertGroups({ namespace: env.namespace, thresholds: env.monitoring.thresholds, rateWindowSeconds: 300 }).flatMap((g) => g.rules);
+function kubelet(node: string): string {
+  return `up{job="kubelet",node="${node}",instance="${node}:10250"}`;
+}
+function backupSeries(ns: string): string {
+  return `nextgen_backup_last_success_timestamp_seconds{namespace="${ns}",job="postgres-backup",instance=""}`;
+}
+/** kube-state-metrics' own target labels plus the object's. */
+const ksm = (ns: string, extra: Record<string, string>) =>
+  `{${Object.entries({ job: 'kube-state-metrics', instance: '10.1.2.3:8080', namespace: ns, ...extra }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+const podLabels = { pod: 'nextgen-api-6d4cf56db6-x7k2p', uid: 'a1b2', container: 'api' };
+function failedJob(ns: string, n: number, job: string, cronJob: string | undefined, failed: number): Series {
+  return [
+    { series: `kube_job_failed${ksm(ns, { job_name: job, condition: 'true' })}`, values: gauge(failed, n) },
+    { series: `kube_job_failed${ksm(ns, { job_name: job, condition: 'false' })}`, values: gauge(1 - failed, n) },
+    ...(cronJob
+      ? [{ series: `kube_job_owner${ksm(ns, { job_name: job, owner_kind: 'CronJob', owner_name: cronJob, owner_is_controller: 'true' })}`, values: gauge(1, n) }]
+      : [{ series: `kube_job_owner${ksm(ns, { job_name: job, owner_kind: '<none>', owner_name: '<none>', owner_is_controller: '<none>' })}`, values: gauge(1, n) }]),
+  ];
+}
+function statefulSet(ns: string, n: number, ready: number, desired: number): Series {
+  return [
+    { series: `kube_statefulset_status_replicas_ready${ksm(ns, { statefulset: 'postgres' })}`, values: gauge(ready, n) },
+    { series: `kube_statefulset_replicas${ksm(ns, { statefulset: 'postgres' })}`, values: gauge(desired, n) },
+  ];
+}
+function hpa(ns: string, n: number, current: number, max: number): Series {
+  return [
+    { series: `kube_horizontalpodautoscaler_status_current_replicas${ksm(ns, { horizontalpodautoscaler: 'nextgen-api' })}`, values: gauge(current, n) },
+    { series: `kube_horizontalpodautoscaler_spec_max_replicas${ksm(ns, { horizontalpodautoscaler: 'nextgen-api' })}`, values: gauge(max, n) },
+  ];
+}
+function volumeTrend(ns: string, n: number, secondsToEmpty: number): Series {
+  const free = 1e9;
+  return [
+    { series: `kubelet_volume_stats_available_bytes${sel(ns, { persistentvolumeclaim: 'data-postgres-0' })}`, values: `${free}-${Math.round((free / secondsToEmpty) * STEP)}x${n}` },
+    { series: `kubelet_volume_stats_capacity_bytes${sel(ns, { persistentvolumeclaim: 'data-postgres-0' })}`, values: gauge(2e9, n) },
+  ];
+}
+function quota(ns: string, n: number, pct: number): Series {
+  const q = (type: string) => `kube_resourcequota${ksm(ns, { resourcequota: ns, resource: 'requests.cpu', type })}`;
+  return [
+    { series: q('hard'), values: gauge(16, n) },
+    { series: q('used'), values: gauge((16 * pct) / 100, n) },
+    // Another resource far from its limit does not matter.
+    { series: `kube_resourcequota${ksm(ns, { resourcequota: ns, resource: 'pods', type: 'hard' })}`, values: gauge(40, n) },
+    { series: `kube_resourcequota${ksm(ns, { resourcequota: ns, resource: 'pods', type: 'used' })}`, values: gauge(4, n) },
+  ];
+}
+function certSeries(ns: string): string {
+  return `certmanager_certificate_expiration_timestamp_seconds{job="cert-manager",instance="cert-manager.cert-manager.svc:9402",namespace="${ns}",name="nextgen-api-tls",issuer_name="letsencrypt-prod",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"}`;
+}
+function externalSecret(ns: string, n: number, ready: boolean): Series {
+  const s = (status: string) =>
+    `externalsecret_status_condition{job="external-secrets",instance="external-secrets-metrics.external-secrets.svc:8080",namespace="${ns}",name="postgres-app",condition="Ready",status="${status}"}`;
+  return [
+    { series: s('True'), values: gauge(ready ? 1 : 0, n) },
+    { series: s('False'), values: gauge(ready ? 0 : 1, n) },
+  ];
+}
+
 
 describe('alert rules', () => {
   const prod = synth();
   const shipped = parseYaml(find(prod, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml']);
-  const shippedRules = shipped.groups.flatMap((g: any) => g.rules);
+  const shippedRules = shipped.groups.flatMap((g: any) => g.rules).filter((r: any) => r.alert);
 
   test('one alert for each of the guide\'s key metrics areas, each with a fixture', () => {
     const names = shippedRules.map((r: any) => r.alert).sort();
     expect(names).toEqual(Object.keys(FIXTURES).sort());
-    expect(new Set(shippedRules.map((r: any) => r.labels.area))).toEqual(new Set(['api', 'database', 'resources', 'cache', 'scraping']));
+    expect(new Set(shippedRules.map((r: any) => r.labels.area))).toEqual(
+      new Set(['api', 'database', 'resources', 'cache', 'scraping', 'backup', 'kubernetes', 'platform']),
+    );
   });
 
   test('every alert links its runbook and has a severity, summary and description', () => {
@@ -174,42 +295,114 @@ describe('alert rules', () => {
     expect(r.expr).toMatch(/^histogram_quantile\(0\.99, sum by \(le\) \(rate\(http_request_duration_seconds_bucket\{[^}]*\}\[5m\]\)\)\) > 1$/);
   });
 
-  test('rules select this environment\'s namespace only', () => {
-    for (const r of shippedRules) expect(r.expr).toContain('namespace="nextgen-test"');
+  test('rules select this environment\'s namespace only (the node alert watches the kubelets it runs on)', () => {
+    for (const r of shippedRules.filter((x: any) => x.alert !== 'NodeUnreachable')) expect(r.expr).toContain('namespace="nextgen-test"');
+    const records = shipped.groups.flatMap((g: any) => g.rules).filter((r: any) => r.record);
+    expect(records.length).toBeGreaterThan(1);
+    for (const r of records) expect(r.expr).toContain('namespace="nextgen-test"');
   });
+});
+
+/** `promtool test rules` with the shipped rule file and `tests`; returns the combined output. */
+function promtoolTest(rulesText: string, tests: unknown[]): { ok: boolean; out: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'nextgen.rules.yaml'), rulesText);
+    fs.writeFileSync(path.join(dir, 'tests.yaml'), stringify({ rule_files: ['nextgen.rules.yaml'], evaluation_interval: `${STEP}s`, tests }));
+    const r = cp.spawnSync(which('promtool')!, ['test', 'rules', 'tests.yaml'], { cwd: dir, encoding: 'utf8' });
+    return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const count = (alert: string, state: 'firing' | 'pending', at: number, expected: number) => ({
+  expr: `count(ALERTS{alertname="${alert}",alertstate="${state}"}) or vector(0)`,
+  eval_time: `${at}s`,
+  exp_samples: [{ labels: '{}', value: expected }],
 });
 
 describeWith(['promtool'], 'alert rules under `promtool test rules`', () => {
   const envs = realEnvironments();
-  const { byFolder } = synthEnvironments(envs);
+  const { built, byFolder } = synthEnvironments(envs);
+  const rulesOf = (env: Environment): AlertRule[] => built.environments.find((c) => c.env.name === env.name)!.monitoring.groups.flatMap((g) => g.rules);
 
-  test.each(envs.map((e) => [e.name, e] as const))('%s: each alert fires above its threshold and stays quiet below it', (_name, env) => {
-    const manifests = byFolder.get(env.name)!;
-    const rulesText = find(manifests, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
-    try {
-      fs.writeFileSync(path.join(dir, 'nextgen.rules.yaml'), rulesText);
-      const tests = rulesOf(env).flatMap((rule) => {
-        const evalSeconds = rule.forSeconds + 600;
-        const n = (evalSeconds + 300) / STEP;
-        const fixture = FIXTURES[rule.alert];
-        const check = (expected: number) => ({
-          expr: `count(ALERTS{alertname="${rule.alert}",alertstate="firing"}) or vector(0)`,
-          eval_time: `${evalSeconds}s`,
-          exp_samples: [{ labels: '{}', value: expected }],
-        });
-        return [
-          { name: `${rule.alert} fires`, interval: `${STEP}s`, input_series: fixture.fire(env.monitoring.thresholds, env.namespace, n), promql_expr_test: [check(1)] },
-          { name: `${rule.alert} quiet`, interval: `${STEP}s`, input_series: fixture.quiet(env.monitoring.thresholds, env.namespace, n), promql_expr_test: [check(0)] },
-        ];
-      });
-      fs.writeFileSync(path.join(dir, 'tests.yaml'), stringify({ rule_files: ['nextgen.rules.yaml'], evaluation_interval: `${STEP}s`, tests }));
-      const r = cp.spawnSync(which('promtool')!, ['test', 'rules', 'tests.yaml'], { cwd: dir, encoding: 'utf8' });
-      expect(`${r.stdout}${r.stderr}`).not.toMatch(/FAILED/);
-      expect(r.status).toBe(0);
-      console.log(`promtool test rules (${env.name}): ${tests.length} cases (${tests.length / 2} alerts x fire/quiet) passed`);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  test.each(envs.map((e) => [e.name, e] as const))('%s: each alert fires above its threshold (only after its `for:`) and stays quiet below it', (_name, env) => {
+    const rulesText = find(byFolder.get(env.name)!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const tests = rulesOf(env).flatMap((rule) => {
+      const evalSeconds = rule.forSeconds + 600;
+      const n = (evalSeconds + 300) / STEP;
+      // The condition holds from the first samples, so one step before `for:` has elapsed the
+      // alert must not fire yet (it may be pending, or still inactive while a rate window fills).
+      const before = rule.forSeconds - STEP;
+      const fixture = FIXTURES[rule.alert];
+      const t = env.monitoring.thresholds;
+      return [
+        {
+          name: `${rule.alert} fires`,
+          interval: `${STEP}s`,
+          input_series: fixture.fire(t, env.namespace, n, env),
+          promql_expr_test: [count(rule.alert, 'firing', before, 0), count(rule.alert, 'firing', evalSeconds, 1)],
+        },
+        {
+          name: `${rule.alert} quiet`,
+          interval: `${STEP}s`,
+          input_series: fixture.quiet(t, env.namespace, n, env),
+          promql_expr_test: [count(rule.alert, 'pending', evalSeconds, 0), count(rule.alert, 'firing', evalSeconds, 0)],
+        },
+      ];
+    });
+    const r = promtoolTest(rulesText, tests);
+    expect(r.out).not.toMatch(/FAILED/);
+    expect(r.ok).toBe(true);
+    console.log(`promtool test rules (${env.name}): ${tests.length} cases (${tests.length / 2} alerts x fire/quiet, \`for:\` checked) passed`);
+  });
+
+  test('gauge conditions are pending while `for:` runs, then fire (BackupTooOld, prod)', () => {
+    const env = envs.find((e) => e.name === 'prod')!;
+    const rule = rulesOf(env).find((r) => r.alert === 'BackupTooOld')!;
+    expect(rule.forSeconds).toBe(env.backup.activeDeadlineSeconds);
+    const rulesText = find(byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const r = promtoolTest(rulesText, [
+      {
+        interval: `${STEP}s`,
+        input_series: FIXTURES.BackupTooOld.fire(env.monitoring.thresholds, env.namespace, (rule.forSeconds + 120) / STEP, env),
+        promql_expr_test: [
+          count('BackupTooOld', 'pending', rule.forSeconds - STEP, 1),
+          count('BackupTooOld', 'firing', rule.forSeconds - STEP, 0),
+          count('BackupTooOld', 'firing', rule.forSeconds, 1),
+        ],
+      },
+    ]);
+    expect(r.out).not.toMatch(/FAILED/);
+    expect(r.ok).toBe(true);
+  });
+
+  test('a failed backup Job raises BackupJobFailed, not also the generic KubeJobFailed', () => {
+    const env = envs.find((e) => e.name === 'prod')!;
+    const rulesText = find(byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const r = promtoolTest(rulesText, [
+      {
+        interval: `${STEP}s`,
+        input_series: FIXTURES.BackupJobFailed.fire(env.monitoring.thresholds, env.namespace, 60, env),
+        promql_expr_test: [count('BackupJobFailed', 'firing', 900, 1), count('KubeJobFailed', 'firing', 900, 0)],
+      },
+    ]);
+    expect(r.out).not.toMatch(/FAILED/);
+    expect(r.ok).toBe(true);
+  });
+
+  test('the check can fail: a fixture below the threshold does not satisfy "fires"', () => {
+    const env = envs.find((e) => e.name === 'prod')!;
+    const rulesText = find(byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const r = promtoolTest(rulesText, [
+      {
+        interval: `${STEP}s`,
+        input_series: FIXTURES.KubeQuotaAlmostFull.quiet(env.monitoring.thresholds, env.namespace, 60, env),
+        promql_expr_test: [count('KubeQuotaAlmostFull', 'firing', 900, 1)],
+      },
+    ]);
+    expect(r.out).toMatch(/FAILED/);
+    expect(r.ok).toBe(false);
   });
 });

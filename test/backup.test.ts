@@ -100,8 +100,9 @@ describe('PostgreSQL backup CronJob', () => {
     const np = find(prod, 'NetworkPolicy', 'postgres-backup');
     expect(np.spec.podSelector.matchLabels).toEqual(cron.spec.jobTemplate.spec.template.metadata.labels);
     const ports = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port)).sort();
-    expect(ports).toEqual([443, 5432]);
+    // 9091: the upload container reports its success to the Pushgateway (constructs/pushgateway.ts).
+    expect(ports).toEqual([443, 5432, 9091]);
     const custom = find(synth({ backup: { s3: { egressPort: 9000 } } }), 'NetworkPolicy', 'postgres-backup');
-    expect(custom.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port)).sort()).toEqual([5432, 9000]);
+    expect(custom.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port)).sort()).toEqual([5432, 9000, 9091]);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Grafana and Alertmanager: credentials only by Secret reference, provisioning that points
- * at our Prometheus, dashboards as valid Grafana JSON, receivers switched per environment.
+ * Grafana: credentials only by Secret reference, provisioning that points at our Prometheus,
+ * dashboards as valid Grafana JSON. (Alertmanager: test/alertmanager.test.ts.)
  */
 import { buildDashboard, dashboardQueries, dashboardSpecs } from '../constructs/monitoring/dashboards';
 import { find, parseYaml, podSpec, synth, testEnvironment } from './lib/synth';
@@ -50,10 +50,17 @@ describe('Grafana', () => {
     expect(providers[0].options.path).toBe(dashMount.mountPath);
   });
 
-  test('four dashboards: API performance, database health, resource utilization, caching', () => {
+  test('the guide\'s four dashboards (API, database, resources, caching) plus backups and cluster state', () => {
     const cm = find(prod, 'ConfigMap', 'grafana-dashboards');
     const titles = Object.values(cm.data).map((j: any) => JSON.parse(j).title).sort();
-    expect(titles).toEqual(['NextGen / API performance', 'NextGen / Caching', 'NextGen / Database health', 'NextGen / Resource utilization']);
+    expect(titles).toEqual([
+      'NextGen / API performance',
+      'NextGen / Backups and recovery',
+      'NextGen / Caching',
+      'NextGen / Cluster state',
+      'NextGen / Database health',
+      'NextGen / Resource utilization',
+    ]);
   });
 
   test('each dashboard is a Grafana dashboard model: uid, schemaVersion, panels with gridPos and Prometheus targets on the provisioned datasource', () => {
@@ -98,50 +105,5 @@ describe('Grafana', () => {
     expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe(String(testEnvironment().monitoring.grafana.ingressRateLimitRps));
     expect(env('GF_SERVER_ROOT_URL').value).toBe(`https://${testEnvironment().hosts.grafana}/`);
     expect(synth({ monitoring: { grafana: { ingress: false } } }).some((m) => m.kind === 'Ingress' && m.metadata.name === 'grafana')).toBe(false);
-  });
-});
-
-describe('Alertmanager', () => {
-  const amConfig = (m: ReturnType<typeof synth>) => parseYaml(find(m, 'ConfigMap', 'alertmanager-config').data['alertmanager.yml']);
-
-  test('prod: critical alerts page PagerDuty and continue to Slack; everything else goes to Slack', () => {
-    const cfg = amConfig(synth());
-    expect(cfg.route.receiver).toBe('slack');
-    expect(cfg.route.routes).toEqual([{ receiver: 'pagerduty', matchers: ['severity="critical"'], continue: true }]);
-    expect(cfg.receivers.find((r: any) => r.name === 'slack').slack_configs[0].channel).toBe('#nextgen-prod-alerts');
-  });
-
-  test('keys are read from the mounted Secret alertmanager-receivers, never written', () => {
-    const m = synth();
-    const cfg = amConfig(m);
-    const pod = podSpec(find(m, 'Deployment', 'alertmanager'));
-    const vol = pod.volumes.find((v: any) => v.secret?.secretName === 'alertmanager-receivers');
-    const mount = pod.containers[0].volumeMounts.find((x: any) => x.name === vol.name);
-    expect(cfg.receivers.find((r: any) => r.name === 'slack').slack_configs[0].api_url_file).toBe(`${mount.mountPath}/slack-webhook-url`);
-    expect(cfg.receivers.find((r: any) => r.name === 'pagerduty').pagerduty_configs[0].routing_key_file).toBe(`${mount.mountPath}/pagerduty-routing-key`);
-    expect(find(m, 'ExternalSecret', 'alertmanager-receivers').spec.data.map((d: any) => d.secretKey).sort()).toEqual(['pagerduty-routing-key', 'slack-webhook-url']);
-    expect(JSON.stringify(cfg)).not.toMatch(/api_url"|routing_key"|hooks\.slack\.com/);
-  });
-
-  test('receivers switch per environment: Slack only declares only its key and has no PagerDuty route', () => {
-    const m = synth({ monitoring: { alertmanager: { pagerduty: false } } });
-    const cfg = amConfig(m);
-    expect(cfg.route.routes).toEqual([]);
-    expect(cfg.receivers.map((r: any) => r.name).sort()).toEqual(['null', 'slack']);
-    expect(find(m, 'ExternalSecret', 'alertmanager-receivers').spec.data.map((d: any) => d.secretKey)).toEqual(['slack-webhook-url']);
-  });
-
-  test('disabled: no Alertmanager and no alerting section in Prometheus', () => {
-    const m = synth({ monitoring: { alertmanager: { enabled: false } } });
-    expect(m.some((x) => x.metadata.name === 'alertmanager')).toBe(false);
-    expect(m.some((x) => x.metadata.name === 'alertmanager-receivers')).toBe(false);
-    expect(parseYaml(find(m, 'ConfigMap', 'prometheus-config').data['prometheus.yml']).alerting).toBeUndefined();
-  });
-
-  test('Prometheus sends alerts to the alertmanager Service', () => {
-    const m = synth();
-    const svc = find(m, 'Service', 'alertmanager');
-    const targets = parseYaml(find(m, 'ConfigMap', 'prometheus-config').data['prometheus.yml']).alerting.alertmanagers[0].static_configs[0].targets;
-    expect(targets).toEqual([`${svc.metadata.name}:${svc.spec.ports[0].port}`]);
   });
 });

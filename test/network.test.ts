@@ -118,6 +118,8 @@ const EXTERNAL_ADDRESSES: Record<ExternalPeer['external'], Pod | string> = {
   'kube-apiserver': '10.96.0.1',
   kubelet: '10.0.1.10',
   internet: PUBLIC_IP,
+  // A pod of the add-on; its namespace is the peer's (see World.target).
+  'cluster-addon': { namespace: '(the peer namespace)', labels: { 'app.kubernetes.io/name': 'addon' }, ip: '10.244.9.70' },
 };
 
 class World {
@@ -144,7 +146,7 @@ class World {
   }
   target(to: Endpoint | ExternalEndpoint): Target {
     if ('external' in to.peer) {
-      const a = EXTERNAL_ADDRESSES[to.peer.external];
+      const a = to.peer.namespace ? { ...(EXTERNAL_ADDRESSES[to.peer.external] as Pod), namespace: to.peer.namespace } : EXTERNAL_ADDRESSES[to.peer.external];
       return typeof a === 'string' ? { ip: a, port: to.port, protocol: to.protocol } : { pod: a, port: to.port, protocol: to.protocol };
     }
     return { pod: this.pod(to.peer as Peer), port: to.port, protocol: to.protocol };

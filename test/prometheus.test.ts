@@ -96,8 +96,37 @@ describe('Prometheus (standalone)', () => {
       expect(portKeep).toMatchObject({ action: 'keep', regex: e.portName });
       expect(job.relabel_configs).toContainEqual({ source_labels: ['__meta_kubernetes_namespace'], target_label: 'namespace' });
     }
-    const derived = [...jobs.keys()].filter((j) => !['prometheus', 'kubelet', 'kubelet-cadvisor'].includes(j));
+    const derived = [...jobs.keys()].filter((j) => !['prometheus', 'kubelet', 'kubelet-cadvisor', 'cert-manager', 'external-secrets'].includes(j));
     expect(derived.sort()).toEqual(endpoints.map((e) => e.job).sort());
+  });
+
+  test('the Pushgateway is scraped with honor_labels, so pushed groups keep their own job label', () => {
+    expect(jobs.get('pushgateway').honor_labels).toBe(true);
+    expect(jobs.get('kube-state-metrics').honor_labels).toBeUndefined();
+    expect(jobs.get('postgres').honor_labels).toBeUndefined();
+  });
+
+  test('cert-manager and External Secrets metrics are scraped by Service address, keeping only this namespace, with a network path', () => {
+    expect(jobs.get('cert-manager')).toEqual({
+      job_name: 'cert-manager',
+      honor_labels: true,
+      static_configs: [{ targets: ['cert-manager.cert-manager.svc:9402'], labels: { namespace: 'nextgen-test' } }],
+      metric_relabel_configs: [{ action: 'keep', source_labels: ['namespace'], regex: 'nextgen-test' }],
+    });
+    expect(jobs.get('external-secrets').static_configs[0].targets).toEqual(['external-secrets-metrics.external-secrets.svc:8080']);
+    const np = find(prod, 'NetworkPolicy', 'prometheus');
+    const toNs = (ns: string) => np.spec.egress.find((r: any) => r.to?.some((t: any) => t.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === ns));
+    expect(toNs('cert-manager').ports).toEqual([{ port: 9402, protocol: 'TCP' }]);
+    expect(toNs('external-secrets').ports).toEqual([{ port: 8080, protocol: 'TCP' }]);
+  });
+
+  test('without TLS there are no cert-manager certificates to watch: no scrape job, no network path', () => {
+    const other = synth({ tls: { enabled: false } });
+    const cfg = parseYaml(find(other, 'ConfigMap', 'prometheus-config').data['prometheus.yml']);
+    const names = cfg.scrape_configs.map((j: any) => j.job_name);
+    expect(names).toContain('external-secrets');
+    expect(names).not.toContain('cert-manager');
+    expect(JSON.stringify(find(other, 'NetworkPolicy', 'prometheus'))).not.toMatch(/cert-manager/);
   });
 
   test('the API, postgres_exporter and redis_exporter are all scraped', () => {
@@ -175,7 +204,14 @@ describe('operator mode', () => {
   test('dashboards ship as a ConfigMap for the stack\'s Grafana sidecar', () => {
     const cm = find(m, 'ConfigMap', 'nextgen-dashboards');
     expect(cm.metadata.labels.grafana_dashboard).toBe('1');
-    expect(Object.keys(cm.data).sort()).toEqual(['nextgen-api.json', 'nextgen-cache.json', 'nextgen-database.json', 'nextgen-resources.json']);
+    expect(Object.keys(cm.data).sort()).toEqual([
+      'nextgen-api.json',
+      'nextgen-backups.json',
+      'nextgen-cache.json',
+      'nextgen-cluster.json',
+      'nextgen-database.json',
+      'nextgen-resources.json',
+    ]);
   });
 
   test.each(K8S_VERSIONS.map((v) => [v]))('PodMonitors and the dashboards ConfigMap pass strict schema validation (Kubernetes %s)', (version) => {

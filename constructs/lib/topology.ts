@@ -46,7 +46,9 @@ export interface Peer {
  */
 export interface ExternalPeer {
   readonly name: string;
-  readonly external: 'ingress-controller' | 'load-balancer' | 'kube-dns' | 'kube-apiserver' | 'internet' | 'kubelet';
+  readonly external: 'ingress-controller' | 'load-balancer' | 'kube-dns' | 'kube-apiserver' | 'internet' | 'kubelet' | 'cluster-addon';
+  /** For `cluster-addon` (cert-manager, External Secrets metrics): the add-on's namespace (every pod in it). @default - none */
+  readonly namespace?: string;
 }
 
 /** A port on a workload's pods. */
@@ -73,6 +75,11 @@ export interface MetricsEndpoint extends Endpoint {
   readonly path?: string;
   /** Name of a Service that selects the pods and exposes the port, if any. */
   readonly serviceName?: string;
+  /**
+   * Keep the `job`/`instance` labels the target exposes (a Pushgateway relays other jobs' metrics).
+   * @default false
+   */
+  readonly honorLabels?: boolean;
 }
 
 export interface Connection {

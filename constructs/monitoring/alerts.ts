@@ -2,39 +2,16 @@
  * Alert rules for the guide's "Key Metrics to Monitor", as typed data. Thresholds and the
  * `for:` duration come from the environment's `monitoring.thresholds`; every alert links its
  * runbook. Rules select by `namespace` (set by our scrape jobs and by the Prometheus
- * Operator alike), so the same rules work in standalone and operator mode.
+ * Operator alike), so the same rules work in standalone and operator mode. The backup,
+ * cluster-state and add-on alerts are in `cluster-alerts.ts`; the rule model in `rule-model.ts`.
  */
-import type { Thresholds } from '../../environments/schema';
-import { M } from './catalog';
-import { Expr, duration, labels, promql } from './promql';
+import { M, recordings } from './catalog';
+import { backupGroups, kubernetesGroup, platformGroups } from './cluster-alerts';
+import { duration, labels, promql } from './promql';
+import { AlertContext, AlertGroup, AlertRule, OUTAGE } from './rule-model';
+import { KUBELET_JOBS } from './scrape';
 
-export type Severity = 'critical' | 'warning';
-
-export interface AlertRule {
-  /** CamelCase alert name; also the runbook page name. */
-  readonly alert: string;
-  readonly expr: Expr;
-  /** Seconds the condition must hold. */
-  readonly forSeconds: number;
-  readonly severity: Severity;
-  /** Which of the guide's key metrics this watches. */
-  readonly area: 'api' | 'database' | 'resources' | 'cache' | 'scraping';
-  readonly summary: string;
-  /** May use `{{ $value }}` and `{{ $labels.x }}`. */
-  readonly description: string;
-}
-
-export interface AlertGroup {
-  readonly name: string;
-  readonly rules: AlertRule[];
-}
-
-export interface AlertContext {
-  readonly namespace: string;
-  readonly thresholds: Thresholds;
-  /** Rate window, at least four scrape intervals. */
-  readonly rateWindowSeconds: number;
-}
+export * from './rule-model';
 
 /** The rule groups for one environment. */
 export function alertGroups(ctx: AlertContext): AlertGroup[] {
@@ -46,6 +23,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
   const fiveXx = `{namespace="${ctx.namespace}",status=~"5.."}`;
   const reqRate = promql`sum(rate(${M.httpRequests}${ns}[${w}]))`;
   const rule = (r: Omit<AlertRule, 'forSeconds'> & { forSeconds?: number }): AlertRule => ({ forSeconds: forS, ...r });
+  const rec = recordings(ctx.namespace);
 
   return [
     {
@@ -53,6 +31,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: 'NextgenApiRequestRateLow',
+          threshold: `< ${t.minRequestsPerSecond} req/s`,
           area: 'api',
           severity: 'critical',
           // `or vector(0)`: with no series at all (API gone) the rate is 0, not "no data".
@@ -62,6 +41,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'NextgenApiHighLatencyP99',
+          threshold: `p99 > ${t.p99LatencySeconds} s`,
           area: 'api',
           severity: 'warning',
           expr: promql`histogram_quantile(0.99, sum by (le) (rate(${M.httpDurationBucket}${ns}[${w}]))) > ${t.p99LatencySeconds}`,
@@ -70,6 +50,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'NextgenApiHighErrorRate',
+          threshold: `> ${t.errorRatePercent} % 5xx`,
           area: 'api',
           severity: 'critical',
           expr: promql`sum(rate(${M.httpRequests}${fiveXx}[${w}])) / ${reqRate} * 100 > ${t.errorRatePercent}`,
@@ -82,7 +63,8 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       name: 'nextgen-database',
       rules: [
         rule({
-          alert: 'PostgresDown',
+          alert: OUTAGE.database,
+          threshold: 'pg_up = 0',
           area: 'database',
           severity: 'critical',
           forSeconds: 60,
@@ -92,6 +74,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'PostgresConnectionsHigh',
+          threshold: `> ${t.dbConnectionsPercent} % of max_connections`,
           area: 'database',
           severity: 'warning',
           expr: promql`sum by (namespace, instance) (${M.pgBackends}${ns}) / max by (namespace, instance) (${M.pgMaxConnections}${ns}) * 100 > ${t.dbConnectionsPercent}`,
@@ -100,6 +83,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'PostgresLongRunningQuery',
+          threshold: `active transaction > ${t.dbActiveQuerySeconds} s`,
           area: 'database',
           severity: 'warning',
           expr: promql`max by (namespace, instance, datname) (${M.pgMaxTxDuration}{namespace="${ctx.namespace}",state="active"}) > ${t.dbActiveQuerySeconds}`,
@@ -108,6 +92,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'PostgresReplicationLagHigh',
+          threshold: `> ${t.replicationLagSeconds} s behind`,
           area: 'database',
           severity: 'warning',
           expr: promql`max by (namespace, instance) (${M.pgReplicationLag}${ns}) > ${t.replicationLagSeconds} and on (namespace, instance) ${M.pgIsReplica}${ns} == 1`,
@@ -121,6 +106,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: 'ContainerCpuNearLimit',
+          threshold: `> ${t.cpuPercentOfLimit} % of the CPU limit`,
           area: 'resources',
           severity: 'warning',
           expr: promql`sum by (namespace, pod, container) (rate(${M.cpuUsage}${nsC}[${w}])) / sum by (namespace, pod, container) (${M.cpuQuota}${nsC} / ${M.cpuPeriod}${nsC}) * 100 > ${t.cpuPercentOfLimit}`,
@@ -129,6 +115,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'ContainerMemoryNearLimit',
+          threshold: `> ${t.memoryPercentOfLimit} % of the memory limit`,
           area: 'resources',
           severity: 'warning',
           expr: promql`sum by (namespace, pod, container) (${M.memoryWorkingSet}${nsC}) / sum by (namespace, pod, container) (${M.memoryLimit}${nsC} > 0) * 100 > ${t.memoryPercentOfLimit}`,
@@ -137,6 +124,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'VolumeSpaceLow',
+          threshold: `< ${t.diskFreePercent} % free`,
           area: 'resources',
           severity: 'warning',
           expr: promql`${M.volumeAvailable}${ns} / ${M.volumeCapacity}${ns} * 100 < ${t.diskFreePercent}`,
@@ -149,7 +137,8 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       name: 'nextgen-cache',
       rules: [
         rule({
-          alert: 'RedisDown',
+          alert: OUTAGE.cache,
+          threshold: 'redis_up = 0',
           area: 'cache',
           severity: 'critical',
           forSeconds: 60,
@@ -159,6 +148,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'RedisHitRateLow',
+          threshold: `hit rate < ${t.redisHitRatePercent} %`,
           area: 'cache',
           severity: 'warning',
           expr: promql`sum(rate(${M.redisHits}${ns}[${w}])) / (sum(rate(${M.redisHits}${ns}[${w}])) + sum(rate(${M.redisMisses}${ns}[${w}]))) * 100 < ${t.redisHitRatePercent}`,
@@ -167,6 +157,7 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
         }),
         rule({
           alert: 'RedisMemoryHigh',
+          threshold: `> ${t.redisMemoryPercent} % of maxmemory`,
           area: 'cache',
           severity: 'warning',
           expr: promql`${M.redisMemoryUsed}${ns} / (${M.redisMemoryMax}${ns} > 0) * 100 > ${t.redisMemoryPercent}`,
@@ -180,33 +171,28 @@ export function alertGroups(ctx: AlertContext): AlertGroup[] {
       rules: [
         rule({
           alert: 'MetricsTargetDown',
+          threshold: 'up = 0',
           area: 'scraping',
           severity: 'warning',
           expr: promql`${M.up}${ns} == 0`,
           summary: 'Prometheus cannot scrape a target',
           description: 'Scrapes of {{ $labels.job }} at {{ $labels.instance }} fail.',
         }),
+        rule({
+          alert: OUTAGE.node,
+          threshold: 'kubelet up = 0',
+          area: 'scraping',
+          severity: 'critical',
+          forSeconds: 120,
+          // The kubelet of every node is scraped; a node that stops answering takes its pods with it.
+          expr: promql`${M.up}{job="${KUBELET_JOBS.kubelet}"} == 0`,
+          summary: 'A node (its kubelet) does not answer',
+          description: 'The kubelet on {{ $labels.node }} cannot be scraped; pods on it are likely down. Other alerts of this environment are held back while it lasts.',
+        }),
       ],
     },
+    ...backupGroups(ctx, rec),
+    kubernetesGroup(ctx, rec),
+    ...platformGroups(ctx),
   ];
-}
-
-/** The Prometheus rule-file object (`groups:`), shared by the ConfigMap and PrometheusRule. */
-export function ruleFile(groups: AlertGroup[], runbookBaseUrl: string): { groups: unknown[] } {
-  return {
-    groups: groups.map((g) => ({
-      name: g.name,
-      rules: g.rules.map((r) => ({
-        alert: r.alert,
-        expr: r.expr.text,
-        for: duration(r.forSeconds),
-        labels: { severity: r.severity, area: r.area },
-        annotations: {
-          summary: r.summary,
-          description: r.description,
-          runbook_url: `${runbookBaseUrl.replace(/\/$/, '')}/alerts/${r.alert}`,
-        },
-      })),
-    })),
-  };
 }

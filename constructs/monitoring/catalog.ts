@@ -3,11 +3,14 @@
  *
  * `LIVE_SOURCES` are exporters the integration test runs against real servers (Debian's
  * postgres_exporter and redis_exporter against PostgreSQL and Redis, scraped by a real
- * Prometheus): each of their metrics here is proven to exist. The others come from sources
- * that cannot run in CI; they are listed in `NOT_RUNNABLE_IN_CI` with the reason, and are
- * covered by `promtool test rules` only.
+ * Prometheus): each of their metrics here is proven to exist. The backup's own metrics are
+ * proven by the live backup-metrics test (`LIVE_ELSEWHERE`). kube-state-metrics, cert-manager
+ * and External Secrets cannot run here: their metrics are `DOCUMENTED` with labels and the
+ * documentation page of the pinned version. The rest come from sources that cannot run in CI;
+ * they are listed in `NOT_RUNNABLE_IN_CI` with the reason. All are covered by
+ * `promtool test rules`.
  */
-import { Metric, MetricSource } from './promql';
+import { Metric, MetricSource, Recorded, promql } from './promql';
 
 export const M = {
   // The API (prom-client defaults, the names the deployment guide uses).
@@ -56,10 +59,101 @@ export const M = {
 
   // Prometheus itself, for every target.
   up: new Metric('up', 'prometheus', '1 when the last scrape of a target succeeded.'),
+
+  // kube-state-metrics (names and labels: DOCUMENTED below, at KSM_VERSION).
+  ksmPodWaitingReason: new Metric('kube_pod_container_status_waiting_reason', 'kube-state-metrics', '1 while a container waits, by `reason` (CrashLoopBackOff...).'),
+  ksmPodRestarts: new Metric('kube_pod_container_status_restarts_total', 'kube-state-metrics', 'Container restarts (counter).'),
+  ksmPodPhase: new Metric('kube_pod_status_phase', 'kube-state-metrics', '1 for the `phase` a pod is in.'),
+  ksmDeploymentReplicas: new Metric('kube_deployment_spec_replicas', 'kube-state-metrics', 'Desired replicas of a Deployment.'),
+  ksmDeploymentAvailable: new Metric('kube_deployment_status_replicas_available', 'kube-state-metrics', 'Available replicas of a Deployment.'),
+  ksmDeploymentUnavailable: new Metric('kube_deployment_status_replicas_unavailable', 'kube-state-metrics', 'Unavailable replicas of a Deployment.'),
+  ksmStatefulSetReplicas: new Metric('kube_statefulset_replicas', 'kube-state-metrics', 'Desired replicas of a StatefulSet.'),
+  ksmStatefulSetReady: new Metric('kube_statefulset_status_replicas_ready', 'kube-state-metrics', 'Ready replicas of a StatefulSet.'),
+  ksmHpaMax: new Metric('kube_horizontalpodautoscaler_spec_max_replicas', 'kube-state-metrics', 'maxReplicas of an HPA.'),
+  ksmHpaCurrent: new Metric('kube_horizontalpodautoscaler_status_current_replicas', 'kube-state-metrics', 'Current replicas of an HPA.'),
+  ksmJobFailed: new Metric('kube_job_failed', 'kube-state-metrics', '1 when a Job has the Failed `condition`.'),
+  ksmJobOwner: new Metric('kube_job_owner', 'kube-state-metrics', "A Job's owner (`owner_kind`, `owner_name`): the CronJob that created it."),
+  ksmCronJobSuspend: new Metric('kube_cronjob_spec_suspend', 'kube-state-metrics', '1 while a CronJob is suspended.'),
+  ksmResourceQuota: new Metric('kube_resourcequota', 'kube-state-metrics', 'ResourceQuota `hard` and `used` per `resource` (`type`).'),
+
+  // Cluster add-ons' own metrics.
+  certExpiry: new Metric('certmanager_certificate_expiration_timestamp_seconds', 'cert-manager', 'When a Certificate expires (Unix time), by `name` and `namespace`.'),
+  externalSecretCondition: new Metric('externalsecret_status_condition', 'external-secrets', 'ExternalSecret conditions: 1 for the current `condition`/`status` pair.'),
+
+  // Pushed by the backup Job itself (constructs/scripts/push-metrics.sh) to the Pushgateway.
+  backupLastSuccess: new Metric('nextgen_backup_last_success_timestamp_seconds', 'nextgen-backup', 'When the last backup that reached S3 finished (Unix time).'),
+  backupDuration: new Metric('nextgen_backup_duration_seconds', 'nextgen-backup', 'Wall time of the last successful backup, dump start to upload end.'),
+  backupSize: new Metric('nextgen_backup_size_bytes', 'nextgen-backup', 'Size of the last uploaded backup.'),
 } as const;
+
+/**
+ * Recording rules: series shared by an alert and a dashboard panel. Each reads one namespace,
+ * so the rules of several environments can share a cluster Prometheus (operator mode)
+ * without writing the same series twice.
+ */
+export function recordings(namespace: string) {
+  const ns = `namespace="${namespace}"`;
+  return {
+    backupAge: new Recorded(
+      'namespace_job:nextgen_backup_age_seconds',
+      promql`time() - max by (namespace, job) (${M.backupLastSuccess}{${ns}})`,
+      'Seconds since the last successful backup, per backup job.',
+    ),
+    quotaUsedRatio: new Recorded(
+      'namespace_resourcequota_resource:kube_resourcequota_used:ratio',
+      promql`max by (namespace, resourcequota, resource) (${M.ksmResourceQuota}{${ns},type="used"}) / max by (namespace, resourcequota, resource) (${M.ksmResourceQuota}{${ns},type="hard"} > 0)`,
+      'Fraction of each ResourceQuota resource in use.',
+    ),
+  } as const;
+}
+
+/** The kube-state-metrics release the image pins and the documentation below cites. */
+export const KSM_VERSION = 'v2.13.0';
+
+const ksmDoc = (file: string) => `https://github.com/kubernetes/kube-state-metrics/blob/${KSM_VERSION}/docs/metrics/${file}`;
+
+/**
+ * Metrics whose exporter cannot run here (kube-state-metrics cannot be built offline; the
+ * add-ons need a cluster), each with the labels our rules read and the documentation page
+ * that names them. `resource` is the kube-state-metrics collector (`--resources`) that
+ * exposes it: the Deployment's flag and its RBAC are derived from this list.
+ */
+export const DOCUMENTED: ReadonlyArray<{ metric: Metric; labels: readonly string[]; doc: string; resource?: string }> = [
+  { metric: M.ksmPodWaitingReason, labels: ['namespace', 'pod', 'uid', 'container', 'reason'], doc: ksmDoc('workload/pod-metrics.md'), resource: 'pods' },
+  { metric: M.ksmPodRestarts, labels: ['namespace', 'pod', 'uid', 'container'], doc: ksmDoc('workload/pod-metrics.md'), resource: 'pods' },
+  { metric: M.ksmPodPhase, labels: ['namespace', 'pod', 'uid', 'phase'], doc: ksmDoc('workload/pod-metrics.md'), resource: 'pods' },
+  { metric: M.ksmDeploymentReplicas, labels: ['namespace', 'deployment'], doc: ksmDoc('workload/deployment-metrics.md'), resource: 'deployments' },
+  { metric: M.ksmDeploymentAvailable, labels: ['namespace', 'deployment'], doc: ksmDoc('workload/deployment-metrics.md'), resource: 'deployments' },
+  { metric: M.ksmDeploymentUnavailable, labels: ['namespace', 'deployment'], doc: ksmDoc('workload/deployment-metrics.md'), resource: 'deployments' },
+  { metric: M.ksmStatefulSetReplicas, labels: ['namespace', 'statefulset'], doc: ksmDoc('workload/statefulset-metrics.md'), resource: 'statefulsets' },
+  { metric: M.ksmStatefulSetReady, labels: ['namespace', 'statefulset'], doc: ksmDoc('workload/statefulset-metrics.md'), resource: 'statefulsets' },
+  { metric: M.ksmHpaMax, labels: ['namespace', 'horizontalpodautoscaler'], doc: ksmDoc('workload/horizontalpodautoscaler-metrics.md'), resource: 'horizontalpodautoscalers' },
+  { metric: M.ksmHpaCurrent, labels: ['namespace', 'horizontalpodautoscaler'], doc: ksmDoc('workload/horizontalpodautoscaler-metrics.md'), resource: 'horizontalpodautoscalers' },
+  { metric: M.ksmJobFailed, labels: ['namespace', 'job_name', 'condition'], doc: ksmDoc('workload/job-metrics.md'), resource: 'jobs' },
+  { metric: M.ksmJobOwner, labels: ['namespace', 'job_name', 'owner_kind', 'owner_name', 'owner_is_controller'], doc: ksmDoc('workload/job-metrics.md'), resource: 'jobs' },
+  { metric: M.ksmCronJobSuspend, labels: ['namespace', 'cronjob'], doc: ksmDoc('workload/cronjob-metrics.md'), resource: 'cronjobs' },
+  { metric: M.ksmResourceQuota, labels: ['namespace', 'resourcequota', 'resource', 'type'], doc: ksmDoc('policy/resourcequota-metrics.md'), resource: 'resourcequotas' },
+  {
+    metric: M.certExpiry,
+    labels: ['name', 'namespace', 'issuer_name', 'issuer_kind', 'issuer_group'],
+    doc: 'https://cert-manager.io/docs/devops-tips/prometheus-metrics/ (cert-manager v1.15)',
+  },
+  { metric: M.externalSecretCondition, labels: ['name', 'namespace', 'condition', 'status'], doc: 'https://external-secrets.io/v0.10.0/api/metrics/' },
+];
+
+/** The kube-state-metrics collectors our rules and dashboards need, sorted. */
+export function ksmResources(): string[] {
+  return [...new Set(DOCUMENTED.flatMap((d) => (d.resource ? [d.resource] : [])))].sort();
+}
 
 /** Exporters the integration test runs for real. */
 export const LIVE_SOURCES: ReadonlySet<MetricSource> = new Set(['postgres_exporter', 'redis_exporter', 'prometheus']);
+
+/**
+ * Sources proven by other live tests: the backup metrics by the shipped backup script
+ * pushing to a real Pushgateway scraped by a real Prometheus (test/integration/backup-metrics.test.ts).
+ */
+export const LIVE_ELSEWHERE: ReadonlySet<MetricSource> = new Set(['nextgen-backup']);
 
 /**
  * Metrics whose source cannot run in CI, and why. Tested through `promtool test rules` on

@@ -1,7 +1,10 @@
 /**
  * The four dashboards of the guide's key metrics, as typed code with the Grafana Foundation
- * SDK: API performance, database health, resource utilization, caching. Every query is an
- * `Expr`, so the metrics each panel reads are known (and tested to exist).
+ * SDK: API performance, database health, resource utilization, caching; plus backups and
+ * recovery (from what the backup pushes) and the cluster state of our namespace (from
+ * kube-state-metrics). Every query is an `Expr`, so the metrics each panel reads are known
+ * (and tested to exist); where an alert reads the same expression, both use one recording
+ * rule (`recordings()`).
  *
  * Queries use fixed windows rather than Grafana's `$__rate_interval`, so each one is plain
  * PromQL that `promtool` and Prometheus can check as it is.
@@ -11,7 +14,8 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import { M } from './catalog';
+import type { BackupSource } from './alerts';
+import { M, recordings } from './catalog';
 import { Expr, duration, labels, promql } from './promql';
 
 export interface Query {
@@ -36,6 +40,8 @@ export interface DashboardContext {
   readonly rateWindowSeconds: number;
   /** Uid of the Prometheus datasource. */
   readonly datasourceUid: string;
+  /** Backups shown on the backups dashboard. @default - none (no backups dashboard) */
+  readonly backups?: readonly BackupSource[];
 }
 
 /** The dashboards as data. */
@@ -46,6 +52,7 @@ export function dashboardSpecs(ctx: DashboardContext): DashboardSpec[] {
   const ts = (title: string, unit: string, ...queries: Query[]): PanelSpec => ({ title, kind: 'timeseries', unit, queries });
   const stat = (title: string, unit: string, ...queries: Query[]): PanelSpec => ({ title, kind: 'stat', unit, queries });
   const q = (expr: Expr, legend = ''): Query => ({ expr, legend });
+  const rec = recordings(ctx.namespace);
   const hitRate = promql`sum(rate(${M.redisHits}${ns}[${w}])) / (sum(rate(${M.redisHits}${ns}[${w}])) + sum(rate(${M.redisMisses}${ns}[${w}]))) * 100`;
 
   return [
@@ -130,6 +137,89 @@ export function dashboardSpecs(ctx: DashboardContext): DashboardSpec[] {
           ],
         },
       ],
+    },
+    ...backupDashboards(ctx, rec),
+    {
+      uid: 'nextgen-cluster',
+      title: 'NextGen / Cluster state',
+      rows: [
+        {
+          title: 'Pods',
+          panels: [
+            stat('Containers crash looping', 'none', q(promql`sum(${M.ksmPodWaitingReason}{namespace="${ctx.namespace}",reason="CrashLoopBackOff"}) or vector(0)`)),
+            ts('Pods by phase', 'short', q(promql`sum by (phase) (${M.ksmPodPhase}${ns})`, '{{phase}}')),
+            ts('Container restarts', 'short', q(promql`sum by (pod, container) (increase(${M.ksmPodRestarts}${ns}[${w}]))`, '{{pod}}/{{container}}')),
+          ],
+        },
+        {
+          title: 'Workloads',
+          panels: [
+            ts(
+              'Deployment replicas: available / desired',
+              'short',
+              q(promql`max by (deployment) (${M.ksmDeploymentAvailable}${ns})`, '{{deployment}} available'),
+              q(promql`max by (deployment) (${M.ksmDeploymentReplicas}${ns})`, '{{deployment}} desired'),
+            ),
+            ts(
+              'StatefulSet replicas: ready / desired',
+              'short',
+              q(promql`max by (statefulset) (${M.ksmStatefulSetReady}${ns})`, '{{statefulset}} ready'),
+              q(promql`max by (statefulset) (${M.ksmStatefulSetReplicas}${ns})`, '{{statefulset}} desired'),
+            ),
+            ts(
+              'Autoscaler: current / max replicas',
+              'short',
+              q(promql`max by (horizontalpodautoscaler) (${M.ksmHpaCurrent}${ns})`, '{{horizontalpodautoscaler}} current'),
+              q(promql`max by (horizontalpodautoscaler) (${M.ksmHpaMax}${ns})`, '{{horizontalpodautoscaler}} max'),
+            ),
+            stat('Failed Jobs', 'none', q(promql`sum(${M.ksmJobFailed}{namespace="${ctx.namespace}",condition="true"}) or vector(0)`)),
+          ],
+        },
+        {
+          title: 'Quota and volumes',
+          panels: [
+            ts('Quota used per resource', 'percent', q(promql`${rec.quotaUsedRatio}${ns} * 100`, '{{resource}}')),
+            ts('Volume free space, 24 h ahead (linear, last 6 h)', 'bytes', q(promql`predict_linear(${M.volumeAvailable}${ns}[6h], 86400)`, '{{persistentvolumeclaim}}')),
+          ],
+        },
+      ],
+    },
+  ];
+}
+
+/** One dashboard for the backups: freshness against the RPO, duration, size, failures. */
+function backupDashboards(ctx: DashboardContext, rec: ReturnType<typeof recordings>): DashboardSpec[] {
+  const backups = ctx.backups ?? [];
+  if (!backups.length) return [];
+  const ns = ctx.namespace;
+  const ts = (title: string, unit: string, ...queries: Query[]): PanelSpec => ({ title, kind: 'timeseries', unit, queries });
+  const stat = (title: string, unit: string, ...queries: Query[]): PanelSpec => ({ title, kind: 'stat', unit, queries });
+  const q = (expr: Expr, legend = ''): Query => ({ expr, legend });
+  return [
+    {
+      uid: 'nextgen-backups',
+      title: 'NextGen / Backups and recovery',
+      rows: backups.map((b) => {
+        const sel = `{namespace="${ns}",job="${b.job}"}`;
+        return {
+          title: `${b.job} (RPO ${duration(b.rpoSeconds)})`,
+          panels: [
+            stat('Last success, age', 's', q(promql`${rec.backupAge}${sel}`)),
+            stat('RPO headroom', 's', q(promql`${b.rpoSeconds} - ${rec.backupAge}${sel}`)),
+            ts('Backup age vs RPO', 's', q(promql`${rec.backupAge}${sel}`, 'age'), q(promql`${rec.backupAge}${sel} * 0 + ${b.rpoSeconds}`, 'RPO')),
+            ts('Duration (dump start to upload end)', 's', q(promql`${M.backupDuration}${sel}`, 'duration')),
+            ts('Size', 'bytes', q(promql`${M.backupSize}${sel}`, 'size')),
+            stat(
+              'Failed Jobs kept',
+              'none',
+              q(
+                promql`count(${M.ksmJobFailed}{namespace="${ns}",condition="true"} == 1 and on (namespace, job_name) ${M.ksmJobOwner}{namespace="${ns}",owner_kind="CronJob",owner_name="${b.job}"}) or vector(0)`,
+              ),
+            ),
+            stat('CronJob suspended', 'none', q(promql`max(${M.ksmCronJobSuspend}{namespace="${ns}",cronjob="${b.job}"})`)),
+          ],
+        };
+      }),
     },
   ];
 }

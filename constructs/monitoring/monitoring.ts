@@ -1,7 +1,10 @@
 /**
  * Monitoring for one environment, in the mode the environment chooses:
- * - `standalone`: Prometheus, Alertmanager (if enabled) and Grafana in the namespace;
- * - `operator`: ServiceMonitor/PodMonitor/PrometheusRule for an existing kube-prometheus-stack.
+ * - `standalone`: Prometheus, Alertmanager (if enabled), Grafana and kube-state-metrics in the
+ *   namespace;
+ * - `operator`: ServiceMonitor/PodMonitor/PrometheusRule for an existing kube-prometheus-stack
+ *   (which brings its own kube-state-metrics).
+ * Both run the Pushgateway that batch Jobs report to (`pushgateway.acceptPushesFrom`).
  *
  * Scrape jobs and monitors are derived from `Topology.of(this).metrics`, so this construct
  * must be created after every workload (MarketplaceChart builds it last); a validation
@@ -13,7 +16,10 @@ import { Alertmanager } from '../alertmanager';
 import { Grafana } from '../grafana';
 import { Prometheus } from '../prometheus';
 import { Topology } from '../lib/topology';
-import { AlertGroup, alertGroups, ruleFile } from './alerts';
+import { KubeStateMetrics } from '../kube-state-metrics';
+import { Pushgateway } from '../pushgateway';
+import { AlertGroup, BackupSource, alertGroups, ruleFile } from './alerts';
+import { DOCUMENTED, ksmResources } from './catalog';
 import { DashboardSpec, buildDashboard, dashboardSpecs } from './dashboards';
 import { OperatorResources } from './operator';
 import { prometheusConfig } from './scrape';
@@ -28,6 +34,12 @@ export interface MonitoringProps {
   readonly ingressClassName: string;
   /** @default - plain HTTP */
   readonly tls?: { readonly clusterIssuer: string };
+  /** Backups that push their results to the Pushgateway, for the backup alerts and dashboard. @default - none */
+  readonly backups?: readonly BackupSource[];
+  /** How long a restore may take (the RTO), in seconds. @default 900 */
+  readonly restoreSeconds?: number;
+  /** Secrets come from External Secrets Operator: watch their sync. @default false */
+  readonly externalSecrets?: boolean;
 }
 
 /** Uid of the Prometheus datasource (also kube-prometheus-stack's default uid). */
@@ -41,11 +53,25 @@ export class Monitoring extends Construct {
   readonly alertmanager?: Alertmanager;
   readonly grafana?: Grafana;
   readonly operator?: OperatorResources;
+  /** Where batch Jobs push their results; in both modes. */
+  readonly pushgateway: Pushgateway;
+  /** Standalone only: operator mode relies on the cluster's kube-state-metrics. */
+  readonly kubeStateMetrics?: KubeStateMetrics;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     const cfg = props.config;
     const topology = Topology.of(this);
+    this.pushgateway = new Pushgateway(this, 'Pushgateway', { config: cfg.pushgateway, image: imageRef(cfg.pushgateway.image) });
+    if (cfg.mode === 'standalone') {
+      this.kubeStateMetrics = new KubeStateMetrics(this, 'KubeStateMetrics', {
+        config: cfg.kubeStateMetrics,
+        image: imageRef(cfg.kubeStateMetrics.image),
+        namespace: props.namespace,
+        resources: ksmResources(),
+        metricAllowlist: DOCUMENTED.filter((d) => d.resource).map((d) => d.metric.name),
+      });
+    }
     const endpoints = [...topology.metrics];
     this.node.addValidation({
       validate: () => {
@@ -57,8 +83,16 @@ export class Monitoring extends Construct {
     const interval = cfg.prometheus.scrapeIntervalSeconds;
     // At least four scrapes per rate window, and never below the usual 5m.
     const rateWindowSeconds = Math.max(300, 4 * interval);
-    this.groups = alertGroups({ namespace: props.namespace, thresholds: cfg.thresholds, rateWindowSeconds });
-    this.dashboardSpecs = dashboardSpecs({ namespace: props.namespace, rateWindowSeconds, datasourceUid: DATASOURCE_UID });
+    this.groups = alertGroups({
+      namespace: props.namespace,
+      thresholds: cfg.thresholds,
+      rateWindowSeconds,
+      backups: props.backups,
+      restoreSeconds: props.restoreSeconds,
+      certificates: Boolean(props.tls),
+      externalSecrets: props.externalSecrets,
+    });
+    this.dashboardSpecs = dashboardSpecs({ namespace: props.namespace, rateWindowSeconds, datasourceUid: DATASOURCE_UID, backups: props.backups });
     const dashboards = Object.fromEntries(this.dashboardSpecs.map((d) => [d.uid, buildDashboard(d, DATASOURCE_UID)]));
 
     if (cfg.mode === 'operator') {
@@ -74,6 +108,13 @@ export class Monitoring extends Construct {
       return;
     }
 
+    // Add-on controllers whose metrics the certificate and ExternalSecret alerts read.
+    const addonSources = [
+      ...(props.tls ? [{ job: 'cert-manager', ...cfg.clusterAddons.certManager }] : []),
+      ...(props.externalSecrets ? [{ job: 'external-secrets', ...cfg.clusterAddons.externalSecrets }] : []),
+    ];
+    const addons = addonSources.map((a) => ({ ...a, address: `${a.service}.${a.namespace}.svc:${a.port}` }));
+
     if (cfg.alertmanager.enabled) {
       this.alertmanager = new Alertmanager(this, 'Alertmanager', { config: cfg.alertmanager, image: imageRef(cfg.alertmanager.image) });
     }
@@ -88,11 +129,15 @@ export class Monitoring extends Construct {
         rulesDir: Prometheus.RULES_DIR,
         alertmanager: this.alertmanager?.address,
         selfPort: Prometheus.PORT,
+        addons: addons.map((a) => ({ job: a.job, address: a.address })),
       }),
       ruleFiles: { [RULES_FILE]: ruleFile(this.groups, cfg.runbookBaseUrl) },
     });
     for (const e of endpoints) this.prometheus.scrape(e, e.job);
     if (this.alertmanager) topology.allow(this.prometheus.peer, this.alertmanager.endpoint, 'Prometheus sends alerts to Alertmanager');
+    for (const a of addons) {
+      topology.allow(this.prometheus.peer, { peer: { name: a.job, external: 'cluster-addon', namespace: a.namespace }, port: a.port }, `Prometheus scrapes ${a.job} metrics`);
+    }
 
     this.grafana = new Grafana(this, 'Grafana', {
       config: cfg.grafana,

@@ -62,6 +62,8 @@ export class OperatorResources extends Construct {
                 interval,
                 // Same job name as standalone mode (the operator would use `<namespace>/<name>`).
                 relabelings: [{ action: PodMonitorSpecPodMetricsEndpointsRelabelingsAction.REPLACE, targetLabel: 'job', replacement: e.job }],
+                // The Pushgateway relays pushed groups: their own `job` label must win.
+                ...(e.honorLabels ? { honorLabels: true } : {}),
               },
             ],
           },
@@ -75,13 +77,17 @@ export class OperatorResources extends Construct {
       spec: {
         groups: file.groups.map((g) => ({
           name: g.name,
-          rules: g.rules.map((r) => ({
-            alert: r.alert,
-            expr: PrometheusRuleSpecGroupsRulesExpr.fromString(r.expr),
-            for: r.for,
-            labels: r.labels,
-            annotations: r.annotations,
-          })),
+          rules: g.rules.map((r) =>
+            r.record
+              ? { record: r.record, expr: PrometheusRuleSpecGroupsRulesExpr.fromString(r.expr) }
+              : {
+                  alert: r.alert,
+                  expr: PrometheusRuleSpecGroupsRulesExpr.fromString(r.expr),
+                  for: r.for,
+                  labels: r.labels,
+                  annotations: r.annotations,
+                },
+          ),
         })),
       },
     });

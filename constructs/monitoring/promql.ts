@@ -12,7 +12,14 @@ export type MetricSource =
   | 'minio'
   | 'kubelet-cadvisor'
   | 'kubelet'
-  | 'prometheus';
+  | 'prometheus'
+  | 'kube-state-metrics'
+  | 'cert-manager'
+  | 'external-secrets'
+  /** Pushed to the Pushgateway by our backup scripts (`constructs/scripts/push-metrics.sh`). */
+  | 'nextgen-backup'
+  /** Written by one of our recording rules; its inputs are the metrics of `Recorded.expr`. */
+  | 'recording-rule';
 
 export class Metric {
   constructor(
@@ -24,6 +31,20 @@ export class Metric {
   }
   toString(): string {
     return this.name;
+  }
+}
+
+/**
+ * A series written by a recording rule (`level:metric:operations`), used where a dashboard and
+ * an alert share an expression: both read the recorded series, so they cannot drift apart.
+ */
+export class Recorded extends Metric {
+  constructor(
+    name: string,
+    readonly expr: Expr,
+    help: string,
+  ) {
+    super(name, 'recording-rule', help);
   }
 }
 
@@ -49,6 +70,8 @@ export function promql(strings: TemplateStringsArray, ...parts: Part[]): Expr {
   let text = strings[0];
   parts.forEach((p, i) => {
     if (p instanceof Metric) metrics.add(p);
+    // A recorded series reads its own inputs: they must exist for it to exist.
+    if (p instanceof Recorded) p.expr.metrics.forEach((m) => metrics.add(m));
     if (p instanceof Expr) p.metrics.forEach((m) => metrics.add(m));
     text += String(p) + strings[i + 1];
   });

@@ -22,6 +22,13 @@ export interface ScrapeConfigOptions {
   readonly alertmanager?: string;
   /** Prometheus's own listen port, for the self-scrape job. */
   readonly selfPort: number;
+  /**
+   * Cluster add-ons' metrics Services in other namespaces (cert-manager, External Secrets),
+   * scraped by address with `honor_labels`: their series carry the `namespace` of the
+   * Certificate or ExternalSecret they describe, which must not be overwritten.
+   * @default - none
+   */
+  readonly addons?: ReadonlyArray<{ readonly job: string; readonly address: string }>;
 }
 
 /** `__meta_kubernetes_pod_label_<name>` as Prometheus sanitizes it. */
@@ -36,6 +43,7 @@ export function podScrapeJob(namespace: string, e: MetricsEndpoint): Record<stri
   const keys = Object.keys(e.peer.selector).sort();
   return {
     job_name: e.job,
+    ...(e.honorLabels ? { honor_labels: true } : {}),
     metrics_path: e.path ?? '/metrics',
     kubernetes_sd_configs: [{ role: 'pod', namespaces: { names: [namespace] } }],
     relabel_configs: [
@@ -93,6 +101,14 @@ export function prometheusConfig(o: ScrapeConfigOptions): Record<string, unknown
         static_configs: [{ targets: [`localhost:${o.selfPort}`], labels: { namespace: o.namespace } }],
       },
       ...[...o.endpoints].sort((a, b) => a.job.localeCompare(b.job)).map((e) => podScrapeJob(o.namespace, e)),
+      ...(o.addons ?? []).map((a) => ({
+        job_name: a.job,
+        honor_labels: true,
+        // `namespace` only where the add-on's series lack one (and on `up`, for the target-down alert).
+        static_configs: [{ targets: [a.address], labels: { namespace: o.namespace } }],
+        // The add-on reports on every namespace; keep this environment's objects.
+        metric_relabel_configs: [{ action: 'keep', source_labels: ['namespace'], regex: escapeRegex(o.namespace) }],
+      })),
       kubeletJob(o.namespace, KUBELET_JOBS.cadvisor, '/metrics/cadvisor'),
       kubeletJob(o.namespace, KUBELET_JOBS.kubelet, '/metrics'),
     ],

@@ -21,7 +21,10 @@
 #   S3_ENDPOINT                 optional endpoint URL for S3-compatible storage (upload)
 #   S3_SSE                      server-side encryption; default AES256 (upload)
 #   LOCAL_RETENTION_DAYS REMOTE_RETENTION_DAYS   retention windows in days (upload)
+#   PUSHGATEWAY_URL PUSHGATEWAY_JOB   optional: where the upload reports its success (push-metrics.sh)
 set -euo pipefail
+# shellcheck source=push-metrics.sh
+source "${BASH_SOURCE[0]%/*}/push-metrics.sh"
 
 log() { printf '%s backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -91,6 +94,26 @@ upload() {
   log "uploaded $uploaded dump(s)"
   prune_local
   prune_remote
+  report_success "${pending[-1]}"
+}
+
+# The newest dump reached S3 and retention ran: report when, how long since its pg_dump
+# started (the time in its name) and its size. Read by the backup-age alert and dashboard.
+report_success() {
+  [[ -n "${PUSHGATEWAY_URL:-}" ]] || return 0
+  local f="$1" stamp started now
+  stamp=$(stamp_of "$f")
+  started=$(date -u -d "${stamp:0:4}-${stamp:4:2}-${stamp:6:2}T${stamp:9:2}:${stamp:11:2}:${stamp:13:2}Z" +%s)
+  now=$(date -u +%s)
+  push_metrics "${PUSHGATEWAY_JOB:-postgres-backup}" <<EOF || log "WARNING: the backup succeeded but its metrics could not be pushed to $PUSHGATEWAY_URL"
+# TYPE nextgen_backup_last_success_timestamp_seconds gauge
+nextgen_backup_last_success_timestamp_seconds $now
+# TYPE nextgen_backup_duration_seconds gauge
+nextgen_backup_duration_seconds $((now - started))
+# TYPE nextgen_backup_size_bytes gauge
+nextgen_backup_size_bytes $(wc -c <"$f")
+EOF
+  log "reported success to $PUSHGATEWAY_URL"
 }
 
 # Local copies: uploaded dumps whose timestamp is older than the window (never one that has

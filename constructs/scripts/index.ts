@@ -7,6 +7,8 @@ import * as path from 'path';
 
 export const BACKUP_SCRIPT = path.join(__dirname, 'backup.sh');
 export const RESTORE_SCRIPT = path.join(__dirname, 'restore.sh');
+/** `push_metrics`: sourced by the scripts that report to the Pushgateway (beside them in /scripts). */
+export const PUSH_METRICS_SCRIPT = path.join(__dirname, 'push-metrics.sh');
 
 /** The text of a script, as it goes into a ConfigMap. */
 export function scriptText(file: string): string {

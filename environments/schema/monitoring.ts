@@ -1,6 +1,6 @@
 /** Monitoring section: Prometheus, Alertmanager, Grafana and alert thresholds. */
 import { z } from 'zod';
-import { image, percent, positiveInt, resources, res, volume } from './common';
+import { dnsLabel, image, percent, positiveInt, resources, res, volume } from './common';
 
 export const thresholds = z
   .strictObject({
@@ -32,9 +32,24 @@ export const thresholds = z
     redisMemoryPercent: percent.default(90),
     /** How long a condition must hold before an alert fires. @default 5 */
     forMinutes: positiveInt.default(5),
+    /** Alert when a ResourceQuota's `used` exceeds this percent of `hard` for any resource. @default 90 */
+    quotaPercent: percent.default(90),
+    /** Alert when an HPA has run at its maximum replicas for this long (too small a maximum). @default 30 */
+    hpaAtMaxMinutes: positiveInt.default(30),
+    /** Alert when a volume's free space, extrapolated from the last 6 hours, reaches zero within this many hours. @default 24 */
+    volumeFullWithinHours: positiveInt.default(24),
+    /** Alert when a cert-manager certificate expires within this many days. @default 14 */
+    certificateExpiryDays: positiveInt.default(14),
   })
   .prefault({});
 export type Thresholds = z.infer<typeof thresholds>;
+
+/** A Service of a cluster add-on in another namespace. */
+const addonService = z.strictObject({
+  namespace: dnsLabel,
+  service: dnsLabel,
+  port: positiveInt.max(65535),
+});
 
 export const monitoring = z
   .strictObject({
@@ -72,6 +87,66 @@ export const monitoring = z
         slackChannel: z.string().regex(/^#[a-z0-9_-]+$/).default('#nextgen-alerts'),
         /** @default requests 50m/64Mi, limits 200m/256Mi */
         resources: resources.default(res(50, 64, 200, 256)),
+        /** Volume for silences and the notification log (`--storage.path`), so both survive a restart. @default standard, 1 GiB */
+        storage: volume.default({ storageClass: 'standard', sizeGiB: 1 }),
+        /**
+         * Also send alerts by e-mail. The SMTP password is key `smtp-password` of Secret
+         * `alertmanager-receivers`; the rest is not secret and lives here.
+         * @default - no e-mail receiver
+         */
+        email: z
+          .strictObject({
+            /** Recipient address(es), comma-separated as Alertmanager accepts them. */
+            to: z.email(),
+            /** Sender address. */
+            from: z.email(),
+            /** SMTP server `host:port` (587 with STARTTLS is the usual submission port). */
+            smarthost: z.string().regex(/^[a-z0-9.-]+:[0-9]{1,5}$/, { message: 'host:port, e.g. smtp.example.com:587' }),
+            /** SMTP login. @default - the `from` address */
+            authUsername: z.string().min(1).optional(),
+            /** Only alerts of these severities are e-mailed. @default ['critical', 'warning'] */
+            severities: z.array(z.enum(['critical', 'warning'])).min(1).default(['critical', 'warning']),
+          })
+          .optional(),
+      })
+      .prefault({}),
+    /**
+     * kube-state-metrics in standalone mode: cluster-state metrics (pods, deployments, jobs,
+     * quotas...) of this namespace only. In operator mode the cluster's own kube-state-metrics
+     * is used instead (see docs/alerts.md for the labels it must keep).
+     */
+    kubeStateMetrics: z
+      .strictObject({
+        /** @default registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0 */
+        image: image.default({ registry: 'registry.k8s.io', repository: 'kube-state-metrics/kube-state-metrics', tag: 'v2.13.0' }),
+        /** @default requests 10m/64Mi, limits 100m/128Mi */
+        resources: resources.default(res(10, 64, 100, 128)),
+      })
+      .prefault({}),
+    /**
+     * Prometheus Pushgateway: backup Jobs push their last success time, duration and size here
+     * (Jobs end before a scrape could see them). Deployed in both modes.
+     */
+    pushgateway: z
+      .strictObject({
+        /** @default prom/pushgateway:v1.11.1 */
+        image: image.default({ registry: '', repository: 'prom/pushgateway', tag: 'v1.11.1' }),
+        /** @default requests 10m/32Mi, limits 100m/64Mi */
+        resources: resources.default(res(10, 32, 100, 64)),
+        /** Volume for `--persistence.file`, so the last success survives a restart. @default standard, 1 GiB */
+        storage: volume.default({ storageClass: 'standard', sizeGiB: 1 }),
+      })
+      .prefault({}),
+    /**
+     * Metrics endpoints of cluster add-ons that standalone Prometheus scrapes for the
+     * certificate-expiry and ExternalSecret alerts (the Services their Helm charts create).
+     */
+    clusterAddons: z
+      .strictObject({
+        /** cert-manager controller metrics. @default cert-manager/cert-manager:9402 */
+        certManager: addonService.default({ namespace: 'cert-manager', service: 'cert-manager', port: 9402 }),
+        /** External Secrets Operator metrics. @default external-secrets/external-secrets-metrics:8080 */
+        externalSecrets: addonService.default({ namespace: 'external-secrets', service: 'external-secrets-metrics', port: 8080 }),
       })
       .prefault({}),
     grafana: z

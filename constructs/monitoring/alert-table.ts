@@ -1,0 +1,40 @@
+/**
+ * The README's alert table, generated from the rules each environment ships: one row per
+ * alert, one column per environment with its threshold and `for:` there. `test/docs.test.ts`
+ * fails when the README's copy differs (and prints the fresh table).
+ */
+import type { AlertGroup } from './alerts';
+
+/** `90 s`, `15 min`, `6 h`, `1 d`: for people, where PromQL's `duration()` is for Prometheus. */
+export function humanDuration(seconds: number): string {
+  if (seconds % 86400 === 0) return `${seconds / 86400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+export const ALERT_TABLE_MARKERS = { begin: '<!-- alert-table:begin (generated from the rules; test/docs.test.ts) -->', end: '<!-- alert-table:end -->' } as const;
+
+/** GitHub's heading anchor for an alert's runbook section in docs/alerts.md. */
+export const runbookAnchor = (alert: string) => `docs/alerts.md#${alert.toLowerCase()}`;
+
+export function alertTable(envs: ReadonlyArray<{ name: string; groups: readonly AlertGroup[] }>): string {
+  const names: string[] = [];
+  const severity = new Map<string, string>();
+  for (const e of envs) {
+    for (const r of e.groups.flatMap((g) => g.rules)) {
+      if (!names.includes(r.alert)) names.push(r.alert);
+      severity.set(r.alert, r.severity);
+    }
+  }
+  const cell = (env: (typeof envs)[number], alert: string) => {
+    const rules = env.groups.flatMap((g) => g.rules).filter((r) => r.alert === alert);
+    return rules.length ? rules.map((r) => `${r.threshold}, for ${humanDuration(r.forSeconds)}`).join('; ') : 'not deployed';
+  };
+  const lines = [
+    `| alert | severity | ${envs.map((e) => e.name).join(' | ')} |`,
+    `|---|---|${envs.map(() => '---|').join('')}`,
+    ...names.map((a) => `| [${a}](${runbookAnchor(a)}) | ${severity.get(a)} | ${envs.map((e) => cell(e, a).replace(/\|/g, '\\|')).join(' | ')} |`),
+  ];
+  return lines.join('\n');
+}
