@@ -2,18 +2,21 @@
  * The app: one chart per environment (plus the shared cluster folder), checked, rendered
  * and written into `dist/` (or `$CDK8S_OUTDIR`, which `cdk8s synth` sets).
  *
- * A configuration mistake prints one line per problem and exits 1 without touching dist/.
+ * A configuration mistake prints one line per problem and exits 1 without touching dist/;
+ * so does a failed write. A bug prints one line (its stack trace with --verbose).
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { App, Chart } from 'cdk8s';
-import { ConfigError, loadAllEnvironments } from './environments/load';
+import { ConfigError, loadAllEnvironments, show, sourceOf } from './environments/load';
 import type { Environment } from './environments/schema';
 import { storageClasses } from './environments/shared/cluster';
 import { gitopsRepository } from './environments/shared/gitops';
 import { ClusterChart } from './constructs/cluster';
+import { admissionErrors } from './constructs/lib/admission';
 import { GitopsChart } from './constructs/gitops';
 import { finalizeChart } from './constructs/lib/identity';
-import { Manifest, OutputFolder, chartManifests, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
+import { Manifest, OutputFolder, WriteError, chartManifests, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
 import { MarketplaceChart } from './constructs/marketplace';
 import { runRules } from './rules/engine';
 import { rules } from './rules';
@@ -30,7 +33,15 @@ export interface BuiltApp {
 export function buildApp(envs: Environment[]): BuiltApp {
   const app = new App({ outdir: 'dist' });
   const cluster = new ClusterChart(app, { storageClasses, environments: envs });
-  const environments = envs.map((env) => new MarketplaceChart(app, env));
+  const environments = envs.map((env) => {
+    try {
+      return new MarketplaceChart(app, env);
+    } catch (e) {
+      // A construct refusing this environment's values (e.g. a chart id another chart uses).
+      const first = String((e as Error)?.message ?? e).split('\n')[0];
+      throw new ConfigError([`${sourceOf(env).file}: name = ${show(env.name)}: allowed: an environment its charts can be built from: ${first}`]);
+    }
+  });
   const gitops = new GitopsChart(app, {
     repository: gitopsRepository,
     targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
@@ -46,7 +57,12 @@ export function buildApp(envs: Environment[]): BuiltApp {
   return { app, cluster, environments, gitops, charts };
 }
 
-/** Check the cross-resource rules and render the file tree. */
+/** Folders of the output layout that are not environments (`cluster`, `argocd`): names no environment may take. */
+export function reservedFolders(): string[] {
+  return buildApp([]).charts.map((c) => c.folder.split('/')[0]);
+}
+
+/** Check what the API server and the other environments would refuse, then the cross-resource rules, and render the file tree. */
 export function synthesize(built: BuiltApp): Map<string, string> {
   // Each chart is rendered to JSON once; rules and the writer share the result.
   const json = new Map<Chart, Manifest[]>();
@@ -54,6 +70,10 @@ export function synthesize(built: BuiltApp): Map<string, string> {
     if (!json.has(c)) json.set(c, chartManifests(c));
     return json.get(c)!;
   };
+  const refused = admissionErrors(
+    built.charts.map((c) => ({ folder: c.folder, manifests: manifestsOf(c), env: built.environments.find((e) => c.folder === e.folder || c.folder.startsWith(`${e.folder}/`))?.env })),
+  );
+  if (refused.length) throw new ConfigError(refused);
   const clusterManifests = manifestsOf(built.cluster);
   const findings = runRules(
     rules,
@@ -69,24 +89,76 @@ export function synthesize(built: BuiltApp): Map<string, string> {
   return renderCharts(built.charts, manifestsOf);
 }
 
-export function main(root = __dirname, outdir = process.env.CDK8S_OUTDIR ?? 'dist'): number {
+export interface MainOptions {
+  /** Repository root. @default - the folder of main.ts */
+  readonly root?: string;
+  /** Output folder. @default - $CDK8S_OUTDIR, else dist */
+  readonly outdir?: string;
+  /** Folder of the environment files. @default - $NEXTGEN_ENVIRONMENTS, else <root>/environments */
+  readonly environmentsDir?: string;
+  /**
+   * Whether the cdk8s CLI runs the app: it empties the output folder before, so a failure
+   * must not claim the folder is unchanged. @default false
+   */
+  readonly viaCdk8sCli?: boolean;
+  /** Print stack traces of internal errors. @default - --verbose or SYNTH_VERBOSE=1 */
+  readonly verbose?: boolean;
+}
+
+/**
+ * Synthesize every environment into `outdir`. Exit code 0 on success, 1 for a mistake in the
+ * configuration or a failed write (one line each, no stack trace), 2 for a bug (one line; the
+ * stack trace with --verbose or SYNTH_VERBOSE=1).
+ */
+export function main(options: MainOptions | string = {}, outdirArg?: string): number {
+  const o: MainOptions = typeof options === 'string' ? { root: options, outdir: outdirArg } : options;
+  const root = o.root ?? __dirname;
+  const outdir = o.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
+  const verbose = o.verbose ?? (process.argv.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.SYNTH_VERBOSE ?? ''));
+  const abs = path.resolve(root, outdir);
+  const shown = (path.relative(root, abs).startsWith('..') || path.isAbsolute(path.relative(root, abs)) ? outdir : path.relative(root, abs) || '.').replace(/\/?$/, '/');
   const started = process.hrtime.bigint();
+  const untouched = () => {
+    let empty = true;
+    try {
+      empty = fs.readdirSync(abs).length === 0;
+    } catch {
+      /* missing */
+    }
+    if (o.viaCdk8sCli && empty) return `nothing was written; ${shown} is empty because the cdk8s CLI empties it before the app runs (\`npm run synth\` keeps it)`;
+    return `${shown} was not changed`;
+  };
   try {
-    const envs = loadAllEnvironments(root);
+    const envs = loadAllEnvironments(root, o.environmentsDir ?? process.env.NEXTGEN_ENVIRONMENTS ?? path.join(root, 'environments'), {
+      reservedNames: reservedFolders(),
+    });
     const files = synthesize(buildApp(envs));
-    writeTree(path.resolve(root, outdir), files);
+    const warnings = writeTree(abs, files);
+    for (const w of warnings) console.error(`warning: ${w}`);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     if (!process.env.SYNTH_QUIET) {
-      console.log(`synthesized ${envs.map((e) => e.name).join(', ')} + cluster: ${files.size} files into ${outdir}/ in ${ms.toFixed(0)} ms`);
+      console.log(`synthesized ${envs.map((e) => e.name).join(', ')} + cluster: ${files.size} files into ${shown} in ${ms.toFixed(0)} ms`);
     }
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const line of e.lines) console.error(`error: ${line}`);
-      console.error(`synthesis failed: ${e.lines.length} problem(s); ${outdir}/ was not changed`);
+      console.error(`synthesis failed: ${e.lines.length} problem(s); ${untouched()}`);
       return 1;
     }
-    throw e;
+    if (e instanceof WriteError) {
+      console.error(`error: ${e.message}`);
+      console.error(`synthesis failed: nothing was written; ${e.unchanged ? untouched() : `${shown} may be incomplete: run the synth again`}`);
+      return 1;
+    }
+    const err = e as Error;
+    const first = String(err?.message ?? e).split('\n')[0];
+    const at = /\(?([^()\s]+\.ts):(\d+):(\d+)\)?/.exec(String(err?.stack ?? ''));
+    const where = at ? ` (at ${path.relative(root, at[1])}:${at[2]}:${at[3]})` : '';
+    console.error(`error: internal error: ${first}${where}`);
+    if (verbose) console.error(String(err?.stack ?? e));
+    console.error(`synthesis failed: a bug, not your configuration; ${untouched()}${verbose ? '' : ' (--verbose or SYNTH_VERBOSE=1 prints the stack trace)'}`);
+    return 2;
   }
 }
 

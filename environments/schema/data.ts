@@ -17,7 +17,10 @@ export const postgres = z
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */
     resources: resources.default(res(250, 512, 1000, 1024)),
     /** Database name (`DB_NAME`). @default nextgen_marketplace */
-    database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('nextgen_marketplace'),
+    database: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'a PostgreSQL database name (lower-case letters, digits and "_", at most 63, not starting with a digit)' })
+      .default('nextgen_marketplace'),
     // Role names are not configured here: they are the `username` keys of the Secrets
     // `postgres-owner` and `postgres-app` in the secret backend, next to their passwords.
     /** `max_connections`. @default 100 */

@@ -12,6 +12,7 @@ import { monitoring } from './monitoring';
 import { cluster, gitops, podSecurity, quota, secrets } from './platform';
 
 export * from './common';
+export * from './kube';
 export type { ApiConfig } from './api';
 export type { BackupConfig, MigrationsConfig, RestoreConfig } from './backup';
 export type { MinioConfig, PostgresConfig, RedisConfig } from './data';

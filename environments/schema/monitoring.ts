@@ -1,6 +1,6 @@
 /** Monitoring section: Prometheus, Alertmanager, Grafana and alert thresholds. */
 import { z } from 'zod';
-import { image, percent, positiveInt, resources, res, volume } from './common';
+import { image, labelKey, labelValue, percent, positiveInt, resources, res, volume } from './common';
 
 export const thresholds = z
   .strictObject({
@@ -69,7 +69,7 @@ export const monitoring = z
         /** Post alerts to Slack. @default true */
         slack: z.boolean().default(true),
         /** @default #nextgen-alerts */
-        slackChannel: z.string().regex(/^#[a-z0-9_-]+$/).default('#nextgen-alerts'),
+        slackChannel: z.string().regex(/^#[a-z0-9_-]{1,80}$/, { message: 'a Slack channel such as #nextgen-alerts (lower-case, at most 80 characters)' }).default('#nextgen-alerts'),
         /** @default requests 50m/64Mi, limits 200m/256Mi */
         resources: resources.default(res(50, 64, 200, 256)),
       })
@@ -93,7 +93,7 @@ export const monitoring = z
          * Prometheus selects them (kube-prometheus-stack selects `release: <helm release>`).
          * @default { release: 'kube-prometheus-stack' }
          */
-        selectorLabels: z.record(z.string(), z.string()).default({ release: 'kube-prometheus-stack' }),
+        selectorLabels: z.record(labelKey, labelValue).default({ release: 'kube-prometheus-stack' }),
       })
       .prefault({}),
     thresholds,
