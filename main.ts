@@ -119,13 +119,15 @@ export function main(options: MainOptions | string = {}, outdirArg?: string): nu
   const shown = (path.relative(root, abs).startsWith('..') || path.isAbsolute(path.relative(root, abs)) ? outdir : path.relative(root, abs) || '.').replace(/\/?$/, '/');
   const started = process.hrtime.bigint();
   const untouched = () => {
-    let empty = true;
+    let state: 'missing' | 'empty' | 'present' = 'missing';
     try {
-      empty = fs.readdirSync(abs).length === 0;
+      state = fs.readdirSync(abs).length === 0 ? 'empty' : 'present';
     } catch {
       /* missing */
     }
-    if (o.viaCdk8sCli && empty) return `nothing was written; ${shown} is empty because the cdk8s CLI empties it before the app runs (\`npm run synth\` keeps it)`;
+    if (o.viaCdk8sCli && state !== 'present') {
+      return `nothing was written; ${shown} is ${state} because the cdk8s CLI removes it before the app runs (\`npm run synth\` would have kept it)`;
+    }
     return `${shown} was not changed`;
   };
   try {

@@ -242,11 +242,14 @@ export function writeTree(outdir: string, files: Map<string, string>, io: TreeIo
   };
 
   const entries = [...files.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  let current = tmp;
   try {
-    for (const dir of new Set(entries.map(([rel]) => path.dirname(path.join(tmp, rel))))) io.mkdirSync(dir, { recursive: true });
-    for (const [rel, content] of entries) io.writeFileSync(path.join(tmp, rel), content);
+    // The folder itself first: a recursive mkdir reports a read-only parent as ENOENT.
+    io.mkdirSync(tmp);
+    for (const dir of new Set(entries.map(([rel]) => path.dirname(path.join(tmp, rel))))) io.mkdirSync((current = dir), { recursive: true });
+    for (const [rel, content] of entries) io.writeFileSync((current = path.join(tmp, rel)), content);
   } catch (e) {
-    fail(e, true);
+    fail(Object.assign(e as object, { path: (e as NodeJS.ErrnoException).path ?? current }), true);
   }
 
   const existed = io.existsSync(abs);
@@ -256,6 +259,14 @@ export function writeTree(outdir: string, files: Map<string, string>, io: TreeIo
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EXDEV' || code === 'EBUSY') {
+        // Nothing is touched unless a file can be created in it.
+        const probe = path.join(abs, `.write-probe-${process.pid}`);
+        try {
+          io.writeFileSync(probe, '');
+          io.rmSync(probe);
+        } catch (p) {
+          fail(p, true);
+        }
         copyInto(tmp, abs, entries, io, fail);
         cleanup();
         return warnings;
