@@ -72,8 +72,9 @@ export function tierProblems(env: Environment): Problem[] {
 const HOSTS = ['api', 'app', 'admin', 'vendor', 'minio', 'minioConsole', 'grafana'] as const;
 
 /**
- * Problems between environments (and against the output layout), each on the file of the
- * environment that comes second in file order.
+ * Problems between environments (and against the output layout). A clash is reported on the
+ * less critical of the two environments (development before staging before production, then
+ * the later file), which is usually the one that copied the other's value.
  */
 export function crossEnvironmentProblems(
   loaded: ReadonlyArray<{ file: string; env: Environment }>,
@@ -84,7 +85,10 @@ export function crossEnvironmentProblems(
   const namespaces = new Map<string, string>();
   const hosts = new Map<string, string>();
   const issuers = new Map<string, { email: string; file: string }>();
-  for (const { file, env } of loaded) {
+  // Production first: on a clash the less critical environment is the one told to change.
+  const rank = { production: 0, staging: 1, development: 2 } as const;
+  const ordered = [...loaded].sort((a, b) => rank[a.env.tier] - rank[b.env.tier] || a.file.localeCompare(b.file));
+  for (const { file, env } of ordered) {
     if (reservedNames.includes(env.name)) {
       out.push({ file, path: ['name'], value: env.name, allowed: `a name other than ${reservedNames.map((n) => JSON.stringify(n)).join(', ')} (dist/${env.name}/ is a folder of the output layout)` });
     }

@@ -271,10 +271,12 @@ export function admissionErrors(folders: readonly EnvironmentObjects[]): string[
   for (const c of clashes(folders)) {
     const owners = [...new Set(c.folders.map((folder) => envOf.get(folder)).filter((e): e is Environment => !!e))];
     // Blame the environment that wrote the value most explicitly (the longest written match,
-    // e.g. dev's `backup.s3.prefix: 'prod'` rather than prod's own name `prod`); on a tie, the later one.
+    // e.g. dev's `backup.s3.prefix: 'prod'` rather than prod's own name `prod`); on a tie, the
+    // less critical one.
     let blamed: Environment | undefined;
     let from: ReturnType<typeof attribute>;
-    for (const e of owners) {
+    const rank = { production: 0, staging: 1, development: 2 } as const;
+    for (const e of [...owners].sort((x, y) => rank[x.tier] - rank[y.tier])) {
       const a = attribute([e], c.value);
       const score = (x: NonNullable<typeof a>) => x.value.length * 2 + (fieldPath(x.path) === 'name' ? 0 : 1);
       if (a && (!from || score(a) >= score(from))) [blamed, from] = [e, a];

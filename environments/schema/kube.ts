@@ -45,13 +45,17 @@ export function dns1035LabelProblem(value: string): string | undefined {
   return undefined;
 }
 
-/** RFC 1123 subdomain: dot-separated DNS-1123 labels, at most 253 characters in all. */
-export function dns1123SubdomainProblem(value: string, max = DNS_SUBDOMAIN_MAX): string | undefined {
+/**
+ * RFC 1123 subdomain as Kubernetes checks object names: dot-separated parts of [a-z0-9-]
+ * starting and ending with a letter or digit, at most 253 characters in all. Kubernetes does
+ * not limit each part to 63 (DNS does: `hostnameProblem` does).
+ */
+export function dns1123SubdomainProblem(value: string, max = DNS_SUBDOMAIN_MAX, partMax = max): string | undefined {
   if (value.length === 0) return 'is empty';
   if (value.length > max) return `is ${value.length} characters long, more than ${max}`;
   for (const part of value.split('.')) {
     if (part.length === 0) return 'has an empty part between dots';
-    const p = dns1123LabelProblem(part);
+    const p = dns1123LabelProblem(part, partMax);
     if (p) return `part ${JSON.stringify(part)} ${p}`;
   }
   return undefined;
@@ -66,7 +70,7 @@ export function hostnameProblem(value: string): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return 'has a scheme; write the host only';
   if (/[:/]/.test(value)) return 'has a port or a path; write the host only';
   if (value.startsWith('*.')) return 'is a wildcard; cert-manager HTTP-01 certificates need an exact host';
-  const p = dns1123SubdomainProblem(value);
+  const p = dns1123SubdomainProblem(value, DNS_SUBDOMAIN_MAX, DNS_LABEL_MAX);
   if (p) return p;
   const labels = value.split('.');
   if (labels.length < 2) return 'has no domain; write a fully qualified name such as api.example.com';
