@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App, Chart } from 'cdk8s';
-import { ConfigError, loadAllEnvironments, show, sourceOf } from './environments/load';
+import { ConfigError, fieldPath, loadAllEnvironments, show, sourceOf, writtenStrings } from './environments/load';
 import type { Environment } from './environments/schema';
 import { storageClasses } from './environments/shared/cluster';
 import { gitopsRepository } from './environments/shared/gitops';
@@ -32,20 +32,14 @@ export interface BuiltApp {
 /** Build every chart for the given environments. Throws ConfigError on invalid combinations. */
 export function buildApp(envs: Environment[]): BuiltApp {
   const app = new App({ outdir: 'dist' });
-  const cluster = new ClusterChart(app, { storageClasses, environments: envs });
-  const environments = envs.map((env) => {
-    try {
-      return new MarketplaceChart(app, env);
-    } catch (e) {
-      // A construct refusing this environment's values (e.g. a chart id another chart uses).
-      const first = String((e as Error)?.message ?? e).split('\n')[0];
-      throw new ConfigError([`${sourceOf(env).file}: name = ${show(env.name)}: allowed: an environment its charts can be built from: ${first}`]);
-    }
-  });
-  const gitops = new GitopsChart(app, {
-    repository: gitopsRepository,
-    targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
-  });
+  const cluster = refusing(envs, () => new ClusterChart(app, { storageClasses, environments: envs }));
+  const environments = envs.map((env) => refusing([env], () => new MarketplaceChart(app, env)));
+  const gitops = refusing(envs, () =>
+    new GitopsChart(app, {
+      repository: gitopsRepository,
+      targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
+    }),
+  );
   const charts = app.node.findAll().filter(isOutputFolder);
   for (const chart of charts) finalizeChart(chart);
 
@@ -55,6 +49,32 @@ export function buildApp(envs: Environment[]): BuiltApp {
   }
   if (errors.length) throw new ConfigError(errors);
   return { app, cluster, environments, gitops, charts };
+}
+
+/**
+ * Run a constructor; an error it throws is a construct refusing the environments' values
+ * (an issuer it cannot create, a chart id another chart uses): one line on the environment
+ * file and the written value the message names, else on the environment's name.
+ */
+function refusing<T>(envs: readonly Environment[], build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const first = String((e as Error)?.message ?? e).split('\n')[0];
+    // The value the message quotes, else the longest written value it contains.
+    let best: { file: string; path: PropertyKey[]; value: string; score: number } | undefined;
+    for (const env of envs) {
+      for (const w of writtenStrings(sourceOf(env).input)) {
+        const quoted = first.includes(`'${w.value}'`) || first.includes(`"${w.value}"`);
+        const score = quoted ? 1000 + w.value.length : first.includes(w.value) ? w.value.length : 0;
+        if (w.value.length >= 3 && score > (best?.score ?? 0)) best = { file: sourceOf(env).file, ...w, score };
+      }
+    }
+    if (!best && envs.length === 1) best = { file: sourceOf(envs[0]).file, path: ['name'], value: envs[0].name, score: 0 };
+    if (!best) throw e;
+    throw new ConfigError([`${best.file}: ${fieldPath(best.path)} = ${show(best.value)}: allowed: a value the constructs can build: ${first}`]);
+  }
 }
 
 /** Folders of the output layout that are not environments (`cluster`, `argocd`): names no environment may take. */
@@ -145,6 +165,7 @@ export function main(options: MainOptions | string = {}, outdirArg?: string): nu
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const line of e.lines) console.error(`error: ${line}`);
+      if (verbose) for (const c of e.causes) console.error(String((c as Error)?.stack ?? c));
       console.error(`synthesis failed: ${e.lines.length} problem(s); ${untouched()}`);
       return 1;
     }

@@ -18,7 +18,11 @@ import { Environment, environmentSchema } from './schema';
 
 /** A mistake in configuration: printed as its lines, without a stack trace. */
 export class ConfigError extends Error {
-  constructor(readonly lines: string[]) {
+  constructor(
+    readonly lines: string[],
+    /** Exceptions behind the lines (a file that threw while loading): their traces print with --verbose. */
+    readonly causes: unknown[] = [],
+  ) {
     super(lines.join('\n'));
     this.name = 'ConfigError';
   }
@@ -40,6 +44,14 @@ const sources = new WeakMap<Environment, EnvironmentSource>();
 /** The file an environment was loaded from (for error lines about values derived from it). */
 export function sourceOf(env: Environment): EnvironmentSource {
   return sources.get(env) ?? { file: `environment ${env.name}`, input: env };
+}
+
+/** Every string the operator wrote in an environment file, with its field path. */
+export function writtenStrings(input: unknown, at: PropertyKey[] = [], out: Array<{ path: PropertyKey[]; value: string }> = []) {
+  if (typeof input === 'string') out.push({ path: at, value: input });
+  else if (Array.isArray(input)) input.forEach((v, i) => writtenStrings(v, [...at, i], out));
+  else if (input && typeof input === 'object') for (const [k, v] of Object.entries(input)) writtenStrings(v, [...at, k], out);
+  return out;
 }
 
 export function show(value: unknown): string {
@@ -170,6 +182,7 @@ export function loadAllEnvironments(
   }
   const loaded: Array<{ file: string; env: Environment }> = [];
   const errors: string[] = [];
+  const causes: unknown[] = [];
   for (const file of files) {
     const rel = `${relDir}/${path.basename(file)}`;
     let mod: { default?: unknown };
@@ -178,6 +191,7 @@ export function loadAllEnvironments(
       mod = require(file);
     } catch (e) {
       errors.push(loadFailure(e, file, rel));
+      causes.push(e);
       continue;
     }
     if (mod?.default === undefined || mod.default === null || typeof mod.default !== 'object') {
@@ -200,10 +214,13 @@ export function loadAllEnvironments(
       loaded.push({ file: rel, env });
     } catch (e) {
       if (e instanceof ConfigError) errors.push(...e.lines);
-      else errors.push(loadFailure(e, file, rel));
+      else {
+        errors.push(loadFailure(e, file, rel));
+        causes.push(e);
+      }
     }
   }
   for (const p of crossEnvironmentProblems(loaded, options.reservedNames ?? [])) errors.push(line(p.file, p));
-  if (errors.length) throw new ConfigError(errors);
+  if (errors.length) throw new ConfigError(errors, causes);
   return loaded.map((l) => l.env);
 }

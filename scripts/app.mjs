@@ -70,13 +70,14 @@ function esbuildLines(e) {
 }
 
 async function bundle() {
-  const buildDir = path.join(root, '.build');
+  const buildDir = path.join(root, '.build', 'app');
   const name = `app-${bundleKey(sources())}.cjs`;
   const out = path.join(buildDir, name);
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(buildDir, { recursive: true });
-  // Built in a private folder with its source map, then both are moved into place.
-  const stage = fs.mkdtempSync(path.join(buildDir, 'stage-'));
+  // Built in a private folder beside it (same depth, so the map's relative source paths hold)
+  // with its source map, then both are moved into place.
+  const stage = fs.mkdtempSync(path.join(root, '.build', 'stage-'));
   try {
     await esbuild.build({
       stdin: { contents: "module.exports = require('./main.ts');", resolveDir: root, sourcefile: 'entry.js', loader: 'js' },

@@ -337,6 +337,16 @@ describe('the real CLI', () => {
     expect(r.unchanged).toBe(true);
   });
 
+  test('--verbose (or SYNTH_VERBOSE=1) adds the trace of a file that throws, mapped to our TypeScript sources', () => {
+    const r = cli({ 'prod.ts': "export default (undefined as any).prod;\n" }, ['scripts/synth.mjs', '--verbose']);
+    expect(r.status).toBe(1);
+    expect(r.errors).toEqual([expect.stringMatching(/^error: environments\/prod\.ts:1:\d+: fails to load: TypeError/)]);
+    expect(r.stderr).toMatch(/\n\s+at .*environments\/prod\.ts:1:\d+\)/);
+    expect(r.stderr).toMatch(/\n\s+at loadAllEnvironments \(.*environments\/load\.ts:\d+:\d+\)/);
+    expect(r.stderr).not.toMatch(/app-[0-9a-f]+\.cjs/);
+    expect(r.unchanged).toBe(true);
+  });
+
   test('deleting every environment file is an error, not an empty dist/', () => {
     const r = cli({ 'dev.ts': null, 'prod.ts': null, 'staging.ts': null });
     expect(r.status).toBe(1);
@@ -385,5 +395,38 @@ describe('the real CLI', () => {
     expect(errors).toEqual([expect.stringMatching(says)]);
     expect(r.stderr).toMatch(/synthesis failed: nothing was written; .*dist\/ was not changed/);
     expect(lines).toEqual(['exit=1', 'unchanged', 'dist']);
+  });
+});
+
+describe('a bug, not a user mistake', () => {
+  test('is one line naming where in our sources it happened, exit 2; --verbose adds the stack trace', () => {
+    const run = (verbose: boolean) => {
+      let result: Run | undefined;
+      jest.isolateModules(() => {
+        jest.doMock('../rules', () => ({
+          rules: [{ id: 'broken-rule', description: 'a rule with a bug in it', check: () => [].concat((undefined as any).findings) }],
+        }));
+        const isolated: typeof import('../main') = require('../main');
+        const lines: string[] = [];
+        const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+        try {
+          const code = isolated.main({ root: ROOT, outdir: out, environmentsDir: environmentsWith({}), verbose });
+          result = { code, errors: lines.filter((l) => l.startsWith('error: ')), stderr: lines.join('\n') };
+        } finally {
+          err.mockRestore();
+        }
+      });
+      return result!;
+    };
+    const before = hashTree(out);
+    const quiet = run(false);
+    expect(quiet.code).toBe(2);
+    expect(quiet.errors).toEqual([expect.stringMatching(/^error: internal error: Cannot read properties of undefined \(reading 'findings'\) \(at test\/bad-input\.test\.ts:\d+:\d+\)$/)]);
+    expect(quiet.stderr).not.toMatch(/\n\s+at /);
+    expect(quiet.stderr).toMatch(/a bug, not your configuration; .*dist\/ was not changed \(--verbose or SYNTH_VERBOSE=1 prints the stack trace\)$/);
+    const verbose = run(true);
+    expect(verbose.code).toBe(2);
+    expect(verbose.stderr).toMatch(/\n\s+at .*main\.ts:\d+:\d+/);
+    expect(hashTree(out)).toBe(before);
   });
 });

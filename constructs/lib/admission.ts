@@ -23,7 +23,7 @@ import {
   portProblem,
   timeZoneProblem,
 } from '../../environments/schema/kube';
-import { fieldPath, show, sourceOf } from '../../environments/load';
+import { fieldPath, show, sourceOf, writtenStrings } from '../../environments/load';
 import type { Environment } from '../../environments/schema';
 import type { Manifest } from './output';
 
@@ -209,14 +209,6 @@ export function clashes(folders: readonly OutputObjects[]): Clash[] {
 /** A folder with the environment it was built from (none for `cluster`, `argocd`). */
 export interface EnvironmentObjects extends OutputObjects {
   readonly env?: Environment;
-}
-
-/** Every string the operator wrote in an environment file, with its field path. */
-function writtenStrings(input: unknown, at: PropertyKey[] = [], out: Array<{ path: PropertyKey[]; value: string }> = []) {
-  if (typeof input === 'string') out.push({ path: at, value: input });
-  else if (Array.isArray(input)) input.forEach((v, i) => writtenStrings(v, [...at, i], out));
-  else if (input && typeof input === 'object') for (const [k, v] of Object.entries(input)) writtenStrings(v, [...at, k], out);
-  return out;
 }
 
 /** The written field a derived value comes from: the longest written string it contains. */
