@@ -78,8 +78,8 @@ export const minio = z
     storage: volume.default({ storageClass: 'standard', sizeGiB: 50 }),
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */
     resources: resources.default(res(250, 512, 1000, 1024)),
-    /** `MINIO_BUCKET`. @default nextgen-uploads */
-    bucket: dnsLabel.default('nextgen-uploads'),
+    /** `MINIO_BUCKET` (S3 bucket rules: 3 to 63 characters). @default nextgen-uploads */
+    bucket: dnsLabel.refine((b) => b.length >= 3, { message: 'a bucket name of 3 to 63 lower-case letters, digits and "-"' }).default('nextgen-uploads'),
     lifecycle: z
       .strictObject({
         /** Days a replaced or deleted object version is kept. @default 30 */
