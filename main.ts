@@ -185,4 +185,5 @@ export function main(options: MainOptions | string = {}, outdirArg?: string): nu
   }
 }
 
-if (require.main === module) process.exitCode = main();
+// Run directly (`ts-node main.ts`, the cdk8s CLI's default app): the CLI sets CDK8S_OUTDIR.
+if (require.main === module) process.exitCode = main({ viaCdk8sCli: process.env.CDK8S_OUTDIR !== undefined });

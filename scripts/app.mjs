@@ -104,9 +104,9 @@ async function bundle() {
 }
 
 const verbose = process.argv.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.SYNTH_VERBOSE ?? '');
-// `npm run synth` (scripts/synth.mjs) sets this; otherwise the cdk8s CLI runs us, and it has
-// emptied the output folder already.
-const viaCdk8sCli = !globalThis.NEXTGEN_NPM_SYNTH;
+// `npm run synth` (scripts/synth.mjs) sets NEXTGEN_NPM_SYNTH; the cdk8s CLI sets CDK8S_OUTDIR
+// and has removed the output folder before running us.
+const viaCdk8sCli = !globalThis.NEXTGEN_NPM_SYNTH && process.env.CDK8S_OUTDIR !== undefined;
 let app;
 try {
   app = require(await bundle());

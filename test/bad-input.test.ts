@@ -430,3 +430,55 @@ describe('a bug, not a user mistake', () => {
     expect(hashTree(out)).toBe(before);
   });
 });
+
+describe('writing the output', () => {
+  const { writeTree, WriteError } = require('../constructs/lib/output') as typeof import('../constructs/lib/output');
+  const files = new Map([
+    ['prod/a.yaml', 'a: 1\n'],
+    ['prod/b.yaml', 'b: 2\n'],
+  ]);
+  function previous(): string {
+    const dir = path.join(fs.mkdtempSync(path.join(scratch, 'write-')), 'dist');
+    fs.mkdirSync(path.join(dir, 'old'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'old', 'x.yaml'), 'x: 0\n');
+    return dir;
+  }
+  const beside = (dir: string) => fs.readdirSync(path.dirname(dir)).sort();
+
+  test('a write that fails half-way leaves the output as it was and no temporary folder', () => {
+    const dir = previous();
+    const before = hashTree(dir);
+    let n = 0;
+    const io = { ...fs, writeFileSync: (...a: Parameters<typeof fs.writeFileSync>) => (++n === 2 ? fail() : fs.writeFileSync(...a)) };
+    function fail(): never {
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'write' });
+    }
+    expect(() => writeTree(dir, files, io)).toThrow(new WriteError(`cannot write dist/: ENOSPC (write dist.tmp-${process.pid}/prod/b.yaml)`, true));
+    expect(hashTree(dir)).toBe(before);
+    expect(beside(dir)).toEqual(['dist']);
+  });
+
+  test('a swap that fails puts the previous tree back and removes the new one', () => {
+    const dir = previous();
+    const before = hashTree(dir);
+    const io = {
+      ...fs,
+      renameSync: (from: fs.PathLike, to: fs.PathLike) => {
+        if (String(from).includes('.tmp-')) throw Object.assign(new Error('permission denied'), { code: 'EACCES', syscall: 'rename', path: String(from) });
+        fs.renameSync(from, to);
+      },
+    };
+    expect(() => writeTree(dir, files, io)).toThrow(/^cannot write dist\/: EACCES \(rename dist\.tmp-\d+\)$/);
+    expect(hashTree(dir)).toBe(before);
+    expect(beside(dir)).toEqual(['dist']);
+  });
+
+  test('leftovers of a killed earlier run are removed; a success leaves only the new tree', () => {
+    const dir = previous();
+    fs.mkdirSync(`${dir}.tmp-999999999`);
+    fs.mkdirSync(`${dir}.old-999999999`);
+    expect(writeTree(dir, files)).toEqual([]);
+    expect([...readTree(dir).keys()].sort()).toEqual(['prod/a.yaml', 'prod/b.yaml']);
+    expect(beside(dir)).toEqual(['dist']);
+  });
+});

@@ -119,7 +119,7 @@ describe('Alertmanager', () => {
   });
 
   test('receivers switch per environment: Slack only declares only its key and has no PagerDuty route', () => {
-    const m = synth({ monitoring: { alertmanager: { pagerduty: false } } });
+    const m = synth({ tier: 'staging', monitoring: { alertmanager: { pagerduty: false } } });
     const cfg = amConfig(m);
     expect(cfg.route.routes).toEqual([]);
     expect(cfg.receivers.map((r: any) => r.name).sort()).toEqual(['null', 'slack']);
@@ -127,7 +127,7 @@ describe('Alertmanager', () => {
   });
 
   test('disabled: no Alertmanager and no alerting section in Prometheus', () => {
-    const m = synth({ monitoring: { alertmanager: { enabled: false } } });
+    const m = synth({ tier: 'development', monitoring: { alertmanager: { enabled: false } } });
     expect(m.some((x) => x.metadata.name === 'alertmanager')).toBe(false);
     expect(m.some((x) => x.metadata.name === 'alertmanager-receivers')).toBe(false);
     expect(parseYaml(find(m, 'ConfigMap', 'prometheus-config').data['prometheus.yml']).alerting).toBeUndefined();
