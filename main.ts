@@ -33,7 +33,7 @@ export interface BuiltApp {
 export function buildApp(envs: Environment[]): BuiltApp {
   const app = new App({ outdir: 'dist' });
   const cluster = refusing(envs, () => new ClusterChart(app, { storageClasses, environments: envs }));
-  const environments = envs.map((env) => refusing([env], () => new MarketplaceChart(app, env)));
+  const environments = envs.map((env) => refusing(envs, () => new MarketplaceChart(app, env), env));
   const gitops = refusing(envs, () =>
     new GitopsChart(app, {
       repository: gitopsRepository,
@@ -56,22 +56,23 @@ export function buildApp(envs: Environment[]): BuiltApp {
  * (an issuer it cannot create, a chart id another chart uses): one line on the environment
  * file and the written value the message names, else on the environment's name.
  */
-function refusing<T>(envs: readonly Environment[], build: () => T): T {
+function refusing<T>(envs: readonly Environment[], build: () => T, building?: Environment): T {
   try {
     return build();
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     const first = String((e as Error)?.message ?? e).split('\n')[0];
-    // The value the message quotes, else the longest written value it contains.
+    // The value the message quotes (in any environment), else the longest written value of
+    // the environment being built that it contains, else that environment's name.
     let best: { file: string; path: PropertyKey[]; value: string; score: number } | undefined;
     for (const env of envs) {
       for (const w of writtenStrings(sourceOf(env).input)) {
         const quoted = first.includes(`'${w.value}'`) || first.includes(`"${w.value}"`);
-        const score = quoted ? 1000 + w.value.length : first.includes(w.value) ? w.value.length : 0;
+        const score = quoted ? 1000 + w.value.length : (!building || env === building) && first.includes(w.value) ? w.value.length : 0;
         if (w.value.length >= 3 && score > (best?.score ?? 0)) best = { file: sourceOf(env).file, ...w, score };
       }
     }
-    if (!best && envs.length === 1) best = { file: sourceOf(envs[0]).file, path: ['name'], value: envs[0].name, score: 0 };
+    if (!best && building) best = { file: sourceOf(building).file, path: ['name'], value: building.name, score: 0 };
     if (!best) throw e;
     throw new ConfigError([`${best.file}: ${fieldPath(best.path)} = ${show(best.value)}: allowed: a value the constructs can build: ${first}`]);
   }

@@ -17,7 +17,8 @@ import dev from '../environments/dev';
 import prod from '../environments/prod';
 import staging from '../environments/staging';
 import { main } from '../main';
-import { readTree } from './lib/synth';
+import { kubernetesValidator, type Validator } from './lib/schema';
+import { parseYaml, readTree } from './lib/synth';
 
 const ROOT = path.resolve(__dirname, '..');
 const BASE: Record<string, unknown> = { dev, prod, staging };
@@ -135,6 +136,7 @@ describe('names, namespaces and the output layout', () => {
     ['a namespace ending in "-"', { 'prod.ts': { namespace: 'nextgen-' } }, 'prod.ts: namespace = "nextgen-"', /start and end with a letter or digit/],
     ['a namespace of 64 characters', { 'prod.ts': { namespace: long(64, 'n') } }, 'prod.ts: namespace', /more than 63/],
     ['an empty name', { 'prod.ts': { name: '' } }, 'prod.ts: name = ""', /is empty/],
+    ['a name whose chart id another environment\'s runbooks use', { 'prod-runbooks.ts': { namespace: 'nextgen-pr', hosts: hostsOf('pr') } }, 'prod-runbooks.ts: name = "prod-runbooks"', /already a Construct with name 'prod-runbooks'/],
   ];
   test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
     expectRefused(edits, field, says);
@@ -300,10 +302,17 @@ describe('valid edge cases are accepted', () => {
     }],
     ['a development environment without Alertmanager, TLS or paging, seeding its data', { 'dev.ts': { tls: { enabled: false }, migrations: { seed: true }, monitoring: { alertmanager: { enabled: false } } } }],
   ];
-  test.each(cases)('%s', (_what, edits) => {
-    const r = synth(edits, fs.mkdtempSync(path.join(scratch, 'ok-')));
+  let validator: Validator | undefined;
+  test.each(cases)('%s (and every object written passes strict schema validation)', (_what, edits) => {
+    const dir = fs.mkdtempSync(path.join(scratch, 'ok-'));
+    const r = synth(edits, dir);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    validator ??= kubernetesValidator('v1.27.0');
+    for (const [file, text] of readTree(dir)) {
+      if (!file.endsWith('.yaml') || file.endsWith('kustomization.yaml')) continue;
+      expect({ file, errors: validator.validate(parseYaml(text)) }).toEqual({ file, errors: [] });
+    }
   });
 });
 
