@@ -21,6 +21,7 @@ import {
   labelValueProblem,
   portNameProblem,
   portProblem,
+  quantityProblem,
   timeZoneProblem,
 } from '../../environments/schema/kube';
 import { fieldPath, show, sourceOf, writtenStrings } from '../../environments/load';
@@ -51,6 +52,9 @@ const NAME_RULE: Record<string, { check: (v: string) => string | undefined; max:
   StatefulSet: { check: (v) => dns1123LabelProblem(v, DNS_LABEL_MAX - 6), max: DNS_LABEL_MAX - 6 },
 };
 const SUBDOMAIN = { check: (v: string) => dns1123SubdomainProblem(v), max: DNS_SUBDOMAIN_MAX };
+
+/** Objects whose cpu/memory/storage entries are quantities (resources, quotas, limit ranges, claims). */
+const QUANTITY_PARENTS = new Set(['requests', 'limits', 'hard', 'default', 'defaultRequest', 'max', 'min', 'capacity']);
 
 const INT32_FIELDS = new Set(['replicas', 'minReplicas', 'maxReplicas', 'backoffLimit', 'completions', 'parallelism']);
 
@@ -91,6 +95,7 @@ export function admissionProblems(m: Manifest): Refusal[] {
         else if (INT32_FIELDS.has(k) && (v < 0 || v > INT32_MAX || !Number.isInteger(v))) add(here, String(v), `is not a whole number from 0 to ${INT32_MAX}`);
       }
       if (typeof v === 'string') {
+        if ((QUANTITY_PARENTS.has(parentKey) && /(^|\.)(cpu|memory|storage|ephemeral-storage)$/.test(k)) || k === 'sizeLimit') add(here, v, quantityProblem(v));
         if (k === 'name' && parentKey === 'ports') add(here, v, portNameProblem(v), 15);
         if (k === 'name' && (parentKey === 'containers' || parentKey === 'initContainers')) add(here, v, dns1123LabelProblem(v), DNS_LABEL_MAX);
         if (k === 'host' && parentKey === 'rules' && m.kind === 'Ingress') add(here, v, hostnameProblem(v), DNS_SUBDOMAIN_MAX);

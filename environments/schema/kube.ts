@@ -104,6 +104,13 @@ export function labelKeyProblem(key: string): string | undefined {
   return p ? `name part ${JSON.stringify(name)} ${p}` : undefined;
 }
 
+/** A resource quantity (`250m`, `512Mi`, `1.5`, `2e3`). */
+export function quantityProblem(q: string): string | undefined {
+  if (!/^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$/.test(q)) return 'is not a Kubernetes quantity such as 250m, 512Mi or 2';
+  if (q.startsWith('-')) return 'is negative';
+  return undefined;
+}
+
 /** A port number. */
 export function portProblem(port: number): string | undefined {
   if (!Number.isInteger(port) || port < 1 || port > 65535) return `is not a port number (1 to 65535)`;
