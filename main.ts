@@ -80,8 +80,10 @@ function refusing<T>(envs: readonly Environment[], build: () => T, building?: En
 
 /** Folders of the output layout that are not environments (`cluster`, `argocd`): names no environment may take. */
 export function reservedFolders(): string[] {
-  return buildApp([]).charts.map((c) => c.folder.split('/')[0]);
+  reserved ??= buildApp([]).charts.map((c) => c.folder.split('/')[0]);
+  return reserved;
 }
+let reserved: string[] | undefined;
 
 /** Check what the API server and the other environments would refuse, then the cross-resource rules, and render the file tree. */
 export function synthesize(built: BuiltApp): Map<string, string> {

@@ -58,62 +58,82 @@ const QUANTITY_PARENTS = new Set(['requests', 'limits', 'hard', 'default', 'defa
 
 const INT32_FIELDS = new Set(['replicas', 'minReplicas', 'maxReplicas', 'backoffLimit', 'completions', 'parallelism']);
 
+/** Label keys and values repeat on every object: each distinct one is checked once. */
+function memo(f: (s: string) => string | undefined): (s: string) => string | undefined {
+  const cache = new Map<string, string | undefined>();
+  return (s) => {
+    if (!cache.has(s)) cache.set(s, f(s));
+    return cache.get(s);
+  };
+}
+const keyProblem = memo(labelKeyProblem);
+const valueProblem = memo(labelValueProblem);
+
 /** Every refusal the API server would give for this object's names, labels, ports, hosts and schedules. */
 export function admissionProblems(m: Manifest): Refusal[] {
   const out: Refusal[] = [];
   const object = `${m.kind}/${m.metadata?.name}`;
-  const add = (field: string, value: string, problem: string | undefined, max?: number) => {
-    if (problem) out.push({ object, field, value, problem, max });
+  // Paths are built only for a refusal: the walk visits every key of every object.
+  type At = readonly (string | number)[];
+  const show = (at: At) => at.map((p) => (typeof p === 'number' ? `[${p}]` : p.startsWith('[') ? p : `.${p}`)).join('').replace(/^\./, '');
+  const add = (at: At, value: string, problem: string | undefined, max?: number) => {
+    if (problem) out.push({ object, field: show(at), value, problem, max });
   };
   const rule = NAME_RULE[m.kind] ?? SUBDOMAIN;
-  add('metadata.name', m.metadata.name, rule.check(m.metadata.name), rule.max);
-  if (m.metadata.namespace !== undefined) add('metadata.namespace', m.metadata.namespace, dns1123LabelProblem(m.metadata.namespace), DNS_LABEL_MAX);
+  add(['metadata', 'name'], m.metadata.name, rule.check(m.metadata.name), rule.max);
+  if (m.metadata.namespace !== undefined) add(['metadata', 'namespace'], m.metadata.namespace, dns1123LabelProblem(m.metadata.namespace), DNS_LABEL_MAX);
+  const cronSpec = m.kind === 'CronJob' ? (m as { spec?: { schedule?: unknown; timeZone?: unknown } }).spec : undefined;
+  if (typeof cronSpec?.schedule === 'string') add(['spec', 'schedule'], cronSpec.schedule, cronProblem(cronSpec.schedule));
+  if (typeof cronSpec?.timeZone === 'string') add(['spec', 'timeZone'], cronSpec.timeZone, timeZoneProblem(cronSpec.timeZone));
+  const ingress = m.kind === 'Ingress';
+  const keyed = m.kind === 'ConfigMap' || m.kind === 'Secret';
 
-  const walk = (node: unknown, at: string, parentKey: string): void => {
+  const walk = (node: unknown, at: At, parentKey: string): void => {
     if (Array.isArray(node)) {
-      node.forEach((v, i) => walk(v, `${at}[${i}]`, parentKey));
+      for (let i = 0; i < node.length; i++) walk(node[i], [...at, i], parentKey);
       return;
     }
     if (node === null || typeof node !== 'object') return;
     const obj = node as Record<string, unknown>;
-    for (const [k, v] of Object.entries(obj)) {
-      const here = `${at}.${k}`;
+    for (const k in obj) {
+      const v = obj[k];
       if ((k === 'labels' || k === 'matchLabels' || (k === 'selector' && m.kind === 'Service')) && v && typeof v === 'object' && !Array.isArray(v)) {
         for (const [lk, lv] of Object.entries(v as Record<string, unknown>)) {
-          add(`${here}[${JSON.stringify(lk)}]`, lk, labelKeyProblem(lk));
-          if (typeof lv === 'string') add(`${here}[${JSON.stringify(lk)}]`, lv, labelValueProblem(lv), DNS_LABEL_MAX);
+          add([...at, k, `[${JSON.stringify(lk)}]`], lk, keyProblem(lk));
+          if (typeof lv === 'string') add([...at, k, `[${JSON.stringify(lk)}]`], lv, valueProblem(lv), DNS_LABEL_MAX);
         }
         continue;
       }
       if (k === 'annotations' && v && typeof v === 'object') {
-        for (const ak of Object.keys(v as Record<string, unknown>)) add(`${here}[${JSON.stringify(ak)}]`, ak, labelKeyProblem(ak));
+        for (const ak of Object.keys(v as Record<string, unknown>)) add([...at, k, `[${JSON.stringify(ak)}]`], ak, keyProblem(ak));
         continue;
       }
       if (typeof v === 'number') {
-        if (['containerPort', 'port', 'hostPort'].includes(k) || (k === 'targetPort' && parentKey === 'ports')) add(here, String(v), portProblem(v));
-        else if (k === 'number' && parentKey === 'port') add(here, String(v), portProblem(v));
-        else if (INT32_FIELDS.has(k) && (v < 0 || v > INT32_MAX || !Number.isInteger(v))) add(here, String(v), `is not a whole number from 0 to ${INT32_MAX}`);
+        if (k === 'containerPort' || k === 'port' || k === 'hostPort' || (k === 'targetPort' && parentKey === 'ports')) add([...at, k], String(v), portProblem(v));
+        else if (k === 'number' && parentKey === 'port') add([...at, k], String(v), portProblem(v));
+        else if (INT32_FIELDS.has(k) && (v < 0 || v > INT32_MAX || !Number.isInteger(v))) add([...at, k], String(v), `is not a whole number from 0 to ${INT32_MAX}`);
+        continue;
       }
       if (typeof v === 'string') {
-        if ((QUANTITY_PARENTS.has(parentKey) && /(^|\.)(cpu|memory|storage|ephemeral-storage)$/.test(k)) || k === 'sizeLimit') add(here, v, quantityProblem(v));
-        if (k === 'name' && parentKey === 'ports') add(here, v, portNameProblem(v), 15);
-        if (k === 'name' && (parentKey === 'containers' || parentKey === 'initContainers')) add(here, v, dns1123LabelProblem(v), DNS_LABEL_MAX);
-        if (k === 'host' && parentKey === 'rules' && m.kind === 'Ingress') add(here, v, hostnameProblem(v), DNS_SUBDOMAIN_MAX);
-        if (k === 'secretName' && m.kind === 'Ingress') add(here, v, dns1123SubdomainProblem(v), DNS_SUBDOMAIN_MAX);
-        if (m.kind === 'CronJob' && at === '.spec' && k === 'schedule') add(here, v, cronProblem(v));
-        if (m.kind === 'CronJob' && at === '.spec' && k === 'timeZone') add(here, v, timeZoneProblem(v));
+        if ((QUANTITY_PARENTS.has(parentKey) && /(^|\.)(cpu|memory|storage|ephemeral-storage)$/.test(k)) || k === 'sizeLimit') add([...at, k], v, quantityProblem(v));
+        else if (k === 'name' && parentKey === 'ports') add([...at, k], v, portNameProblem(v), 15);
+        else if (k === 'name' && (parentKey === 'containers' || parentKey === 'initContainers')) add([...at, k], v, dns1123LabelProblem(v), DNS_LABEL_MAX);
+        else if (ingress && k === 'host' && parentKey === 'rules') add([...at, k], v, hostnameProblem(v), DNS_SUBDOMAIN_MAX);
+        else if (ingress && k === 'secretName') add([...at, k], v, dns1123SubdomainProblem(v), DNS_SUBDOMAIN_MAX);
+        continue;
       }
-      if (k === 'hosts' && parentKey === 'tls' && Array.isArray(v)) v.forEach((h, i) => typeof h === 'string' && add(`${here}[${i}]`, h, hostnameProblem(h), DNS_SUBDOMAIN_MAX));
-      if (k === 'data' && (m.kind === 'ConfigMap' || m.kind === 'Secret') && v && typeof v === 'object') {
+      if (ingress && k === 'hosts' && parentKey === 'tls' && Array.isArray(v)) v.forEach((h, i) => typeof h === 'string' && add([...at, k, i], h, hostnameProblem(h), DNS_SUBDOMAIN_MAX));
+      if (keyed && (k === 'data' || k === 'stringData') && v && typeof v === 'object') {
         for (const dk of Object.keys(v as Record<string, unknown>)) {
-          add(`${here}[${JSON.stringify(dk)}]`, dk, /^[-._a-zA-Z0-9]{1,253}$/.test(dk) ? undefined : 'is not a valid key (letters, digits, "-", "_", ".", at most 253)');
+          add([...at, k, `[${JSON.stringify(dk)}]`], dk, /^[-._a-zA-Z0-9]{1,253}$/.test(dk) ? undefined : 'is not a valid key (letters, digits, "-", "_", ".", at most 253)');
         }
+        continue;
       }
-      walk(v, here, k);
+      walk(v, [...at, k], k);
     }
   };
-  walk(m, '', '');
-  return out.map((r) => ({ ...r, field: r.field.replace(/^\./, '') }));
+  walk(m, [], '');
+  return out;
 }
 
 /** A folder of the output and the objects written into it. */
