@@ -79,7 +79,7 @@ function allowed(issue: z.core.$ZodIssue): string {
     case 'unrecognized_keys':
       return `no such field (${(issue as z.core.$ZodIssueUnrecognizedKeys).keys.join(', ')}); check the spelling`;
     case 'invalid_key':
-      return `keys that are ${(issue as z.core.$ZodIssueInvalidKey).issues.map((i) => i.message).join('; ')}`;
+      return (issue as z.core.$ZodIssueInvalidKey).issues.map((i) => i.message).join('; ');
     case 'invalid_element':
       return (issue as z.core.$ZodIssueInvalidElement).issues.map((i) => i.message).join('; ');
     case 'invalid_format':
@@ -89,8 +89,15 @@ function allowed(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** `api.autoscaling.minReplicas`, `hosts[0]`, `selectorLabels["example.com/team"]`. */
 export function fieldPath(p: readonly PropertyKey[]): string {
-  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(root)';
+  const part = (k: PropertyKey, i: number) => {
+    if (typeof k === 'number') return `[${k}]`;
+    const s = String(k);
+    if (i > 0 && !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(s) && s !== 'export default') return `[${JSON.stringify(s)}]`;
+    return `${i ? '.' : ''}${s}`;
+  };
+  return p.map(part).join('') || '(root)';
 }
 
 function line(source: string, p: Problem): string {
@@ -105,7 +112,7 @@ export function loadEnvironment(source: string, input: unknown): Environment {
     throw new ConfigError(
       result.error.issues.map((issue) =>
         line(source, {
-          path: issue.code === 'invalid_key' ? [...issue.path, '(key)'] : issue.path,
+          path: issue.path,
           value: issue.code === 'invalid_key' ? (issue as z.core.$ZodIssueInvalidKey).input : issue.input,
           noValue: issue.code === 'unrecognized_keys',
           allowed: allowed(issue),
