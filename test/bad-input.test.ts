@@ -397,6 +397,14 @@ describe('the real CLI', () => {
     ['a read-only file system', '8m', 'mount -o remount,ro $M', /^error: cannot write dist\/: EROFS \(mkdir dist\.tmp-\d+\)$/],
     ['a read-only dist/ mount point', '8m', 'mount --bind $M/dist $M/dist && mount -o remount,bind,ro $M/dist', /^error: cannot write dist\/: EROFS/],
   ];
+  (unshare ? test : test.skip)('dist/ as a mount point (it cannot be renamed) is refreshed in place, nothing left beside it (skips without unshare/mount)', () => {
+    const setup = 'mv $M/dist $M/was && mkdir $M/dist && mount -t tmpfs tmpfs $M/dist && cp -a $M/was/. $M/dist/ && rm -rf $M/was && echo stale > $M/dist/stale.yaml';
+    const r = inMount('8m', setup);
+    expect(r.stderr).toBe('');
+    // The stale file is gone and the rest is the committed tree again.
+    expect(r.stdout.trim().split('\n')).toEqual(['exit=0', 'unchanged', 'dist']);
+  });
+
   (unshare ? test.each(writeCases) : test.skip.each(writeCases))('%s leaves dist/ as it was and nothing beside it (skips without unshare/mount)', (_what, size, setup, says) => {
     const r = inMount(size, setup);
     const lines = r.stdout.trim().split('\n');
