@@ -2,18 +2,21 @@
  * The app: one chart per environment (plus the shared cluster folder), checked, rendered
  * and written into `dist/` (or `$CDK8S_OUTDIR`, which `cdk8s synth` sets).
  *
- * A configuration mistake prints one line per problem and exits 1 without touching dist/.
+ * A configuration mistake prints one line per problem and exits 1 without touching dist/;
+ * so does a failed write. A bug prints one line (its stack trace with --verbose).
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { App, Chart } from 'cdk8s';
-import { ConfigError, loadAllEnvironments } from './environments/load';
+import { ConfigError, fieldPath, loadAllEnvironments, show, sourceOf, writtenStrings } from './environments/load';
 import type { Environment } from './environments/schema';
 import { storageClasses } from './environments/shared/cluster';
 import { gitopsRepository } from './environments/shared/gitops';
 import { ClusterChart } from './constructs/cluster';
+import { admissionErrors } from './constructs/lib/admission';
 import { GitopsChart } from './constructs/gitops';
 import { finalizeChart } from './constructs/lib/identity';
-import { Manifest, OutputFolder, chartManifests, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
+import { Manifest, OutputFolder, WriteError, chartManifests, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
 import { MarketplaceChart } from './constructs/marketplace';
 import { runRules } from './rules/engine';
 import { rules } from './rules';
@@ -29,12 +32,14 @@ export interface BuiltApp {
 /** Build every chart for the given environments. Throws ConfigError on invalid combinations. */
 export function buildApp(envs: Environment[]): BuiltApp {
   const app = new App({ outdir: 'dist' });
-  const cluster = new ClusterChart(app, { storageClasses, environments: envs });
-  const environments = envs.map((env) => new MarketplaceChart(app, env));
-  const gitops = new GitopsChart(app, {
-    repository: gitopsRepository,
-    targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
-  });
+  const cluster = refusing(envs, () => new ClusterChart(app, { storageClasses, environments: envs }));
+  const environments = envs.map((env) => refusing(envs, () => new MarketplaceChart(app, env), env));
+  const gitops = refusing(envs, () =>
+    new GitopsChart(app, {
+      repository: gitopsRepository,
+      targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
+    }),
+  );
   const charts = app.node.findAll().filter(isOutputFolder);
   for (const chart of charts) finalizeChart(chart);
 
@@ -46,7 +51,41 @@ export function buildApp(envs: Environment[]): BuiltApp {
   return { app, cluster, environments, gitops, charts };
 }
 
-/** Check the cross-resource rules and render the file tree. */
+/**
+ * Run a constructor; an error it throws is a construct refusing the environments' values
+ * (an issuer it cannot create, a chart id another chart uses): one line on the environment
+ * file and the written value the message names, else on the environment's name.
+ */
+function refusing<T>(envs: readonly Environment[], build: () => T, building?: Environment): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const first = String((e as Error)?.message ?? e).split('\n')[0];
+    // The value the message quotes (in any environment), else the longest written value of
+    // the environment being built that it contains, else that environment's name.
+    let best: { file: string; path: PropertyKey[]; value: string; score: number } | undefined;
+    for (const env of envs) {
+      for (const w of writtenStrings(sourceOf(env).input)) {
+        const quoted = first.includes(`'${w.value}'`) || first.includes(`"${w.value}"`);
+        const score = quoted ? 1000 + w.value.length : (!building || env === building) && first.includes(w.value) ? w.value.length : 0;
+        if (w.value.length >= 3 && score > (best?.score ?? 0)) best = { file: sourceOf(env).file, ...w, score };
+      }
+    }
+    if (!best && building) best = { file: sourceOf(building).file, path: ['name'], value: building.name, score: 0 };
+    if (!best) throw e;
+    throw new ConfigError([`${best.file}: ${fieldPath(best.path)} = ${show(best.value)}: allowed: a value the constructs can build: ${first}`]);
+  }
+}
+
+/** Folders of the output layout that are not environments (`cluster`, `argocd`): names no environment may take. */
+export function reservedFolders(): string[] {
+  reserved ??= buildApp([]).charts.map((c) => c.folder.split('/')[0]);
+  return reserved;
+}
+let reserved: string[] | undefined;
+
+/** Check what the API server and the other environments would refuse, then the cross-resource rules, and render the file tree. */
 export function synthesize(built: BuiltApp): Map<string, string> {
   // Each chart is rendered to JSON once; rules and the writer share the result.
   const json = new Map<Chart, Manifest[]>();
@@ -54,6 +93,10 @@ export function synthesize(built: BuiltApp): Map<string, string> {
     if (!json.has(c)) json.set(c, chartManifests(c));
     return json.get(c)!;
   };
+  const refused = admissionErrors(
+    built.charts.map((c) => ({ folder: c.folder, manifests: manifestsOf(c), env: built.environments.find((e) => c.folder === e.folder || c.folder.startsWith(`${e.folder}/`))?.env })),
+  );
+  if (refused.length) throw new ConfigError(refused);
   const clusterManifests = manifestsOf(built.cluster);
   const findings = runRules(
     rules,
@@ -69,25 +112,81 @@ export function synthesize(built: BuiltApp): Map<string, string> {
   return renderCharts(built.charts, manifestsOf);
 }
 
-export function main(root = __dirname, outdir = process.env.CDK8S_OUTDIR ?? 'dist'): number {
+export interface MainOptions {
+  /** Repository root. @default - the folder of main.ts */
+  readonly root?: string;
+  /** Output folder. @default - $CDK8S_OUTDIR, else dist */
+  readonly outdir?: string;
+  /** Folder of the environment files. @default - $NEXTGEN_ENVIRONMENTS, else <root>/environments */
+  readonly environmentsDir?: string;
+  /**
+   * Whether the cdk8s CLI runs the app: it empties the output folder before, so a failure
+   * must not claim the folder is unchanged. @default false
+   */
+  readonly viaCdk8sCli?: boolean;
+  /** Print stack traces of internal errors. @default - --verbose or SYNTH_VERBOSE=1 */
+  readonly verbose?: boolean;
+}
+
+/**
+ * Synthesize every environment into `outdir`. Exit code 0 on success, 1 for a mistake in the
+ * configuration or a failed write (one line each, no stack trace), 2 for a bug (one line; the
+ * stack trace with --verbose or SYNTH_VERBOSE=1).
+ */
+export function main(options: MainOptions | string = {}, outdirArg?: string): number {
+  const o: MainOptions = typeof options === 'string' ? { root: options, outdir: outdirArg } : options;
+  const root = o.root ?? __dirname;
+  const outdir = o.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
+  const verbose = o.verbose ?? (process.argv.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.SYNTH_VERBOSE ?? ''));
+  const abs = path.resolve(root, outdir);
+  const shown = (path.relative(root, abs).startsWith('..') || path.isAbsolute(path.relative(root, abs)) ? outdir : path.relative(root, abs) || '.').replace(/\/?$/, '/');
   const started = process.hrtime.bigint();
+  const untouched = () => {
+    let state: 'missing' | 'empty' | 'present' = 'missing';
+    try {
+      state = fs.readdirSync(abs).length === 0 ? 'empty' : 'present';
+    } catch {
+      /* missing */
+    }
+    if (o.viaCdk8sCli && state !== 'present') {
+      return `nothing was written; ${shown} is ${state} because the cdk8s CLI removes it before the app runs (\`npm run synth\` would have kept it)`;
+    }
+    return `${shown} was not changed`;
+  };
   try {
-    const envs = loadAllEnvironments(root);
+    const envs = loadAllEnvironments(root, o.environmentsDir ?? process.env.NEXTGEN_ENVIRONMENTS ?? path.join(root, 'environments'), {
+      reservedNames: reservedFolders(),
+    });
     const files = synthesize(buildApp(envs));
-    writeTree(path.resolve(root, outdir), files);
+    const warnings = writeTree(abs, files);
+    for (const w of warnings) console.error(`warning: ${w}`);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     if (!process.env.SYNTH_QUIET) {
-      console.log(`synthesized ${envs.map((e) => e.name).join(', ')} + cluster: ${files.size} files into ${outdir}/ in ${ms.toFixed(0)} ms`);
+      console.log(`synthesized ${envs.map((e) => e.name).join(', ')} + cluster: ${files.size} files into ${shown} in ${ms.toFixed(0)} ms`);
     }
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const line of e.lines) console.error(`error: ${line}`);
-      console.error(`synthesis failed: ${e.lines.length} problem(s); ${outdir}/ was not changed`);
+      if (verbose) for (const c of e.causes) console.error(String((c as Error)?.stack ?? c));
+      console.error(`synthesis failed: ${e.lines.length} problem(s); ${untouched()}`);
       return 1;
     }
-    throw e;
+    if (e instanceof WriteError) {
+      console.error(`error: ${e.message}`);
+      console.error(`synthesis failed: nothing was written; ${e.unchanged ? untouched() : `${shown} may be incomplete: run the synth again`}`);
+      return 1;
+    }
+    const err = e as Error;
+    const first = String(err?.message ?? e).split('\n')[0];
+    const at = /\(?([^()\s]+\.ts):(\d+):(\d+)\)?/.exec(String(err?.stack ?? ''));
+    const where = at ? ` (at ${path.relative(root, at[1])}:${at[2]}:${at[3]})` : '';
+    console.error(`error: internal error: ${first}${where}`);
+    if (verbose) console.error(String(err?.stack ?? e));
+    console.error(`synthesis failed: a bug, not your configuration; ${untouched()}${verbose ? '' : ' (--verbose or SYNTH_VERBOSE=1 prints the stack trace)'}`);
+    return 2;
   }
 }
 
-if (require.main === module) process.exitCode = main();
+// Run directly (`ts-node main.ts`, the cdk8s CLI's default app): the CLI sets CDK8S_OUTDIR.
+if (require.main === module) process.exitCode = main({ viaCdk8sCli: process.env.CDK8S_OUTDIR !== undefined });

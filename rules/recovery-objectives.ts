@@ -127,7 +127,17 @@ const rule: Rule = {
     } else {
       const schedule: string = cron.spec.schedule;
       const tz: string = cron.spec.timeZone ?? 'Etc/UTC';
-      const gap = gapBeyond(schedule, tz, rpo);
+      // The schema refuses schedules and zones cron-parser cannot read; should one get here
+      // anyway, it is a finding, never an exception out of the rule.
+      let gap: Gap | undefined;
+      let shortest: number;
+      try {
+        gap = gapBeyond(schedule, tz, rpo);
+        shortest = shortestGapMinutes(schedule, tz);
+      } catch (e) {
+        findings.push({ resource: 'backup.schedule', message: `"${schedule}" (${tz}) cannot be evaluated: ${String((e as Error)?.message ?? e).split('\n')[0]}` });
+        return findings;
+      }
       if (gap) {
         findings.push({
           resource: 'backup.schedule',
@@ -137,7 +147,6 @@ const rule: Rule = {
         });
       }
       const deadline: number | undefined = cron.spec.jobTemplate.spec.activeDeadlineSeconds;
-      const shortest = shortestGapMinutes(schedule, tz);
       if (deadline === undefined || deadline >= shortest * 60) {
         findings.push({
           resource: `CronJob/${PostgresBackup.NAME}`,

@@ -12,6 +12,9 @@ import { createRequire } from 'module';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
 
+// Stack traces (SYNTH_VERBOSE=1) and error locations point at our TypeScript, not at the bundle.
+process.setSourceMapsEnabled(true);
+
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const esbuild = require('esbuild');
@@ -50,35 +53,67 @@ const keepDirname = {
     build.onLoad({ filter: /\.ts$/ }, (args) => {
       if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
       const source = fs.readFileSync(args.path, 'utf8');
-      const header = `var __dirname = ${JSON.stringify(path.dirname(args.path))}, __filename = ${JSON.stringify(args.path)};\n`;
+      // On the first line, so source-mapped line numbers stay those of the file.
+      const header = `var __dirname = ${JSON.stringify(path.dirname(args.path))}, __filename = ${JSON.stringify(args.path)}; `;
       return { contents: header + source, loader: 'ts' };
     });
   },
 };
 
+/** One `file:line:col: message` line per esbuild error, paths relative to the project. */
+function esbuildLines(e) {
+  const errors = e?.errors?.length ? e.errors : [{ text: String(e?.message ?? e).split('\n')[0] }];
+  return errors.map((x) => {
+    const l = x.location;
+    return l ? `${path.relative(root, path.resolve(root, l.file))}:${l.line}:${l.column + 1}: ${x.text}` : x.text;
+  });
+}
+
 async function bundle() {
-  const buildDir = path.join(root, '.build');
-  const out = path.join(buildDir, `app-${bundleKey(sources())}.cjs`);
+  const buildDir = path.join(root, '.build', 'app');
+  const name = `app-${bundleKey(sources())}.cjs`;
+  const out = path.join(buildDir, name);
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(buildDir, { recursive: true });
-  const tmp = `${out}.${process.pid}`;
-  await esbuild.build({
-    stdin: { contents: "module.exports = require('./main.ts');", resolveDir: root, sourcefile: 'entry.js', loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    outfile: tmp,
-    external: ['esbuild'],
-    minifyWhitespace: true,
-    minifySyntax: true,
-    logLevel: 'error',
-    plugins: [keepDirname],
-  });
-  for (const old of fs.readdirSync(buildDir).filter((f) => /^app-[0-9a-f]+\.cjs$/.test(f))) fs.rmSync(path.join(buildDir, old), { force: true });
-  fs.renameSync(tmp, out);
+  // Built in a private folder beside it (same depth, so the map's relative source paths hold)
+  // with its source map, then both are moved into place.
+  const stage = fs.mkdtempSync(path.join(root, '.build', 'stage-'));
+  try {
+    await esbuild.build({
+      stdin: { contents: "module.exports = require('./main.ts');", resolveDir: root, sourcefile: 'entry.js', loader: 'js' },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      outfile: path.join(stage, name),
+      external: ['esbuild'],
+      minifyWhitespace: true,
+      minifySyntax: true,
+      sourcemap: 'linked',
+      sourcesContent: false,
+      logLevel: 'silent',
+      plugins: [keepDirname],
+    });
+    for (const old of fs.readdirSync(buildDir).filter((f) => /^app-[0-9a-f]+\.cjs(\.map)?$/.test(f))) fs.rmSync(path.join(buildDir, old), { force: true });
+    fs.renameSync(path.join(stage, `${name}.map`), `${out}.map`);
+    fs.renameSync(path.join(stage, name), out);
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
   return out;
 }
 
-const { main } = require(await bundle());
-process.exitCode = main(root);
+const verbose = process.argv.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.SYNTH_VERBOSE ?? '');
+// `npm run synth` (scripts/synth.mjs) sets NEXTGEN_NPM_SYNTH; the cdk8s CLI sets CDK8S_OUTDIR
+// and has removed the output folder before running us.
+const viaCdk8sCli = !globalThis.NEXTGEN_NPM_SYNTH && process.env.CDK8S_OUTDIR !== undefined;
+let app;
+try {
+  app = require(await bundle());
+} catch (e) {
+  for (const line of esbuildLines(e)) console.error(`error: ${line}`);
+  if (verbose) console.error(e?.stack ?? e);
+  console.error('synthesis failed: the app does not build; nothing was written');
+  process.exit(1);
+}
+process.exitCode = app.main({ root, viaCdk8sCli, verbose });

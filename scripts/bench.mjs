@@ -92,7 +92,7 @@ for (let i = 0; i < 50; i++) {
 }
 const gen50 = measure('npm run synth (50 generated environments)', 'npm', () => ['run', '--silent', 'synth'], runs, { NEXTGEN_ENVIRONMENTS: genDir });
 rows.push(gen50);
-const envCount = fs.readdirSync(path.join(root, 'environments')).filter((f) => /^[a-z0-9-]+\.ts$/.test(f) && !['define.ts', 'load.ts', 'index.ts'].includes(f)).length;
+const envCount = fs.readdirSync(path.join(root, 'environments')).filter((f) => /^[a-z0-9-]+\.ts$/.test(f) && !['define.ts', 'load.ts', 'checks.ts', 'index.ts'].includes(f)).length;
 
 let testsMs;
 if (!skipTests) {

@@ -52,7 +52,7 @@ describe('Alertmanager', () => {
     expect(cfg.receivers.find((r: any) => r.name === 'email').email_configs[0]).toMatchObject({ to: 'oncall@nextgen.example.com', send_resolved: true });
     const onlyCritical = amConfig(synth({ monitoring: { alertmanager: { email: { to: 'a@b.example.com', from: 'c@b.example.com', smarthost: 'mx.example.com:25', severities: ['critical'] } } } }));
     expect(onlyCritical.route.routes[1]).toEqual({ receiver: 'email', matchers: ['severity=~"critical"'], continue: true });
-    const emailOnly = amConfig(synth({ monitoring: { alertmanager: { slack: false, pagerduty: false } } }));
+    const emailOnly = amConfig(synth({ tier: 'staging', monitoring: { alertmanager: { slack: false, pagerduty: false } } }));
     expect(emailOnly.route).toMatchObject({ receiver: 'null', routes: [{ receiver: 'email', matchers: ['severity=~"critical|warning"'], continue: false }] });
     expect(onlyCritical.global.smtp_smarthost).toBe('mx.example.com:25');
   });
@@ -64,7 +64,7 @@ describe('Alertmanager', () => {
   });
 
   test('receivers switch per environment: Slack only declares only its key and has no routes', () => {
-    const m = synth({ monitoring: { alertmanager: { pagerduty: false, email: undefined } } });
+    const m = synth({ tier: 'staging', monitoring: { alertmanager: { pagerduty: false, email: undefined } } });
     const cfg = amConfig(m);
     expect(cfg.route.routes).toEqual([]);
     expect(cfg.global).toBeUndefined();
@@ -90,7 +90,7 @@ describe('Alertmanager', () => {
   });
 
   test('disabled: no Alertmanager and no alerting section in Prometheus', () => {
-    const m = synth({ monitoring: { alertmanager: { enabled: false } } });
+    const m = synth({ tier: 'development', monitoring: { alertmanager: { enabled: false } } });
     expect(m.some((x) => x.metadata.name === 'alertmanager')).toBe(false);
     expect(m.some((x) => x.metadata.name === 'alertmanager-receivers')).toBe(false);
     expect(parseYaml(find(m, 'ConfigMap', 'prometheus-config').data['prometheus.yml']).alerting).toBeUndefined();

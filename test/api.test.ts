@@ -99,7 +99,7 @@ describe('API workload', () => {
   });
 
   test('Ingress without TLS has no issuer annotation and no tls block', () => {
-    const ing = find(synth({ tls: { enabled: false } }), 'Ingress', 'nextgen-api');
+    const ing = find(synth({ tier: 'development', tls: { enabled: false } }), 'Ingress', 'nextgen-api');
     expect(ing.spec.tls).toBeUndefined();
     expect(ing.metadata.annotations['cert-manager.io/cluster-issuer']).toBeUndefined();
   });

@@ -111,7 +111,7 @@ describe('MinIO', () => {
   });
 
   test('the API gets endpoint, port, bucket, public URLs and Secret-backed credentials', () => {
-    const api = podSpec(find(synth({ tls: { enabled: false } }), 'Deployment', 'nextgen-api')).containers[0];
+    const api = podSpec(find(synth({ tier: 'development', tls: { enabled: false } }), 'Deployment', 'nextgen-api')).containers[0];
     expect(envOf(api, 'MINIO_ENDPOINT').value).toBe(chart.minio.target.serviceName);
     expect(envOf(api, 'MINIO_PORT').value).toBe('9000');
     expect(envOf(api, 'MINIO_BUCKET').value).toBe(chart.minio.target.bucket);

@@ -121,7 +121,7 @@ describe('Prometheus (standalone)', () => {
   });
 
   test('without TLS there are no cert-manager certificates to watch: no scrape job, no network path', () => {
-    const other = synth({ tls: { enabled: false } });
+    const other = synth({ tier: 'development', tls: { enabled: false } });
     const cfg = parseYaml(find(other, 'ConfigMap', 'prometheus-config').data['prometheus.yml']);
     const names = cfg.scrape_configs.map((j: any) => j.job_name);
     expect(names).toContain('external-secrets');

@@ -11,6 +11,17 @@ import { runRules } from '../rules/engine';
 import rule, { gapBeyond, shortestGapMinutes } from '../rules/recovery-objectives';
 import { ROOT, realEnvironments, ruleContext, ruleContexts, withManifests } from './lib/synth';
 
+describe('a schedule or zone cron-parser cannot read', () => {
+  test('is one finding on backup.schedule, never an exception out of the rule', () => {
+    const ctx = withManifests(ruleContext(), (ms) => {
+      ms.find((m: any) => m.kind === 'CronJob').spec.timeZone = 'Mars/Olympus';
+    });
+    const findings = rule.check(ctx);
+    expect(findings).toEqual([{ resource: 'backup.schedule', message: expect.stringMatching(/^"5 \* \* \* \*" \(Mars\/Olympus\) cannot be evaluated: /) }]);
+    expect(findings[0].message.length).toBeLessThan(200);
+  });
+});
+
 describe('longest gap between runs (cron-parser over a leap year)', () => {
   test.each([
     ['5 * * * *', 'Etc/UTC', 60, undefined],

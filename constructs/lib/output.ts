@@ -276,22 +276,168 @@ export function renderCharts(
   return files;
 }
 
+/** Writing the output failed; `outdir` is as it was (the message says so only when true). */
+export class WriteError extends Error {
+  constructor(
+    message: string,
+    /** Whether `outdir` still holds exactly what it held before. */
+    readonly unchanged: boolean,
+  ) {
+    super(message);
+    this.name = 'WriteError';
+  }
+}
+
+/** The file-system calls `writeTree` makes (tests pass failing ones). */
+export type TreeIo = Pick<
+  typeof fs,
+  'mkdirSync' | 'writeFileSync' | 'renameSync' | 'rmSync' | 'existsSync' | 'readdirSync' | 'copyFileSync' | 'chmodSync' | 'lstatSync'
+>;
+
+function describe(e: unknown, parent: string): string {
+  const err = e as NodeJS.ErrnoException;
+  const where = err.path ? path.relative(parent, err.path) || '.' : '';
+  return err.code ? `${err.code} (${err.syscall ?? 'write'}${where ? ` ${where}` : ''})` : String(err.message ?? e).split('\n')[0];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove a folder even when parts of it were made read-only; false when it cannot. */
+function removeTree(dir: string, io: TreeIo): boolean {
+  try {
+    io.rmSync(dir, { recursive: true, force: true });
+    return true;
+  } catch {
+    const open = (d: string) => {
+      try {
+        io.chmodSync(d, 0o700);
+        for (const e of io.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) open(path.join(d, e.name));
+      } catch {
+        /* best effort */
+      }
+    };
+    open(dir);
+    try {
+      io.rmSync(dir, { recursive: true, force: true });
+      return true;
+    } catch {
+      return !io.existsSync(dir);
+    }
+  }
+}
+
 /**
  * Write `files` as the whole content of `outdir`, atomically: everything goes to a sibling
- * temporary folder first, which then replaces `outdir`. A failure before the swap leaves
- * `outdir` as it was.
+ * temporary folder first, which then replaces `outdir`. Any failure (permissions, a full
+ * disk, an `outdir` that cannot be renamed) removes the temporary folders and leaves `outdir`
+ * as it was, and throws a `WriteError` saying so. Leftovers of an earlier run that was killed
+ * (`<outdir>.tmp-<pid>`, `<outdir>.old-<pid>` of a process that is gone) are removed first.
+ * When `outdir` itself cannot be renamed (a mount point), the complete staged tree is copied
+ * into it instead. Returns warnings (a leftover that could not be removed), one line each.
  */
-export function writeTree(outdir: string, files: Map<string, string>): void {
+export function writeTree(outdir: string, files: Map<string, string>, io: TreeIo = fs): string[] {
   const abs = path.resolve(outdir);
+  const parent = path.dirname(abs);
+  const base = path.basename(abs);
   const tmp = `${abs}.tmp-${process.pid}`;
   const old = `${abs}.old-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
+  const warnings: string[] = [];
+  const leftover = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(tmp|old)-([0-9]+)$`);
+  try {
+    for (const name of io.readdirSync(parent)) {
+      const m = leftover.exec(String(name));
+      if (m && (Number(m[2]) === process.pid || !alive(Number(m[2])))) removeTree(path.join(parent, String(name)), io);
+    }
+  } catch {
+    /* the parent cannot be listed: the write below reports it */
+  }
+
+  const cleanup = () => {
+    if (!removeTree(tmp, io)) warnings.push(`could not remove ${path.basename(tmp)}`);
+  };
+  const fail = (e: unknown, unchanged: boolean): never => {
+    cleanup();
+    throw new WriteError(`cannot write ${base}/: ${describe(e, parent)}${warnings.length ? `; ${warnings.join('; ')}` : ''}`, unchanged);
+  };
+
   const entries = [...files.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-  for (const dir of new Set(entries.map(([rel]) => path.dirname(path.join(tmp, rel))))) fs.mkdirSync(dir, { recursive: true });
-  for (const [rel, content] of entries) fs.writeFileSync(path.join(tmp, rel), content);
-  if (fs.existsSync(abs)) fs.renameSync(abs, old);
-  fs.renameSync(tmp, abs);
-  fs.rmSync(old, { recursive: true, force: true });
+  let current = tmp;
+  try {
+    // The folder itself first: a recursive mkdir reports a read-only parent as ENOENT.
+    io.mkdirSync(tmp);
+    for (const dir of new Set(entries.map(([rel]) => path.dirname(path.join(tmp, rel))))) io.mkdirSync((current = dir), { recursive: true });
+    for (const [rel, content] of entries) io.writeFileSync((current = path.join(tmp, rel)), content);
+  } catch (e) {
+    fail(Object.assign(e as object, { path: (e as NodeJS.ErrnoException).path ?? current }), true);
+  }
+
+  const existed = io.existsSync(abs);
+  if (existed) {
+    try {
+      io.renameSync(abs, old);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EXDEV' || code === 'EBUSY') {
+        // Nothing is touched unless a file can be created in it.
+        const probe = path.join(abs, `.write-probe-${process.pid}`);
+        try {
+          io.writeFileSync(probe, '');
+          io.rmSync(probe);
+        } catch (p) {
+          fail(p, true);
+        }
+        copyInto(tmp, abs, entries, io, fail);
+        cleanup();
+        return warnings;
+      }
+      fail(e, true);
+    }
+  }
+  try {
+    io.renameSync(tmp, abs);
+  } catch (e) {
+    if (existed) {
+      try {
+        io.renameSync(old, abs);
+      } catch {
+        fail(e, false);
+      }
+    }
+    fail(e, true);
+  }
+  if (existed && !removeTree(old, io)) warnings.push(`could not remove the previous tree ${path.basename(old)}; delete it by hand`);
+  return warnings;
+}
+
+/**
+ * `outdir` cannot be renamed (it is a mount point): the staged tree is complete, so copy it
+ * in file by file and delete what the new tree no longer has.
+ */
+function copyInto(tmp: string, abs: string, entries: Array<[string, string]>, io: TreeIo, fail: (e: unknown, unchanged: boolean) => never): void {
+  const keep = new Set(entries.map(([rel]) => rel));
+  try {
+    for (const dir of new Set(entries.map(([rel]) => path.dirname(path.join(abs, rel))))) io.mkdirSync(dir, { recursive: true });
+    for (const [rel] of entries) io.copyFileSync(path.join(tmp, rel), path.join(abs, rel));
+    const prune = (d: string, rel: string) => {
+      for (const e of io.readdirSync(d, { withFileTypes: true })) {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          prune(path.join(d, e.name), r);
+          if (io.readdirSync(path.join(d, e.name)).length === 0) io.rmSync(path.join(d, e.name), { recursive: true });
+        } else if (!keep.has(r)) io.rmSync(path.join(d, e.name));
+      }
+    };
+    prune(abs, '');
+  } catch (e) {
+    fail(e, false);
+  }
 }
 
 /** Every file under `dir` (recursively): relative path with `/` separators -> text. */

@@ -1,28 +1,43 @@
 /** Backup, restore and migration sections of an environment. */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { dnsSubdomain, image, positiveInt, resources, res } from './common';
+import { dnsSubdomain, image, keyPath, kubeString, positiveInt, resources, res, timeZone } from './common';
+import { cronProblem, dns1123SubdomainProblem } from './kube';
 
-/** A standard five-field cron expression, checked by cron-parser. */
-export const cron = z.string().refine(
-  (s) => {
-    if (s.trim().split(/\s+/).length !== 5) return false;
+/**
+ * A standard five-field cron expression that the CronJob controller accepts and that fires
+ * (see `cronProblem`); cron-parser, which the recovery-objectives rule steps with, must read
+ * it too.
+ */
+export const cron = z.string().superRefine((s, ctx) => {
+  let problem = cronProblem(s);
+  if (!problem) {
     try {
       CronExpressionParser.parse(s, { tz: 'UTC' });
-      return true;
-    } catch {
-      return false;
+    } catch (e) {
+      problem = `is not read by cron-parser (${(e as Error).message})`;
     }
-  },
-  { message: 'a five-field cron expression such as "0 * * * *"' },
-);
+  }
+  if (!problem) return;
+  const allowed = /^has [0-9]+ field/.test(problem)
+    ? 'a five-field cron expression (minute hour day-of-month month day-of-week) such as "0 * * * *"'
+    : 'a cron schedule that Kubernetes accepts and that fires, such as "0 * * * *"';
+  ctx.addIssue({ code: 'custom', input: s, message: `${allowed}; this value ${problem}` });
+});
+
+/** An S3 bucket name: 3 to 63 lower-case letters, digits, "-" and ".", not shaped like an IP address. */
+export const s3Bucket = kubeString((v) => {
+  if (v.length < 3 || v.length > 63) return `is ${v.length} characters long; a bucket name has 3 to 63`;
+  if (/^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/.test(v)) return 'looks like an IP address';
+  return dns1123SubdomainProblem(v);
+}, 'an S3 bucket name (3 to 63 lower-case letters, digits, "-" and ".")');
 
 export const backup = z
   .strictObject({
     /** CronJob schedule, evaluated in `timeZone`. @default 0 * * * * (hourly) */
     schedule: cron.default('0 * * * *'),
     /** CronJob `timeZone` (Kubernetes >= 1.27). @default Etc/UTC */
-    timeZone: z.string().default('Etc/UTC'),
+    timeZone: timeZone.default('Etc/UTC'),
     /** Recovery point objective: the longest gap between two backups. @default 60 */
     rpoMinutes: positiveInt.default(60),
     /**
@@ -58,11 +73,11 @@ export const backup = z
     s3: z
       .strictObject({
         /** @default nextgen-backups */
-        bucket: dnsSubdomain.default('nextgen-backups'),
+        bucket: s3Bucket.default('nextgen-backups'),
         /** Key prefix, usually the environment name. @default - the environment name */
-        prefix: z.string().regex(/^[a-z0-9][a-z0-9/_-]*$/).optional(),
+        prefix: keyPath(/[a-z0-9_-]/, 'an S3 key prefix such as prod or marketplace/prod (lower-case letters, digits, "-", "_", single "/" between segments)').optional(),
         /** @default us-east-1 */
-        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]$/).default('us-east-1'),
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-[0-9]$/, { message: 'an AWS region such as us-east-1 or eu-central-1' }).default('us-east-1'),
         /** S3 endpoint URL for non-AWS storage. @default - AWS S3 */
         endpoint: z.url({ protocol: /^https?$/ }).optional(),
         /** Host (and port) the backup pods must reach; drives the egress policy. @default 443 to any address */

@@ -5,31 +5,72 @@
  * environment file is plain data; constructs turn them into typed `Cpu`, `Size`, `Duration`.
  */
 import { z } from 'zod';
+import {
+  INT32_MAX,
+  dns1123LabelProblem,
+  dns1123SubdomainProblem,
+  hostnameProblem,
+  labelKeyProblem,
+  labelValueProblem,
+  timeZoneProblem,
+} from './kube';
+
+/**
+ * A string checked by one of the API server's rules in `./kube`: the error line says what is
+ * allowed, then what is wrong with this value (`...; this value is 70 characters long, more than 63`).
+ */
+export function kubeString(problem: (value: string) => string | undefined, allowed: string) {
+  return z.string().superRefine((value, ctx) => {
+    const p = problem(value);
+    if (p) ctx.addIssue({ code: 'custom', input: value, message: `${allowed}; this value ${p}` });
+  });
+}
 
 /** RFC 1123 label: what Kubernetes accepts for namespaces, Service names and most names. */
-export const dnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-    message: 'a DNS-1123 label (lower-case letters, digits and "-", at most 63 characters)',
-  });
+export const dnsLabel = kubeString(
+  dns1123LabelProblem,
+  'a DNS-1123 label (lower-case letters, digits and "-", at most 63 characters)',
+);
 
 /** RFC 1123 subdomain: storage classes, issuers, secret names. */
-export const dnsSubdomain = z
-  .string()
-  .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
-    message: 'a DNS-1123 subdomain (lower-case letters, digits, "-" and ".")',
-  });
+export const dnsSubdomain = kubeString(
+  dns1123SubdomainProblem,
+  'a DNS-1123 subdomain (lower-case letters, digits, "-" and ".", at most 253 characters)',
+);
 
 /** A fully qualified host name for an Ingress rule (no scheme, no port, no wildcard). */
-export const hostname = z
-  .string()
-  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, {
-    message: 'a host name such as api.example.com (no scheme, port or path)',
-  });
+export const hostname = kubeString(hostnameProblem, 'a host name such as api.example.com (no scheme, port or path)');
 
-export const positiveInt = z.number().int().min(1);
-export const nonNegativeInt = z.number().int().min(0);
+/** A label key (`[prefix/]name`). */
+export const labelKey = kubeString(labelKeyProblem, 'a label key such as release or example.com/team');
+
+/** A label value (at most 63 letters, digits, "-", "_", "."). */
+export const labelValue = kubeString(labelValueProblem, 'a label value (at most 63 letters, digits, "-", "_" and ".")');
+
+/** An IANA time zone name, as a CronJob's `timeZone`. */
+export const timeZone = kubeString(timeZoneProblem, 'an IANA time zone name such as Etc/UTC or Europe/Berlin');
+
+/**
+ * A path of an object store or secret backend: segments of letters, digits, "-", "_" and "."
+ * separated by single "/", no "." or ".." segment, no "/" at either end (at the start only
+ * with `absolute`).
+ */
+export function keyPath(chars: RegExp, what: string, options: { absolute?: boolean } = {}) {
+  return kubeString((value) => {
+    const v = options.absolute && value.startsWith('/') ? value.slice(1) : value;
+    if (v.length === 0) return 'is empty';
+    if (v.length > 512) return `is ${v.length} characters long, more than 512`;
+    for (const ch of v) if (ch !== '/' && !chars.test(ch)) return `contains ${JSON.stringify(ch)}`;
+    const segments = v.split('/');
+    if (segments.some((s) => s === '')) return 'has an empty segment ("//" or a "/" at an end)';
+    if (segments.some((s) => s === '.' || s === '..')) return 'has a "." or ".." segment';
+    return undefined;
+  }, what);
+}
+
+// Whole numbers end up in int32 fields (replicas, ports, deadlines): larger ones are refused.
+export const positiveInt = z.number().int().min(1).max(INT32_MAX);
+export const nonNegativeInt = z.number().int().min(0).max(INT32_MAX);
 export const percent = z.number().int().min(1).max(100);
 
 /** A container image reference as data. Exactly one of `tag` or `digest`. */

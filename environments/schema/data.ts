@@ -21,7 +21,10 @@ export const postgres = z
      * `nextgen_marketplace_prod` (set in `environments/prod.ts`) and uses `nextgen_marketplace`
      * elsewhere. @default nextgen_marketplace
      */
-    database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('nextgen_marketplace'),
+    database: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'a PostgreSQL database name (lower-case letters, digits and "_", at most 63, not starting with a digit)' })
+      .default('nextgen_marketplace'),
     // Role names are not configured here: they are the `username` keys of the Secrets
     // `postgres-owner` and `postgres-app` in the secret backend, next to their passwords.
     /** `max_connections`. @default 100 */
@@ -79,8 +82,8 @@ export const minio = z
     storage: volume.default({ storageClass: 'standard', sizeGiB: 50 }),
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */
     resources: resources.default(res(250, 512, 1000, 1024)),
-    /** `MINIO_BUCKET`. @default nextgen-uploads */
-    bucket: dnsLabel.default('nextgen-uploads'),
+    /** `MINIO_BUCKET` (S3 bucket rules: 3 to 63 characters). @default nextgen-uploads */
+    bucket: dnsLabel.refine((b) => b.length >= 3, { message: 'a bucket name of 3 to 63 lower-case letters, digits and "-"' }).default('nextgen-uploads'),
     lifecycle: z
       .strictObject({
         /** Days a replaced or deleted object version is kept. @default 30 */

@@ -13,6 +13,7 @@ import { network } from './network';
 import { cluster, gitops, podSecurity, quota, secrets } from './platform';
 
 export * from './common';
+export * from './kube';
 export type { ApiConfig } from './api';
 export type { BackupConfig, MigrationsConfig, RestoreConfig } from './backup';
 export type { MinioConfig, PostgresConfig, RedisConfig } from './data';

@@ -1,6 +1,6 @@
 /** Monitoring section: Prometheus, Alertmanager, Grafana and alert thresholds. */
 import { z } from 'zod';
-import { dnsLabel, image, percent, positiveInt, resources, res, volume } from './common';
+import { dnsLabel, image, labelKey, labelValue, percent, positiveInt, resources, res, volume } from './common';
 
 export const thresholds = z
   .strictObject({
@@ -84,7 +84,7 @@ export const monitoring = z
         /** Post alerts to Slack. @default true */
         slack: z.boolean().default(true),
         /** @default #nextgen-alerts */
-        slackChannel: z.string().regex(/^#[a-z0-9_-]+$/).default('#nextgen-alerts'),
+        slackChannel: z.string().regex(/^#[a-z0-9_-]{1,80}$/, { message: 'a Slack channel such as #nextgen-alerts (lower-case, at most 80 characters)' }).default('#nextgen-alerts'),
         /** @default requests 50m/64Mi, limits 200m/256Mi */
         resources: resources.default(res(50, 64, 200, 256)),
         /** Volume for silences and the notification log (`--storage.path`), so both survive a restart. @default standard, 1 GiB */
@@ -168,7 +168,7 @@ export const monitoring = z
          * Prometheus selects them (kube-prometheus-stack selects `release: <helm release>`).
          * @default { release: 'kube-prometheus-stack' }
          */
-        selectorLabels: z.record(z.string(), z.string()).default({ release: 'kube-prometheus-stack' }),
+        selectorLabels: z.record(labelKey, labelValue).default({ release: 'kube-prometheus-stack' }),
       })
       .prefault({}),
     thresholds,

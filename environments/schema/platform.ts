@@ -1,7 +1,7 @@
 /** Platform sections: secrets, cluster capacity, quotas and GitOps delivery. */
 import { z } from 'zod';
 import { cron } from './backup';
-import { dnsSubdomain, percent, positiveInt } from './common';
+import { dnsSubdomain, keyPath, percent, positiveInt } from './common';
 
 export const secrets = z
   .strictObject({
@@ -21,15 +21,16 @@ export const secrets = z
       })
       .prefault({}),
     /** Key prefix in the secret backend. @default - nextgen/<environment name> */
-    remotePrefix: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
+    remotePrefix: keyPath(/[A-Za-z0-9_.-]/, 'a secret backend path such as nextgen/prod (letters, digits, "-", "_", ".", single "/" between segments)').optional(),
     /** ExternalSecret `refreshInterval`. @default 1h */
-    refreshInterval: z.string().regex(/^[0-9]+(s|m|h)$/).default('1h'),
+    refreshInterval: z.string().regex(/^[1-9][0-9]*(s|m|h)$/, { message: 'a duration such as 30m or 1h' }).default('1h'),
     /**
      * Folder of the committed SealedSecret files (`<name>.yaml`, one per Secret), relative to
      * the repository root. Used with `provider: sealed-secrets`.
      * @default - sealed-secrets/<environment name>
      */
-    sealedSecretsDir: z.string().regex(/^[A-Za-z0-9_./-]+$/).optional(),
+    // No "..": a relative folder never leads out of the repository.
+    sealedSecretsDir: keyPath(/[A-Za-z0-9_.-]/, 'a folder such as sealed-secrets/prod (no ".." segment)', { absolute: true }).optional(),
   })
   .prefault({});
 export type SecretsConfig = z.infer<typeof secrets>;
@@ -70,7 +71,7 @@ export const podSecurity = z
     /** Pod Security Admission level for enforce, audit and warn. @default restricted */
     level: z.enum(['restricted', 'baseline']).default('restricted'),
     /** Pinned policy version. @default v1.27 */
-    version: z.string().regex(/^v1\.[0-9]+$/).default('v1.27'),
+    version: z.string().regex(/^v1\.[0-9]+$|^latest$/, { message: 'a Pod Security version such as v1.27' }).default('v1.27'),
   })
   .prefault({});
 
