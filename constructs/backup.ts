@@ -4,7 +4,7 @@
  * A CronJob whose pod has two containers from official images, because no official image
  * carries both pg_dump (of the server's major version) and the AWS CLI:
  *   1. init container `dump` (the server's own `postgres` image): `pg_dump --format=custom`
- *      into the `postgres-backups` volume, verified with `pg_restore --list`;
+ *      into the `postgres-backups-<class>` volume, verified with `pg_restore --list`;
  *   2. container `upload` (`amazon/aws-cli`): checksum check, `aws s3 cp --sse AES256` to
  *      `s3://<bucket>/<prefix>/<db>-<UTC timestamp>.dump`, then retention (local and remote).
  * Both run `constructs/scripts/backup.sh`, shipped in the ConfigMap `postgres-backup-scripts`
@@ -98,8 +98,10 @@ export class PostgresBackup extends Construct {
       data: { 'backup.sh': scriptText(BACKUP_SCRIPT), 'restore.sh': scriptText(RESTORE_SCRIPT), 'push-metrics.sh': scriptText(PUSH_METRICS_SCRIPT) },
     });
 
+    // A claim's storage class is immutable: the class is part of the name, so changing it (as
+    // from `standard` to `standard-immediate`) is a new claim, not an upgrade the API server refuses.
     this.claim = new kplus.PersistentVolumeClaim(this, 'Claim', {
-      metadata: { name: 'postgres-backups' },
+      metadata: { name: `postgres-backups-${cfg.storageClass}` },
       storage: Size.gibibytes(cfg.scratchSizeGiB),
       storageClassName: cfg.storageClass,
       accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],

@@ -1,9 +1,10 @@
 import * as fs from 'fs';
 import { BACKUP_SCRIPT, RESTORE_SCRIPT } from '../constructs/scripts';
-import { find, podSpec, synth } from './lib/synth';
+import { find, podSpec, synth, testEnvironment } from './lib/synth';
 
 describe('PostgreSQL backup CronJob', () => {
   const prod = synth();
+  const prodEnv = testEnvironment();
   const cron = find(prod, 'CronJob', 'postgres-backup');
   const job = cron.spec.jobTemplate.spec;
   const pod = podSpec(cron);
@@ -71,17 +72,17 @@ describe('PostgreSQL backup CronJob', () => {
   });
 
   test('local copies live on the postgres-backups claim, sized and classed from the environment', () => {
-    const pvc = find(prod, 'PersistentVolumeClaim', 'postgres-backups');
+    const pvc = find(prod, 'PersistentVolumeClaim', `postgres-backups-${prodEnv.backup.storageClass}`);
     expect(pvc.spec.resources.requests.storage).toBe('50Gi');
     expect(pvc.spec.storageClassName).toBe('standard-immediate');
-    expect(pod.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName).toBe('postgres-backups');
+    expect(pod.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName).toBe(`postgres-backups-${prodEnv.backup.storageClass}`);
     for (const c of [dump, upload]) expect(c.volumeMounts).toContainEqual({ mountPath: '/backups', name: 'backups' });
-    const small = find(synth({ backup: { scratchSizeGiB: 5 } }), 'PersistentVolumeClaim', 'postgres-backups');
+    const small = find(synth({ backup: { scratchSizeGiB: 5 } }), 'PersistentVolumeClaim', `postgres-backups-${prodEnv.backup.storageClass}`);
     expect(small.spec.resources.requests.storage).toBe('5Gi');
   });
 
   test('the claim is in the last sync wave, so a WaitForFirstConsumer claim blocks no other wave', () => {
-    const pvc = find(prod, 'PersistentVolumeClaim', 'postgres-backups');
+    const pvc = find(prod, 'PersistentVolumeClaim', `postgres-backups-${prodEnv.backup.storageClass}`);
     const waves = prod.map((m) => Number(m.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0));
     expect(Number(pvc.metadata.annotations['argocd.argoproj.io/sync-wave'])).toBe(Math.max(...waves));
   });

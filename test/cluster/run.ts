@@ -10,15 +10,20 @@
  *                           then (fresh cluster) in Argo CD order
  *   broken                  deliberately broken manifests: each check must catch its own
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { loadAllEnvironments } from '../../environments/load';
-import { ROOT, controlPlane } from './lib/binaries';
+import { ROOT, argo, controlPlane } from './lib/binaries';
+import { applications, startArgo, waveOrderViolations } from './lib/argocd';
+import { CronExpressionParser } from 'cron-parser';
+import { gitopsRepository } from '../../environments/shared/gitops';
 import { NodeSpec, SimCluster, freePort } from './lib/cluster';
 import { MetricsApi, startMetricsApi } from './lib/metrics-api';
 import { admissionFailures, rewritten, serverRewrites, schedulingFailures, unscheduledPods, warningEvents, writeStamps } from './lib/checks';
 import { Manifest, argoSync, isHook, kubectlApplyKustomize, readFolder, serverSideApply, snapshot, unhealthy, waitHealthy } from './lib/sync';
 import { createWorstCase } from './lib/worst-case';
 import { broken } from './lib/broken';
+import { KubeStateMetrics } from '../../constructs/kube-state-metrics';
 
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -52,6 +57,8 @@ interface InstallReport {
   rewrittenByKubectl: string[];
   storedDifferently: string[];
   kubectlConflicts: string[];
+  ksmChecks: number;
+  ksmAccess: string[];
   worstCase: Awaited<ReturnType<typeof createWorstCase>>;
   worstCaseUnscheduled: string[];
   worstCaseAdmissionFailures: ReturnType<typeof warningEvents>;
@@ -89,6 +96,21 @@ async function install(cluster: SimCluster, envName: string, dist: string): Prom
   const events = warningEvents(cluster, ns);
   const unscheduled = unscheduledPods(cluster, ns);
 
+  // kube-state-metrics' RBAC, asked of the real authorizer as its ServiceAccount.
+  const ksm = objects.find((m) => m.kind === 'Deployment' && m.metadata.name === 'kube-state-metrics');
+  const ksmAccess: string[] = [];
+  let ksmChecks = 0;
+  if (ksm) {
+    const spec = ksm.spec.template.spec;
+    const resources = (spec.containers[0].args as string[]).find((a) => a.startsWith('--resources='))!.replace('--resources=', '').split(',');
+    for (const c of KubeStateMetrics.accessChecks(ns, resources)) {
+      ksmChecks++;
+      const r = cluster.kubectl(['auth', 'can-i', ...c.args, `--as=system:serviceaccount:${ns}:${spec.serviceAccountName}`]);
+      const allowed = r.stdout.trim() === 'yes';
+      if (allowed !== c.allowed) ksmAccess.push(`can-i ${c.args.join(' ')}: ${r.stdout.trim() || r.stderr.trim()} (expected ${c.allowed ? 'yes' : 'no'})`);
+    }
+  }
+
   const worstCase = await createWorstCase(cluster, {
     namespace: ns,
     folder,
@@ -119,6 +141,8 @@ async function install(cluster: SimCluster, envName: string, dist: string): Prom
     rewrittenByKubectl,
     storedDifferently,
     kubectlConflicts,
+    ksmChecks,
+    ksmAccess,
     worstCase,
     worstCaseUnscheduled,
     worstCaseAdmissionFailures: admissionFailures(after.filter((e) => !known.has(`${e.object} ${e.reason} ${e.message}`))),
@@ -175,6 +199,108 @@ async function upgradeArgo(cluster: SimCluster, envName: string, dist: string, b
   return out;
 }
 
+interface ArgoReport {
+  scenario: 'argocd';
+  version: string;
+  bootstrapWarnings: string[];
+  apps: ReturnType<typeof applications>;
+  waveOrder: Record<string, string[]>;
+  prodWindowOpen: boolean;
+  prodBeforeManualSync?: ReturnType<typeof applications>[number];
+  selfHeal: { changed: string; restored: boolean };
+  secondCommit: { revision: string; synced: boolean; value?: string };
+  timings: Record<string, number>;
+}
+
+/** Whether an `allow` sync window of the AppProjects covers `app` now. */
+function windowOpen(app: string, dist: string, now = new Date()): boolean {
+  const windows = readFolder(path.join(dist, 'argocd'))
+    .filter((m) => m.kind === 'AppProject')
+    .flatMap((p) => (p.spec.syncWindows ?? []) as any[])
+    .filter((w) => w.kind === 'allow' && (w.applications ?? []).includes(app));
+  if (!windows.length) return true;
+  return windows.some((w) => {
+    const start = CronExpressionParser.parse(w.schedule, { tz: w.timeZone ?? 'UTC', currentDate: new Date(now.getTime() + 1000) }).prev().getTime();
+    const m = /^(\d+)([hm])$/.exec(w.duration);
+    const ms = m ? Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 60_000) : 0;
+    return now.getTime() < start + ms;
+  });
+}
+
+async function argoScenario(cluster: SimCluster, dist: string): Promise<ArgoReport> {
+  const bins = argo();
+  if ('missing' in bins) throw new Error(`missing: ${bins.missing.join(', ')}`);
+  const t0 = Date.now();
+  const rig = await startArgo(cluster, bins, { originalRepoUrl: gitopsRepository.repoURL, branch: gitopsRepository.targetRevision });
+  const timings: Record<string, number> = {};
+  // Bootstrap exactly as docs/operations.md says.
+  const bootstrapWarnings = [...kubectlApplyKustomize(cluster, path.join(rig.work, 'dist', 'cluster')), ...kubectlApplyKustomize(cluster, path.join(rig.work, 'dist', 'argocd'))];
+  const envs = loadAllEnvironments(ROOT);
+  const prodWindowOpen = windowOpen('nextgen-prod', dist);
+  const names = envs.map((e) => `nextgen-${e.name}`);
+  const expectSynced = (a: ReturnType<typeof applications>[number]) => a.sync === 'Synced' && a.health === 'Healthy';
+  const auto = names.filter((n) => n !== 'nextgen-prod' || prodWindowOpen);
+  let last: ReturnType<typeof applications> = [];
+  await cluster.waitFor('every Application to be Synced and Healthy', 600_000, () => {
+    last = applications(cluster);
+    return ['nextgen-argocd', ...auto].every((n) => last.some((a) => a.name === n && expectSynced(a)));
+  }, () => JSON.stringify(last));
+  timings.bootstrapToHealthyMs = Date.now() - t0;
+  log(`argocd: ${auto.join(', ')} Synced and Healthy in ${timings.bootstrapToHealthyMs} ms`);
+  let prodBeforeManualSync: ReturnType<typeof applications>[number] | undefined;
+  if (!prodWindowOpen) {
+    // Outside prod's window an automated sync must not happen; a manual sync may (manualSync: true).
+    await sleep(30_000);
+    prodBeforeManualSync = applications(cluster).find((a) => a.name === 'nextgen-prod');
+    cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', 'nextgen-prod', '--type=merge', '-p', JSON.stringify({ operation: { initiatedBy: { username: 'sim-operator' }, sync: { revision: gitopsRepository.targetRevision, syncOptions: ['ServerSideApply=true'] } } })]);
+    await cluster.waitFor('nextgen-prod to sync manually', 600_000, () => {
+      last = applications(cluster);
+      return last.some((a) => a.name === 'nextgen-prod' && expectSynced(a));
+    }, () => JSON.stringify(last));
+  }
+  const waveOrder = Object.fromEntries(envs.map((e) => [e.name, waveOrderViolations(cluster, path.join(dist, e.name))]));
+
+  // Self-heal: a manual change in a self-healing environment is reverted.
+  const healEnv = envs.find((e) => e.gitops.automated)!;
+  const cmName = 'nextgen-api-config';
+  const original = cluster.getJson(['-n', healEnv.namespace, 'get', 'configmap', cmName]).data;
+  const key = Object.keys(original).sort()[0];
+  cluster.must(['-n', healEnv.namespace, 'patch', 'configmap', cmName, '--type=merge', '-p', JSON.stringify({ data: { [key]: 'changed-by-hand' } })]);
+  let restored = false;
+  await cluster
+    .waitFor('self-heal to revert a manual change', 120_000, () => (restored = cluster.getJson(['-n', healEnv.namespace, 'get', 'configmap', cmName]).data[key] === original[key]))
+    .catch(() => undefined);
+
+  // A second commit is synced, in order, like the first.
+  const t1 = Date.now();
+  const marker = `second-commit-${Date.now()}`;
+  const revision = rig.commit('simulated cluster: a second commit', (w) => {
+    const f = path.join(w, 'dist', healEnv.name, `configmap-${cmName}.yaml`);
+    fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace(/^data:\n/m, `data:\n  SIM_MARKER: ${marker}\n`));
+  });
+  let value: string | undefined;
+  const synced = await cluster
+    .waitFor('the second commit to be synced', 180_000, () => {
+      value = cluster.getJson(['-n', healEnv.namespace, 'get', 'configmap', cmName]).data.SIM_MARKER;
+      const app = applications(cluster).find((a) => a.name === `nextgen-${healEnv.name}`);
+      return value === marker && app?.revision === revision && app.sync === 'Synced';
+    })
+    .then(() => true, () => false);
+  timings.secondCommitMs = Date.now() - t1;
+  return {
+    scenario: 'argocd',
+    version: cluster.bins.version,
+    bootstrapWarnings,
+    apps: applications(cluster),
+    waveOrder,
+    prodWindowOpen,
+    prodBeforeManualSync,
+    selfHeal: { changed: `${healEnv.namespace}/ConfigMap/${cmName} ${key}`, restored },
+    secondCommit: { revision, synced, value },
+    timings,
+  };
+}
+
 async function withCluster<T>(version: string, nodes: NodeSpec[], fn: (c: SimCluster) => Promise<T>): Promise<T> {
   const bins = controlPlane(version);
   if ('missing' in bins) throw new Error(`missing: ${bins.missing.join(', ')}`);
@@ -223,6 +349,12 @@ export async function main(argv: string[]): Promise<unknown> {
         argo: await withCluster(version, nodesFor(env), (c) => upgradeArgo(c, env, dist, base)),
       };
       return report;
+    }
+    case 'argocd': {
+      const prod = nodesFor('prod');
+      // Every environment in one cluster: the prod pool plus each other environment's nodes.
+      const others = loadAllEnvironments(ROOT).filter((e) => e.name !== 'prod').flatMap((e) => nodesFor(e.name));
+      return withCluster(version, [...prod, ...others], (c) => argoScenario(c, dist));
     }
     case 'broken': {
       return withCluster(version, nodesFor('prod'), (c) => broken(c, log));

@@ -171,7 +171,7 @@ describe('first-sync-health', () => {
     const lines = runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard' } })]);
     expect(lines).toEqual([
       expect.stringMatching(
-        /^environment test: PersistentVolumeClaim\/postgres-backups: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-backup mounts it/,
+        /^environment test: PersistentVolumeClaim\/postgres-backups-standard: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-backup mounts it/,
       ),
     ]);
   });
@@ -179,7 +179,7 @@ describe('first-sync-health', () => {
     expect(runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard-immediate' } })])).toEqual([]);
     const ctx = withManifests(ruleContext({ backup: { storageClass: 'standard' } }), (ms) => {
       const sts = ms.find((m: any) => m.kind === 'StatefulSet' && m.metadata.name === 'postgres');
-      sts.spec.template.spec.volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: 'postgres-backups' } });
+      sts.spec.template.spec.volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: 'postgres-backups-standard' } });
     });
     expect(runRules([firstSyncHealth], [ctx])).toEqual([]);
   });

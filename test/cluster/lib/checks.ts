@@ -40,22 +40,23 @@ export function unscheduledPods(cluster: SimCluster, namespace: string): string[
     });
 }
 
-/** When each object was last written by `manager` (managedFields time) and its generation. */
+/** When each object was last written by `manager` (its managedFields time). */
 export function writeStamps(cluster: SimCluster, objects: Manifest[], manager = FIELD_MANAGER): Map<string, string> {
   const snap = snapshot(cluster, objects);
   const out = new Map<string, string>();
   for (const m of objects) {
     const o = snap.get(refOf(m));
     const entries = (o?.metadata.managedFields ?? []).filter((f: any) => f.manager === manager && f.operation === 'Apply');
-    out.set(refOf(m), `${entries.map((f: any) => f.time).join(',')} gen=${o?.metadata.generation ?? '-'} rv=${o?.metadata.resourceVersion ?? 'missing'}`);
+    out.set(refOf(m), `${entries.map((f: any) => f.time).join(',') || 'none'} rv=${o?.metadata.resourceVersion ?? 'missing'}`);
   }
   return out;
 }
 
 /**
- * Objects a repeated apply wrote again. A no-op server-side apply leaves the object untouched:
- * same managedFields time for our manager, same generation. (resourceVersion alone would also
- * move when a controller updates the status, which is not our write; it is reported alongside.)
+ * Objects a repeated apply wrote again. A no-op server-side apply leaves our manager's
+ * managedFields entry untouched; a write stamps it with the time of the write. (resourceVersion
+ * and generation also move when a controller writes, e.g. the HPA setting `replicas`, which is
+ * not our write; resourceVersion is reported alongside for the record.)
  */
 export function rewritten(before: Map<string, string>, after: Map<string, string>): string[] {
   const out: string[] = [];

@@ -70,6 +70,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class SimCluster {
   readonly dir: string;
   readonly kubeconfig: string;
+  /** The admin's bearer token and the API server's port (set at boot). */
+  readonly token = TOKEN;
+  apiPort = 0;
   private readonly procs: Array<{ name: string; proc: cp.ChildProcess; log: string }> = [];
   private stopped = false;
 
@@ -138,6 +141,7 @@ export class SimCluster {
     ossl('genrsa', '-out', 'sa.key', '2048');
     ossl('rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
     fs.writeFileSync(path.join(d, 'tokens.csv'), `${TOKEN},sim-admin,sim-admin,"system:masters"\n`);
+    this.apiPort = apiPort;
     const server = `https://127.0.0.1:${apiPort}`;
     fs.writeFileSync(
       this.kubeconfig,
@@ -322,5 +326,6 @@ export class SimCluster {
   /** Synchronous last resort (process exit): SIGKILL whatever is still running. */
   kill(): void {
     for (const { proc } of this.procs) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    if (!process.env.SIMCLUSTER_KEEP) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

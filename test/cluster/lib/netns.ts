@@ -20,11 +20,16 @@ export function canIsolate(): boolean {
   return r.status === 0;
 }
 
-export function runScenario<T>(args: string[], env: Record<string, string> = {}): Promise<ScenarioRun<T>> {
+/**
+ * Run a driver scenario in its own network namespace; with `privateMounts`, also in its own
+ * mount namespace (the Argo CD scenario lays in-cluster service-account files on a tmpfs).
+ */
+export function runScenario<T>(args: string[], env: Record<string, string> = {}, privateMounts = false): Promise<ScenarioRun<T>> {
   const started = Date.now();
   const node = `exec ${JSON.stringify(process.execPath)} -r ./scripts/register.cjs test/cluster/run.ts ${args.map((a) => JSON.stringify(a)).join(' ')}`;
   return new Promise((resolve, reject) => {
-    const child = cp.spawn('unshare', ['--net', '--', 'sh', '-c', `ip link set lo up && ${node}`], {
+    const ns = privateMounts ? ['--net', '--mount', '--propagation', 'private'] : ['--net'];
+    const child = cp.spawn('unshare', [...ns, '--', 'sh', '-c', `ip link set lo up && ${node}`], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

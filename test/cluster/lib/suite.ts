@@ -19,12 +19,14 @@ const ENVIRONMENTS = fs
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /**
- * The commit whose dist/ we upgrade from: `UPGRADE_BASE` if set, else the parent of the newest
- * commit that changed dist/ (so the upgrade is never a no-op).
+ * The commit whose dist/ we upgrade from: `UPGRADE_BASE` if set, else the one in
+ * `.ci/upgrade-base` (the last main that landed before this change), else the parent of the
+ * newest commit that changed dist/ (so the upgrade is never a no-op).
  */
 export function upgradeBase(): { rev: string; dir: string } | { reason: string } {
   const git = (...args: string[]) => cp.spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
-  let rev = process.env.UPGRADE_BASE;
+  const pinned = path.join(ROOT, '.ci', 'upgrade-base');
+  let rev = process.env.UPGRADE_BASE ?? (fs.existsSync(pinned) ? fs.readFileSync(pinned, 'utf8').split('\n').find((l) => /^[0-9a-f]{7,40}$/.test(l.trim()))?.trim() : undefined);
   if (!rev) {
     const last = git('log', '-1', '--format=%H', '--', 'dist').stdout.trim();
     if (!last) return { reason: 'no git history of dist/' };
@@ -71,6 +73,14 @@ export function defineClusterSuite(version: string): void {
       test('a repeated apply writes nothing, with Argo CD and with kubectl', () => {
         expect(r().rewrittenByArgo).toEqual([]);
         expect(r().rewrittenByKubectl).toEqual([]);
+      });
+      test('every field we apply is stored as written (no server rewrites), so a second manager does not conflict', () => {
+        expect(r().storedDifferently).toEqual([]);
+        expect(r().kubectlConflicts).toEqual([]);
+      });
+      test("kube-state-metrics' ServiceAccount may list and watch exactly what it reads (kubectl auth can-i)", () => {
+        expect(r().ksmAccess).toEqual([]);
+        expect(r().ksmChecks).toBeGreaterThan(0);
       });
       test('the worst case fits at once: API at max + surge, backup and restore Jobs, cert-manager solvers, expanded volumes', () => {
         const w = r().worstCase;

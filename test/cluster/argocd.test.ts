@@ -1,0 +1,49 @@
+/**
+ * Argo CD for real: its repo server and application controller sync this repository's
+ * committed HEAD (served by git daemon) into the simulated cluster, bootstrapped as
+ * docs/operations.md says. See test/cluster/lib/argocd.ts for what is stood in for.
+ */
+import { argo, controlPlane, kubernetesVersions, pinnedVersions } from './lib/binaries';
+import { describeCluster } from './lib/describe';
+import { ScenarioRun, runScenario } from './lib/netns';
+
+const version = kubernetesVersions()[0];
+const cp = controlPlane(version);
+const a = argo();
+const missing = [...('missing' in cp ? cp.missing : []), ...('missing' in a ? a.missing : [])];
+
+describeCluster(`Argo CD syncing the repository into Kubernetes ${version}`, missing, `argocd ${pinnedVersions().ARGOCD_VERSION}`, () => {
+  let run: ScenarioRun<any>;
+  beforeAll(async () => {
+    run = await runScenario(['argocd', version], {}, true);
+    if (!run.report.error) process.stdout.write(`Argo CD: bootstrap to all Synced/Healthy ${run.report.timings.bootstrapToHealthyMs} ms, second commit synced in ${run.report.timings.secondCommitMs} ms\n`);
+  }, 1_200_000);
+  const r = () => {
+    if (run.report.error) throw new Error(`${run.report.error}\n--- driver log ---\n${run.log.slice(-4000)}`);
+    return run.report;
+  };
+
+  test('bootstrap as documented: the root app-of-apps and every environment become Synced and Healthy', () => {
+    expect(r().bootstrapWarnings).toEqual([]);
+    for (const app of r().apps) expect({ name: app.name, sync: app.sync, health: app.health }).toEqual({ name: app.name, sync: 'Synced', health: 'Healthy' });
+    expect(r().apps.map((x: any) => x.name).sort()).toEqual(expect.arrayContaining(['nextgen-argocd', 'nextgen-dev', 'nextgen-prod', 'nextgen-staging']));
+  });
+  test('the sync follows our wave order', () => {
+    for (const [env, violations] of Object.entries(r().waveOrder)) expect({ env, violations }).toEqual({ env, violations: [] });
+  });
+  test('self-heal reverts a manual change', () => {
+    expect(r().selfHeal.restored).toBe(true);
+  });
+  test('a second commit is synced', () => {
+    expect(r().secondCommit.synced).toBe(true);
+  });
+  test("prod's sync window is honoured: outside it there is no automated sync, a manual one works", () => {
+    if (r().prodWindowOpen) {
+      // Inside the window the automated sync ran (asserted above); nothing more to see now.
+      expect(r().apps.find((x: any) => x.name === 'nextgen-prod').sync).toBe('Synced');
+    } else {
+      expect(r().prodBeforeManualSync.sync).not.toBe('Synced');
+      expect(r().apps.find((x: any) => x.name === 'nextgen-prod').sync).toBe('Synced');
+    }
+  });
+});
