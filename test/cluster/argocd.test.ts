@@ -46,4 +46,11 @@ describeCluster(`Argo CD syncing the repository into Kubernetes ${version}`, mis
       expect(r().apps.find((x: any) => x.name === 'nextgen-prod').sync).toBe('Synced');
     }
   });
+  test('the restore drill of docs/operations.md works as written: nothing undone mid-restore, everything back after', () => {
+    const d = r().drill;
+    expect(d.during).toEqual({ envAutomated: false, rootAutomated: false, cronJobSuspended: true, apiReplicas: 0, restoreJobPresent: true, appSync: d.during.appSync });
+    expect(d.restoreCompleted).toBe(true);
+    expect(d.after).toEqual({ envAutomated: true, cronJobSuspended: false, apiAvailable: d.after.apiAvailable, appSync: 'Synced', appHealth: 'Healthy' });
+    expect(d.after.apiAvailable).toBeGreaterThanOrEqual(1);
+  });
 });

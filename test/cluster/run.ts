@@ -209,6 +209,7 @@ interface ArgoReport {
   prodBeforeManualSync?: ReturnType<typeof applications>[number];
   selfHeal: { changed: string; restored: boolean };
   secondCommit: { revision: string; synced: boolean; value?: string };
+  drill: DrillReport;
   timings: Record<string, number>;
 }
 
@@ -225,6 +226,85 @@ function windowOpen(app: string, dist: string, now = new Date()): boolean {
     const ms = m ? Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 60_000) : 0;
     return now.getTime() < start + ms;
   });
+}
+
+interface DrillReport {
+  env: string;
+  /** After the pause and three reconciliations: nothing of the drill was undone. */
+  during: { envAutomated: boolean; rootAutomated: boolean; cronJobSuspended: boolean; apiReplicas: number; restoreJobPresent: boolean; appSync: string };
+  restoreCompleted: boolean;
+  /** After resuming as the drill says. */
+  after: { envAutomated: boolean; cronJobSuspended: boolean; apiAvailable: number; appSync: string; appHealth: string };
+}
+
+/**
+ * The restore drill of docs/operations.md on the real Argo CD, step by step. `argocd app set
+ * <app> --sync-policy none` is what the CLI does to the Application (it removes
+ * `spec.syncPolicy.automated`), `argocd app sync` sets its `operation`; the kubectl steps run as
+ * written. The restore Job is held running (mid-restore) while time passes.
+ */
+async function restoreDrill(cluster: SimCluster, dist: string, envName: string): Promise<DrillReport> {
+  const env = loadAllEnvironments(ROOT).find((e) => e.name === envName)!;
+  const ns = env.namespace;
+  const app = `nextgen-${envName}`;
+  const getApp = (name: string) => cluster.getJson(['-n', 'argocd', 'get', 'applications.argoproj.io', name]);
+  const setPolicyNone = (name: string) => {
+    if (getApp(name).spec.syncPolicy?.automated) cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', name, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/syncPolicy/automated' }])]);
+  };
+  const sync = (name: string) => cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', name, '--type=merge', '-p', JSON.stringify({ operation: { initiatedBy: { username: 'sim-operator' }, sync: { revision: gitopsRepository.targetRevision, syncOptions: ['ServerSideApply=true'] } } })]);
+  const replicas = env.api.autoscaling.enabled ? env.api.autoscaling.minReplicas : env.api.replicas;
+  // 1. Pause Argo CD: the root first, then the environment.
+  setPolicyNone('nextgen-argocd');
+  setPolicyNone(app);
+  // 2. Stop the writers.
+  cluster.must(['-n', ns, 'scale', 'deploy/nextgen-api', '--replicas=0']);
+  cluster.must(['-n', ns, 'patch', 'cronjob', 'postgres-backup', '-p', '{"spec":{"suspend":true}}']);
+  // 4. The restore Job from the committed runbook, held mid-restore.
+  const job = readFolder(path.join(dist, envName, 'runbooks')).find((m) => m.kind === 'Job' && m.metadata.name === 'postgres-restore')!;
+  job.spec.template.metadata = { ...(job.spec.template.metadata ?? {}), annotations: { ...(job.spec.template.metadata?.annotations ?? {}), 'sim.nextgen/hold': 'true' } };
+  cluster.must(['-n', ns, 'delete', 'job', 'postgres-restore', '--ignore-not-found']);
+  cluster.must(['create', '-f', '-'], JSON.stringify(job));
+  // Time passes: several reconciliations of every Application (10 s each).
+  await sleep(35_000);
+  const live = () => ({
+    cronJobSuspended: Boolean(cluster.getJson(['-n', ns, 'get', 'cronjob', 'postgres-backup']).spec.suspend),
+    apiReplicas: cluster.getJson(['-n', ns, 'get', 'deploy', 'nextgen-api']).spec.replicas ?? 1,
+    restoreJobPresent: cluster.kubectl(['-n', ns, 'get', 'job', 'postgres-restore']).status === 0,
+  });
+  const during = { envAutomated: Boolean(getApp(app).spec.syncPolicy?.automated), rootAutomated: Boolean(getApp('nextgen-argocd').spec.syncPolicy?.automated), appSync: getApp(app).status?.sync?.status, ...live() };
+  // 5. The restore finishes (the held pod is released and completes).
+  for (const pod of cluster.getJson(['-n', ns, 'get', 'pods', '-l', 'job-name=postgres-restore']).items) {
+    cluster.must(['-n', ns, 'annotate', 'pod', pod.metadata.name, 'sim.nextgen/hold-']);
+  }
+  const restoreCompleted = await cluster
+    .waitFor('the restore Job to complete', 120_000, () => (cluster.getJson(['-n', ns, 'get', 'job', 'postgres-restore']).status?.conditions ?? []).some((c: any) => c.type === 'Complete' && c.status === 'True'))
+    .then(() => true, () => false);
+  // 6. Resume: the root automated again, then sync the root and the environment.
+  cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', 'nextgen-argocd', '--type=merge', '-p', JSON.stringify({ spec: { syncPolicy: { automated: { prune: true, selfHeal: true } } } })]);
+  sync('nextgen-argocd');
+  await cluster.waitFor(`the root to restore ${app}'s policy from git`, 120_000, () => Boolean(getApp(app).spec.syncPolicy?.automated) === env.gitops.automated).catch(() => undefined);
+  await cluster.waitFor(`${app} to be idle`, 60_000, () => getApp(app).status?.operationState?.phase !== 'Running').catch(() => undefined);
+  sync(app);
+  await cluster.waitFor('the CronJob to be resumed by the sync', 180_000, () => !live().cronJobSuspended).catch(() => undefined);
+  // 7. Bring the API back.
+  cluster.must(['-n', ns, 'scale', 'deploy/nextgen-api', `--replicas=${replicas}`]);
+  await cluster.waitFor('the API to be available', 120_000, () => (cluster.getJson(['-n', ns, 'get', 'deploy', 'nextgen-api']).status.availableReplicas ?? 0) >= replicas).catch(() => undefined);
+  // 8. Clean up.
+  cluster.must(['-n', ns, 'delete', 'job', 'postgres-restore']);
+  await cluster.waitFor(`${app} to be Synced and Healthy`, 120_000, () => getApp(app).status?.sync?.status === 'Synced' && getApp(app).status?.health?.status === 'Healthy').catch(() => undefined);
+  const a = getApp(app);
+  return {
+    env: envName,
+    during,
+    restoreCompleted,
+    after: {
+      envAutomated: Boolean(a.spec.syncPolicy?.automated),
+      cronJobSuspended: live().cronJobSuspended,
+      apiAvailable: cluster.getJson(['-n', ns, 'get', 'deploy', 'nextgen-api']).status.availableReplicas ?? 0,
+      appSync: a.status?.sync?.status,
+      appHealth: a.status?.health?.status,
+    },
+  };
 }
 
 async function argoScenario(cluster: SimCluster, dist: string): Promise<ArgoReport> {
@@ -287,7 +367,12 @@ async function argoScenario(cluster: SimCluster, dist: string): Promise<ArgoRepo
     })
     .then(() => true, () => false);
   timings.secondCommitMs = Date.now() - t1;
+  const t2 = Date.now();
+  const drillEnv = envs.find((e) => e.name === 'staging') ?? healEnv;
+  const drill = await restoreDrill(cluster, dist, drillEnv.name);
+  timings.drillMs = Date.now() - t2;
   return {
+    drill,
     scenario: 'argocd',
     version: cluster.bins.version,
     bootstrapWarnings,
