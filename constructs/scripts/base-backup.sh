@@ -130,10 +130,17 @@ prune() {
   # Log and segment number (the last 16 digits) grow across timelines; compare them only.
   floor=${start_wal:8:16}
   local base_gone wal_gone
-  base_gone=$(awk -v p="$S3_PREFIX/base/" -v oldest="$oldest" '
-      index($0, p) == 1 { s = substr($0, length(p) + 1, 16); if (s ~ /^[0-9]{8}T[0-9]{6}Z$/ && s < oldest) print }' <<<"$base_keys" | delete_keys)
-  wal_gone=$(awk -v p="$S3_PREFIX/wal/" -v floor="$floor" '
-      index($0, p) == 1 { n = substr($0, length(p) + 1); if (n ~ /^[0-9A-F]{24}(\.gz)?$/ && substr(n, 9, 16) < floor) print }' <<<"$wal_keys" | delete_keys)
+  local key name
+  base_gone=$(while read -r key; do
+    [[ "$key" == "$S3_PREFIX/base/"* ]] || continue
+    name=${key#"$S3_PREFIX/base/"}
+    name=${name%%/*}
+    if [[ "$name" =~ $STAMP_RE && "$name" < "$oldest" ]]; then echo "$key"; fi
+  done <<<"$base_keys" | delete_keys)
+  wal_gone=$(while read -r key; do
+    name=${key#"$S3_PREFIX/wal/"}
+    if [[ "$name" =~ ^[0-9A-F]{24}(\.gz)?$ && "${name:8:16}" < "$floor" ]]; then echo "$key"; fi
+  done <<<"$wal_keys" | delete_keys)
   log "retention ${RETENTION_DAYS} d: kept ${#kept[@]} base backup(s) from $oldest (start segment $start_wal); deleted $base_gone base backup object(s) and $wal_gone WAL segment(s) below it"
 }
 

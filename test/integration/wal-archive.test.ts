@@ -192,4 +192,53 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     expect(r.fetch.status).not.toBe(0);
     expect(r.fetch.stderr).toMatch(/no base backup was consistent before 2020-01-01T00:00:00Z/);
   });
+
+  test('retention keeps every base backup of the window, the newest older one and every segment they need; deletes the rest', () => {
+    const prefix = 'retention';
+    const stamp = (days: number) => new Date(Date.now() - days * 86400e3).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const body = path.join(root, 'body');
+    fs.writeFileSync(body, 'x');
+    const put = (key: string, file = body) => expect(aws(['s3', 'cp', '--only-show-errors', '--sse', 'AES256', file, `s3://${BUCKET}/${prefix}/${key}`]).status).toBe(0);
+    const base = (days: number, startWal: string, complete = true) => {
+      const s = stamp(days);
+      put(`base/${s}/base.tar.gz`);
+      if (complete) {
+        const info = path.join(root, `info-${s}`);
+        fs.writeFileSync(info, `stamp=${s}\nstart_wal=${startWal}\nstart_time=x\nend_time=x\n`);
+        put(`base/${s}/info`, info);
+      }
+      return s;
+    };
+    const old = [base(20, '000000010000000000000010'), base(12, '000000010000000000000020')];
+    const older = base(9, '000000010000000000000030'); // newest before the 7-day window: kept
+    const inWindow = [base(5, '000000010000000000000040'), base(1, '000000020000000000000050')];
+    const incompleteOld = base(15, '000000010000000000000015', false);
+    const segs = ['00000001000000000000000F', '000000010000000000000010', '00000001000000000000002F.gz', '000000010000000000000030.gz',
+      '000000010000000000000031.gz', '000000020000000000000030.gz', '000000020000000000000051.gz', '000000010000000100000000.gz'];
+    for (const s of segs) put(`wal/${s}`);
+    put('wal/00000002.history');
+    put('notes.txt');
+
+    const r = cp.spawnSync('bash', [BASE_BACKUP_SCRIPT, 'prune'], { env: { ...s3Env(prefix), BASE_DIR: path.join(root, 'unused'), RETENTION_DAYS: '7' }, encoding: 'utf8' });
+    expect(r.stderr).toMatch(new RegExp(`kept 3 base backup\\(s\\) from ${older} \\(start segment 000000010000000000000030\\); deleted 5 base backup object\\(s\\) and 3 WAL segment\\(s\\)`));
+    expect(r.status).toBe(0);
+    const left = keys(prefix);
+    for (const s of [...old, incompleteOld]) expect(left.filter((k) => k.includes(s))).toEqual([]);
+    for (const s of [older, ...inWindow]) expect(left).toContain(`${prefix}/base/${s}/info`);
+    // Segments from the oldest kept backup's start on, on every timeline, and history files stay.
+    expect(left.filter((k) => k.includes('/wal/')).map((k) => k.split('/').pop()).sort()).toEqual(
+      ['000000010000000000000030.gz', '000000010000000000000031.gz', '000000010000000100000000.gz', '00000002.history', '000000020000000000000030.gz', '000000020000000000000051.gz'].sort(),
+    );
+    expect(left).toContain(`${prefix}/notes.txt`);
+  });
+
+  test('retention with no complete base backup deletes nothing', () => {
+    const prefix = 'retention-empty';
+    const body = path.join(root, 'body');
+    expect(aws(['s3', 'cp', '--only-show-errors', body, `s3://${BUCKET}/${prefix}/wal/000000010000000000000001.gz`]).status).toBe(0);
+    const r = cp.spawnSync('bash', [BASE_BACKUP_SCRIPT, 'prune'], { env: { ...s3Env(prefix), BASE_DIR: path.join(root, 'unused'), RETENTION_DAYS: '7' }, encoding: 'utf8' });
+    expect(r.stderr).toMatch(/no complete base backup in S3; nothing deleted/);
+    expect(r.status).toBe(0);
+    expect(keys(prefix)).toEqual([`${prefix}/wal/000000010000000000000001.gz`]);
+  });
 });
