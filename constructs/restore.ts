@@ -58,7 +58,7 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
     this.title =
       `Runbook Jobs for environment \`${props.environment}\`: \`postgres-restore\` restores one backup object ` +
       `(BACKUP_KEY, default \`latest\`) into the database; \`postgres-pitr\` restores the WAL archive to TARGET_TIME ` +
-      `into a fresh volume; \`postgres-promote\`, \`postgres-switch\` and \`postgres-rebuild\` fail over to the standby ` +
+      `into a fresh volume (with the WAL archive); with a standby, \`postgres-promote\`, \`postgres-switch\` and \`postgres-rebuild\` fail over to it ` +
       `(docs/operations.md). Restore deadline ${deadline} s (${props.dataSizeGiB} GiB at ${restoreThroughput(props.config)} MiB/s ` +
       `with margin); RTO ${props.config.rtoMinutes} min`;
     const cfg = props.backupConfig;

@@ -72,8 +72,8 @@ describe('recovery-objectives rule', () => {
   });
 
   test('fires when a restore Job deadline would stop a worst-case restore (full 100 GiB volume at 51 MiB/s)', () => {
-    expect(runRules([rule], [ruleContext({ restore: { activeDeadlineSeconds: 3132 } })])).toEqual([]);
-    expect(runRules([rule], [ruleContext({ restore: { activeDeadlineSeconds: 600 } })])).toEqual([
+    expect(runRules([rule], [ruleContext({ restore: { activeDeadlineSeconds: 3132, throughputMiBps: 51 } })])).toEqual([]);
+    expect(runRules([rule], [ruleContext({ restore: { activeDeadlineSeconds: 600, throughputMiBps: 51 } })])).toEqual([
       'environment test: Job/postgres-restore: recovery-objectives: activeDeadlineSeconds 600 would stop a worst-case restore (100 GiB at 51 MiB/s needs 3132 s)',
       'environment test: Job/postgres-pitr: recovery-objectives: activeDeadlineSeconds 600 would stop a worst-case restore (100 GiB at 51 MiB/s needs 3132 s)',
     ]);
@@ -82,8 +82,8 @@ describe('recovery-objectives rule', () => {
   test('without a standby, the restore Jobs must also fit the RTO', () => {
     // 10 GiB at 51 MiB/s: 201 s of data, 422 s with margin and start-up.
     const small = { postgres: { standby: { enabled: false }, storage: { storageClass: 'fast-ssd', sizeGiB: 10 } } };
-    expect(runRules([rule], [ruleContext({ ...small, restore: { rtoMinutes: 8 } })])).toEqual([]);
-    expect(runRules([rule], [ruleContext({ ...small, restore: { rtoMinutes: 5 } })])).toEqual([
+    expect(runRules([rule], [ruleContext({ ...small, restore: { rtoMinutes: 8, throughputMiBps: 51 } })])).toEqual([]);
+    expect(runRules([rule], [ruleContext({ ...small, restore: { rtoMinutes: 5, throughputMiBps: 51 } })])).toEqual([
       'environment test: restore.rtoMinutes: recovery-objectives: the worst-case restore of the 10 GiB data volume at 51 MiB/s takes 201 s (422 s with margin and start-up), ' +
         'more than restore.rtoMinutes = 5 (300 s); add a standby (postgres.standby.enabled), a smaller volume, or measure a faster restore (restore.throughputMiBps)',
       'environment test: Job/postgres-restore: recovery-objectives: activeDeadlineSeconds 422 does not fit restore.rtoMinutes = 5 (300 s)',

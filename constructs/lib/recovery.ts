@@ -8,14 +8,17 @@
  * measured its own cluster (network and volumes are slower than loopback).
  */
 
-/** Measured by `npm run bench` (2 CPUs, loopback PostgreSQL 15 and MinIO; see README). */
+/**
+ * Measured by `npm run bench` on a 296 MiB database (2 CPUs shared with other work, loopback
+ * PostgreSQL 15 and MinIO; README "Backups, RPO and RTO"), rounded down.
+ */
 export const MEASURED_THROUGHPUT_MIBPS = {
   /** `pg_restore --single-transaction` of a `-Fc` dump, download and ANALYZE included. */
-  dumpRestore: 51,
-  /** `pg_restore -j` of a directory-format dump, download and ANALYZE included. */
-  parallelDumpRestore: 80,
-  /** Point-in-time restore: base backup download, unpack, WAL replay, verification. */
-  pitrRestore: 90,
+  dumpRestore: 30,
+  /** `pg_restore -j 2` of a directory-format dump, download and ANALYZE included. */
+  parallelDumpRestore: 28,
+  /** Point-in-time restore: base backup and WAL download, unpack, WAL replay, verification. */
+  pitrRestore: 12,
 } as const;
 
 /**

@@ -5,7 +5,7 @@
 #   base-backup.sh take     (postgres image: pg_basebackup)
 #       pg_basebackup in tar format, gzip-compressed, with the WAL needed to make it consistent
 #       streamed alongside (-X stream), into $BASE_DIR/<stamp>/. Verified before it counts:
-#       every archive passes `gzip -t`, backup_label reads back, and its start segment is
+#       every archive decompresses to its end, backup_label reads back, and its start segment is
 #       recorded in `info` with the time the backup became consistent (end_time).
 #   base-backup.sh upload   (amazon/aws-cli image)
 #       each verified backup not yet uploaded is checked against SHA256SUMS and copied to
@@ -50,8 +50,10 @@ take() {
   fi
   local f
   for f in "${FILES[@]}"; do [[ -s "$dir/$f" ]] || { rm -rf "$dir"; die "$f is missing from the backup"; }; done
-  for f in "$dir"/*.tar.gz; do gzip -t "$f" || { rm -rf "$dir"; die "$(basename "$f") is corrupt; the backup was discarded"; }; done
-  label=$(tar -xzOf "$dir/base.tar.gz" backup_label) || { rm -rf "$dir"; die "backup_label cannot be read; the backup was discarded"; }
+  # One pass over each archive: reading base.tar.gz to its end for backup_label also checks
+  # every gzip block's CRC, as `gzip -t` does for the WAL archive.
+  gzip -t "$dir/pg_wal.tar.gz" || { rm -rf "$dir"; die "pg_wal.tar.gz is corrupt; the backup was discarded"; }
+  label=$(tar -xzOf "$dir/base.tar.gz" backup_label) || { rm -rf "$dir"; die "base.tar.gz is corrupt or has no backup_label; the backup was discarded"; }
   start_wal=$(sed -n 's/^START WAL LOCATION: .*(file \([0-9A-F]\{24\}\))$/\1/p' <<<"$label")
   start_time=$(sed -n 's/^START TIME: //p' <<<"$label")
   [[ "$start_wal" =~ ^[0-9A-F]{24}$ ]] || { rm -rf "$dir"; die "no start segment in backup_label"; }

@@ -26,7 +26,9 @@ describe('recovery-objectives: data size, standby and WAL archive', () => {
   });
 
   test("fires when prod's 100 GiB volume has no standby: its worst-case restore cannot meet 15 minutes", () => {
-    const lines = runRules([rule], [ruleContext({ postgres: noStandby })]);
+    // At the measured default, and (for a stable message) at 51 MiB/s.
+    expect(runRules([rule], [ruleContext({ postgres: noStandby })])[0]).toMatch(new RegExp(`at ${DEFAULT_RESTORE_THROUGHPUT_MIBPS} MiB/s takes`));
+    const lines = runRules([rule], [ruleContext({ postgres: noStandby, restore: { throughputMiBps: 51 } })]);
     expect(lines[0]).toBe(
       'environment test: restore.rtoMinutes: recovery-objectives: the worst-case restore of the 100 GiB data volume at 51 MiB/s takes 2008 s ' +
         '(3132 s with margin and start-up), more than restore.rtoMinutes = 15 (900 s); add a standby (postgres.standby.enabled), a smaller volume, ' +
