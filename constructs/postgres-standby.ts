@@ -67,7 +67,9 @@ export class PostgresStandby extends Construct {
     super(scope, id);
     const primary = props.primary;
     const name = PostgresStandby.NAME;
-    const { selector, topology, peer } = declareWorkload(this, { name, component: 'database', wave: Wave.DATA });
+    // The last wave: the replication role it signs in with is created on an existing database
+    // by the roles Job (wave 1), and nothing waits for a standby copying a large volume.
+    const { selector, topology, peer } = declareWorkload(this, { name, component: 'standby', wave: Wave.MONITORING });
     this.peer = peer;
     this.selector = selector;
     this.endpoint = { peer, port: Postgres.PORT, portName: 'postgres' };

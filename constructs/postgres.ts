@@ -3,9 +3,13 @@
  * image (pinned 16.x), with a postgres_exporter sidecar.
  *
  * Emits: StatefulSet `postgres` (volume claim `data`), headless Service `postgres-headless`,
- * client Service `postgres` (5432), ConfigMap `postgres-init` (the restricted application
- * role script), Job `postgres-app-role` (re-applies it on every sync), ServiceAccounts and a
- * PodDisruptionBudget. Credentials come from Secrets `postgres-owner` and `postgres-app`.
+ * client Service `postgres` (5432), ConfigMap `postgres-init` (the application, monitoring and
+ * replication roles script), ConfigMap `postgres-hba` (client authentication, replication
+ * included), Job `postgres-app-role` (re-applies the roles on every sync), ServiceAccounts and
+ * a PodDisruptionBudget. Credentials come from Secrets `postgres-owner`, `postgres-app`,
+ * `postgres-exporter` and `postgres-replication`. The server is replication-ready (identical
+ * settings on primary and standby); `addServer` builds the standby's pods
+ * (constructs/postgres-standby.ts).
  */
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';

@@ -61,7 +61,7 @@ export class WalArchive extends Construct {
     const db = props.database;
     const uid = Postgres.UID;
     // The scripts ConfigMap; the archiver and base backups below declare their own identities.
-    declareIdentity(this, { name: WalArchive.NAME, component: 'wal-archive', wave: Wave.DATA });
+    declareIdentity(this, { name: WalArchive.NAME, component: 'wal-archive', wave: Wave.JOBS });
 
     this.scripts = new kplus.ConfigMap(this, 'Scripts', {
       metadata: { name: 'postgres-wal-scripts' },
@@ -77,7 +77,8 @@ export class WalArchive extends Construct {
     // --- the archiver: pg_receivewal + uploader, one pod with the segments' volume ---
     const archive = new Construct(this, 'Archive');
     const name = WalArchive.NAME;
-    const { selector, topology, peer } = declareWorkload(archive, { name, component: 'wal-archive', wave: Wave.DATA });
+    // After the roles Job (wave 1) that creates its replication role on an existing database.
+    const { selector, topology, peer } = declareWorkload(archive, { name, component: 'wal-archive', wave: Wave.MONITORING });
     this.peer = peer;
     const walClaim = new kplus.PersistentVolumeClaim(archive, 'Claim', {
       metadata: { name },
