@@ -13,18 +13,18 @@
  *     `take` runs `pg_basebackup -Ft -z -X stream` and verifies it; container `upload` sends it to
  *     `<prefix>/base/<stamp>/` and applies retention (never a segment a kept backup needs).
  *   - ConfigMap `postgres-wal-scripts` (wal-archive.sh, base-backup.sh, pitr.sh).
- * `addPitrRunbook()` adds the point-in-time restore Job to the runbook folder.
+ * `addPitrRunbook()` adds the point-in-time restore Job to the runbook folder (constructs/pitr.ts).
  */
 import { Chart, Cron, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { BackupConfig, RestoreConfig, imageRef } from '../environments/schema';
 import { MOUNT, PostgresBackup, pullPolicy, s3Endpoint, s3Env } from './backup';
-import { LABEL, Wave, declareIdentity } from './lib/identity';
-import { restoreEstimate, restoreThroughput } from './lib/recovery';
+import { Wave, declareIdentity } from './lib/identity';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
 import { Peer } from './lib/topology';
 import { declareWorkload } from './lib/workload';
+import { PitrRunbook } from './pitr';
 import { Postgres } from './postgres';
 import { BASE_BACKUP_SCRIPT, PITR_SCRIPT, WAL_ARCHIVE_SCRIPT, scriptText } from './scripts';
 
@@ -41,7 +41,6 @@ const SMALL = { requests: { cpuMillis: 20, memoryMiB: 32 }, limits: { cpuMillis:
 export class WalArchive extends Construct {
   static readonly NAME = 'postgres-wal-archive';
   static readonly BASE_BACKUP = 'postgres-base-backup';
-  static readonly PITR_JOB = 'postgres-pitr';
   static readonly WAL_MOUNT = '/wal';
 
   readonly deployment: kplus.Deployment;
@@ -53,7 +52,8 @@ export class WalArchive extends Construct {
   constructor(
     scope: Construct,
     id: string,
-    private readonly props: WalArchiveProps,
+    /** What it was built from; the point-in-time runbook reads the same. */
+    readonly props: WalArchiveProps,
   ) {
     super(scope, id);
     const cfg = props.config;
@@ -205,75 +205,10 @@ export class WalArchive extends Construct {
   }
 
   /**
-   * The point-in-time restore runbook: Job `postgres-pitr` and the fresh claim it restores
-   * into (`data-postgres-0`, as the StatefulSet's claim template names it), both created by
-   * hand while the StatefulSet is scaled to zero (docs/operations.md).
+   * The point-in-time restore runbook (constructs/pitr.ts): Job `postgres-pitr` and the fresh
+   * claim it restores into, in the environment's runbook folder.
    */
   addPitrRunbook(runbooks: Chart, props: { readonly restore: RestoreConfig }): kplus.Job {
-    const cfg = this.props.config;
-    const db = this.props.database;
-    const uid = Postgres.UID;
-    const scope = new Construct(runbooks, 'Pitr');
-    declareIdentity(scope, { name: WalArchive.PITR_JOB, component: 'restore', wave: Wave.JOBS });
-    const sizeGiB = db.config.storage.sizeGiB;
-    const claim = new kplus.PersistentVolumeClaim(scope, 'Claim', {
-      metadata: { name: `data-${Postgres.NAME}-0` },
-      storage: Size.gibibytes(sizeGiB),
-      storageClassName: db.config.storage.storageClass,
-      accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
-    });
-    const deadline = props.restore.activeDeadlineSeconds ?? restoreEstimate(sizeGiB, restoreThroughput(props.restore)).deadlineSeconds;
-    const job = new kplus.Job(scope, 'Job', {
-      metadata: { name: WalArchive.PITR_JOB },
-      activeDeadline: Duration.seconds(deadline),
-      // A failed attempt leaves a half-restored directory that the next one refuses: no retry.
-      backoffLimit: 0,
-      select: false,
-      // The backup pods' labels: their policy allows S3, which is all this pod reaches.
-      podMetadata: { labels: { ...this.props.backup.peer.selector, [LABEL.component]: 'restore' } },
-      securityContext: restrictedPod(uid),
-      automountServiceAccountToken: false,
-      serviceAccount: kplus.ServiceAccount.fromServiceAccountName(scope, 'ServiceAccount', PostgresBackup.NAME),
-      restartPolicy: kplus.RestartPolicy.NEVER,
-    });
-    const scripts = kplus.ConfigMap.fromConfigMapName(scope, 'Scripts', this.scripts.name);
-    const common = {
-      resources: containerResources(cfg.resources),
-      securityContext: restrictedContainer(uid),
-      volumeMounts: [
-        { path: MOUNT.scripts, volume: kplus.Volume.fromConfigMap(scope, 'ScriptsVolume', scripts, { name: 'scripts', defaultMode: 0o555 }), readOnly: true },
-        // The base backup and the WAL after it: at most the data volume's size, compressed.
-        { path: '/restore', volume: kplus.Volume.fromEmptyDir(scope, 'RestoreVolume', 'restore', { sizeLimit: Size.gibibytes(sizeGiB) }) },
-        { path: MOUNT.tmp, volume: kplus.Volume.fromEmptyDir(scope, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }) },
-      ],
-    };
-    const target = { TARGET_TIME: kplus.EnvValue.fromValue('latest'), RESTORE_DIR: kplus.EnvValue.fromValue('/restore') };
-    job.addInitContainer({
-      name: 'fetch',
-      image: imageRef(cfg.awsCliImage),
-      imagePullPolicy: pullPolicy(imageRef(cfg.awsCliImage)),
-      command: ['bash', `${MOUNT.scripts}/pitr.sh`, 'fetch'],
-      envVariables: { ...s3EnvOf(this.props), ...target },
-      ...common,
-    });
-    job.addContainer({
-      name: 'restore',
-      image: imageRef(db.config.image),
-      imagePullPolicy: pullPolicy(imageRef(db.config.image)),
-      command: ['bash', `${MOUNT.scripts}/pitr.sh`, 'restore'],
-      // The owner is the cluster's superuser: the private server's checks sign in as it.
-      envVariables: { ...target, PGDATA: kplus.EnvValue.fromValue(Postgres.PGDATA), PGUSER: db.ownerSecret.env('username') },
-      ...common,
-      volumeMounts: [
-        ...common.volumeMounts,
-        { path: Postgres.DATA_MOUNT, volume: kplus.Volume.fromPersistentVolumeClaim(scope, 'DataVolume', claim, { name: 'data' }) },
-      ],
-    });
-    hardenPodSpec(job);
-    return job;
+    return new PitrRunbook(runbooks, 'Pitr', { archive: this, restore: props.restore }).job;
   }
-}
-
-function s3EnvOf(p: WalArchiveProps): Record<string, kplus.EnvValue> {
-  return s3Env(p.config, p.backup.prefix, p.backup.s3Secret);
 }
