@@ -11,7 +11,10 @@ import { Migrations } from './migrations';
 import { Monitoring } from './monitoring/monitoring';
 import { RestoreRunbookChart } from './restore';
 import { Minio } from './minio';
+import { FailoverRunbook } from './failover';
 import { Postgres } from './postgres';
+import { PostgresStandby } from './postgres-standby';
+import { WalArchive } from './wal-archive';
 import { Redis } from './redis';
 import { stampConfigChecksums } from './lib/checksum';
 import { LABEL, PART_OF } from './lib/identity';
@@ -34,6 +37,10 @@ export class MarketplaceChart extends Chart implements OutputFolder {
   readonly backup: PostgresBackup;
   readonly migrations: Migrations;
   readonly monitoring: Monitoring;
+  /** WAL archive and base backups (`backup.walArchive.enabled`). */
+  readonly walArchive?: WalArchive;
+  /** Streaming standby (`postgres.standby.enabled`, default on in production). */
+  readonly standby?: PostgresStandby;
   /** `dist/<env>/runbooks/`: the restore Job, never applied by GitOps (a sibling chart). */
   readonly runbooks: RestoreRunbookChart;
 
@@ -55,7 +62,11 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     this.secrets = new SecretCatalog(this, { config: env.secrets, environment: env.name });
 
     // Data stores first: the API's environment is derived from them.
-    this.postgres = new Postgres(this, 'Postgres', { config: env.postgres });
+    const wal = env.backup.walArchive;
+    this.postgres = new Postgres(this, 'Postgres', {
+      config: env.postgres,
+      archiveTimeoutSeconds: wal.enabled ? wal.archiveTimeoutSeconds : undefined,
+    });
     this.redis = new Redis(this, 'Redis', { config: env.redis });
     this.minio = new Minio(this, 'Minio', {
       config: env.minio,
@@ -93,6 +104,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       backup: this.backup,
       database: this.postgres.target,
       postgresImage: imageRef(env.postgres.image),
+      dataSizeGiB: env.postgres.storage.sizeGiB,
     });
     this.migrations = new Migrations(this, 'Migrations', {
       config: env.migrations,
@@ -102,6 +114,18 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       imagePullSecret: env.imagePullSecret,
       uid: Api.UID,
     });
+
+    // Point-in-time recovery, then the standby: it mirrors every connection declared to the
+    // primary above, so it comes after all of the database's clients.
+    if (wal.enabled) {
+      this.walArchive = new WalArchive(this, 'WalArchive', { config: env.backup, database: this.postgres, backup: this.backup });
+      this.walArchive.addPitrRunbook(this.runbooks, { restore: env.restore });
+    }
+    if (env.postgres.standby.enabled ?? env.tier === 'production') {
+      const promoted = env.postgres.standby.promoted;
+      this.standby = new PostgresStandby(this, 'Standby', { primary: this.postgres, promoted, runbookPeer: this.backup.peer });
+      new FailoverRunbook(this.runbooks, 'Failover', { primary: this.postgres, standby: this.standby, peer: this.backup.peer, promoted });
+    }
 
     // Monitoring LAST among the workloads: its scrape jobs and monitors are derived from every
     // metrics endpoint declared above (a validation fails the synth if one comes later).

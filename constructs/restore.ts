@@ -23,6 +23,7 @@ import { MOUNT, PostgresBackup, pullPolicy, s3Env } from './backup';
 import { HAND_STARTED_ANNOTATIONS } from './gitops';
 import type { DatabaseTarget } from './lib/contracts';
 import { LABEL, Wave, declareIdentity } from './lib/identity';
+import { restoreEstimate, restoreThroughput } from './lib/recovery';
 import type { OutputFolder } from './lib/output';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from './lib/security';
 
@@ -39,6 +40,8 @@ export interface RestoreRunbookProps {
   readonly database: DatabaseTarget;
   /** The server's image, so pg_restore matches the dump's major version. */
   readonly postgresImage: string;
+  /** The data volume's size: the worst case the deadline is derived from. */
+  readonly dataSizeGiB: number;
 }
 
 export class RestoreRunbookChart extends Chart implements OutputFolder {
@@ -51,10 +54,14 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
   constructor(scope: Construct, id: string, props: RestoreRunbookProps) {
     super(scope, id, { namespace: props.namespace, labels: props.labels });
     this.folder = `${props.environment}/runbooks`;
+    // The worst case: a full data volume at the restore throughput, with margin (lib/recovery.ts).
+    const deadline = props.config.activeDeadlineSeconds ?? restoreEstimate(props.dataSizeGiB, restoreThroughput(props.config)).deadlineSeconds;
     this.title =
       `Runbook Jobs for environment \`${props.environment}\`: \`postgres-restore\` restores one backup object ` +
-      `(BACKUP_KEY, default \`latest\`) into the database; the restore Job's deadline is ` +
-      `${props.config.activeDeadlineSeconds} s within an RTO of ${props.config.rtoMinutes} min`;
+      `(BACKUP_KEY, default \`latest\`) into the database; \`postgres-pitr\` restores the WAL archive to TARGET_TIME ` +
+      `into a fresh volume (with the WAL archive); with a standby, \`postgres-promote\`, \`postgres-switch\` and \`postgres-rebuild\` fail over to it ` +
+      `(docs/operations.md). Restore deadline ${deadline} s (${props.dataSizeGiB} GiB at ${restoreThroughput(props.config)} MiB/s ` +
+      `with margin); RTO ${props.config.rtoMinutes} min`;
     const cfg = props.backupConfig;
     const name = RestoreRunbookChart.JOB;
     const uid = PostgresBackup.UID;
@@ -63,7 +70,7 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
     this.job = new kplus.Job(this, 'Job', {
       // Started by hand: never pruned by Argo CD mid-restore (see HAND_STARTED_ANNOTATIONS).
       metadata: { name, annotations: { ...HAND_STARTED_ANNOTATIONS } },
-      activeDeadline: Duration.seconds(props.config.activeDeadlineSeconds),
+      activeDeadline: Duration.seconds(deadline),
       // One retry for a transient failure: a failed attempt rolled back, so retrying is safe.
       backoffLimit: 1,
       select: false,
@@ -106,7 +113,12 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
       image: props.postgresImage,
       imagePullPolicy: pullPolicy(props.postgresImage),
       command: ['bash', `${MOUNT.scripts}/restore.sh`, 'load'],
-      envVariables: { ...props.database.ownerEnv(), RESTORE_DIR: kplus.EnvValue.fromValue('/restore') },
+      envVariables: {
+        ...props.database.ownerEnv(),
+        RESTORE_DIR: kplus.EnvValue.fromValue('/restore'),
+        // One transaction (equal to the dump or unchanged); `-j` measured no faster here (README).
+        RESTORE_JOBS: kplus.EnvValue.fromValue('1'),
+      },
       ...common,
     });
     hardenPodSpec(this.job);

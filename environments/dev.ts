@@ -22,7 +22,8 @@ export default defineEnvironment({
     resources: { requests: { cpuMillis: 100, memoryMiB: 256 }, limits: { cpuMillis: 500, memoryMiB: 512 } },
     logLevel: 'debug',
   },
-  postgres: { storage: { storageClass: 'standard', sizeGiB: 5 }, maxConnections: 50 },
+  // 60: the API pool (2 x 20 at rollout), the setup Jobs, backups, the WAL archiver and exporter fit with room.
+  postgres: { storage: { storageClass: 'standard', sizeGiB: 5 }, maxConnections: 60 },
   redis: { storage: { storageClass: 'standard', sizeGiB: 1 } },
   minio: { storage: { storageClass: 'standard', sizeGiB: 10 } },
   backup: { schedule: '0 2 * * *', rpoMinutes: 1440, scratchSizeGiB: 5, retention: { localDays: 2, remoteDays: 7 } },

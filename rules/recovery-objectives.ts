@@ -1,10 +1,17 @@
 /**
  * Recovery objectives are kept by what ships, not by what the guide says:
- *   - the environment has the backup CronJob, and the longest gap between two consecutive
- *     runs of its schedule (in its time zone, DST included) is at most `backup.rpoMinutes`;
+ *   - RPO: with a WAL archive (Deployment `postgres-wal-archive`), its bound (the primary's
+ *     archive_timeout + the uploader's interval + one upload, read from the rendered objects)
+ *     is at most `backup.rpoMinutes`, and base backups are scheduled; without one, the longest
+ *     gap between two runs of the dump CronJob (in its time zone, DST included) is;
  *   - a backup run ends (activeDeadlineSeconds) before the next one is due, because with
  *     `concurrencyPolicy: Forbid` an overrunning backup makes the next one be skipped;
- *   - the restore runbook Job's activeDeadlineSeconds fits in `restore.rtoMinutes`.
+ *   - RTO: with a standby (StatefulSet `postgres-standby`), `postgres.standby.promotionSeconds`
+ *     fits `restore.rtoMinutes`; without one, the worst-case restore does: the data volume full
+ *     (its claim template's size) at `restore.throughputMiBps` (measured by `npm run bench`),
+ *     with margin and start-up time (constructs/lib/recovery.ts);
+ *   - every restore runbook Job's deadline is at least that worst case (or a restore that
+ *     would succeed is killed), and without a standby at most the RTO.
  *
  * The schedule is read from the synthesized CronJob and parsed by cron-parser. The longest gap
  * is found over a whole leap year of runs (every month length, Feb 29 and both DST switches)
@@ -16,6 +23,8 @@ import { CronExpressionParser } from 'cron-parser';
 import { PostgresBackup } from '../constructs/backup';
 import { Manifest, chartManifests } from '../constructs/lib/output';
 import { RestoreRunbookChart } from '../constructs/restore';
+import { restoreEstimate, restoreThroughput, walArchiveBoundSeconds } from '../constructs/lib/recovery';
+import { toMiB } from './lib/quantity';
 import type { Finding, Rule } from './engine';
 
 const MINUTE = 60_000;
@@ -114,26 +123,89 @@ function find(manifests: readonly Manifest[], kind: string, name: string): any {
   return manifests.find((m) => m.kind === kind && m.metadata.name === name);
 }
 
+const WAL_ARCHIVE = 'postgres-wal-archive';
+const BASE_BACKUP = 'postgres-base-backup';
+const STANDBY = 'postgres-standby';
+const PITR = 'postgres-pitr';
+
+/** `-c name=value` of a container's args. */
+function setting(container: any, name: string): string | undefined {
+  const args: string[] = container?.args ?? [];
+  const hit = args.find((a) => a.startsWith(`${name}=`));
+  return hit?.slice(name.length + 1);
+}
+function envValue(container: any, name: string): string | undefined {
+  return (container?.env ?? []).find((e: any) => e.name === name)?.value;
+}
+const containers = (m: any) => [...(m.spec.template?.spec?.initContainers ?? []), ...(m.spec.template?.spec?.containers ?? [])];
+
+/** A CronJob's schedule: its run deadline is shorter than the shortest gap between runs. */
+/** The run deadline against the shortest gap; false when the schedule cannot be evaluated (reported). */
+function checkRunDeadline(cron: any, findings: Finding[]): boolean {
+  const schedule: string = cron.spec.schedule;
+  const tz: string = cron.spec.timeZone ?? 'Etc/UTC';
+  const deadline: number | undefined = cron.spec.jobTemplate.spec.activeDeadlineSeconds;
+  let shortest: number;
+  try {
+    shortest = shortestGapMinutes(schedule, tz);
+  } catch (e) {
+    // The schema refuses what cron-parser cannot read; should one get here anyway, it is one
+    // finding, never an exception out of the rule.
+    const resource = cron.metadata.name === PostgresBackup.NAME ? 'backup.schedule' : `CronJob/${cron.metadata.name}`;
+    findings.push({ resource, message: `"${schedule}" (${tz}) cannot be evaluated: ${String((e as Error)?.message ?? e).split('\n')[0]}` });
+    return false;
+  }
+  if (deadline === undefined || deadline >= shortest * 60) {
+    findings.push({
+      resource: `CronJob/${cron.metadata.name}`,
+      message:
+        `activeDeadlineSeconds ${deadline ?? '(unset)'} must be less than the shortest gap between runs ` +
+        `(${shortest * 60} s), or a slow backup makes the next one be skipped (concurrencyPolicy Forbid)`,
+    });
+  }
+  return true;
+}
+
 const rule: Rule = {
   id: 'recovery-objectives',
   description:
-    'The backup CronJob exists, the longest gap between its runs is at most backup.rpoMinutes, a run ends before the next is due, and the restore Job deadline fits restore.rtoMinutes.',
+    'RPO: the WAL archive bound (or the longest gap between dumps) is at most backup.rpoMinutes, and backup runs end before the next is due. RTO: promotion of the standby, or else the worst-case restore of a full data volume at the measured throughput, fits restore.rtoMinutes; restore Job deadlines cover that worst case.',
   check(ctx) {
     const findings: Finding[] = [];
     const cron = find(ctx.manifests, 'CronJob', PostgresBackup.NAME);
     const rpo = ctx.env.backup.rpoMinutes;
+    const archive = find(ctx.manifests, 'Deployment', WAL_ARCHIVE);
+    const server = find(ctx.manifests, 'StatefulSet', 'postgres');
     if (!cron) {
       findings.push({ resource: `CronJob/${PostgresBackup.NAME}`, message: `missing: the environment has no database backup, so its RPO of ${rpo} min cannot be met` });
-    } else {
+    }
+    const cronReadable = cron ? checkRunDeadline(cron, findings) : false;
+    if (archive) {
+      // The bound from the objects that ship: the server's archive_timeout, the uploader's interval.
+      const timeout = Number(setting(server?.spec.template.spec.containers.find((c: any) => c.name === 'postgres'), 'archive_timeout'));
+      const interval = Number(envValue(containers(archive).find((c: any) => c.name === 'upload'), 'UPLOAD_INTERVAL_SECONDS'));
+      if (!(timeout > 0) || !(interval > 0)) {
+        findings.push({ resource: `Deployment/${WAL_ARCHIVE}`, message: `the primary's archive_timeout (${timeout}) and the uploader's UPLOAD_INTERVAL_SECONDS (${interval}) must both be set: without them a quiet database's changes can wait for hours` });
+      } else {
+        const bound = walArchiveBoundSeconds(timeout, interval);
+        if (bound > rpo * 60) {
+          findings.push({
+            resource: 'backup.walArchive',
+            message: `the WAL archive can lag ${bound} s behind the primary (archive_timeout ${timeout} s + upload interval ${interval} s + one upload), more than backup.rpoMinutes = ${rpo} (${rpo * 60} s)`,
+          });
+        }
+      }
+      const base = find(ctx.manifests, 'CronJob', BASE_BACKUP);
+      if (!base) findings.push({ resource: `CronJob/${BASE_BACKUP}`, message: 'missing: a WAL archive without base backups cannot be restored' });
+      else checkRunDeadline(base, findings);
+    } else if (cron && cronReadable) {
       const schedule: string = cron.spec.schedule;
       const tz: string = cron.spec.timeZone ?? 'Etc/UTC';
       // The schema refuses schedules and zones cron-parser cannot read; should one get here
       // anyway, it is a finding, never an exception out of the rule.
       let gap: Gap | undefined;
-      let shortest: number;
       try {
         gap = gapBeyond(schedule, tz, rpo);
-        shortest = shortestGapMinutes(schedule, tz);
       } catch (e) {
         findings.push({ resource: 'backup.schedule', message: `"${schedule}" (${tz}) cannot be evaluated: ${String((e as Error)?.message ?? e).split('\n')[0]}` });
         return findings;
@@ -146,28 +218,46 @@ const rule: Rule = {
             `(${iso(gap.from)} to ${iso(gap.to)}), more than backup.rpoMinutes = ${rpo}`,
         });
       }
-      const deadline: number | undefined = cron.spec.jobTemplate.spec.activeDeadlineSeconds;
-      if (deadline === undefined || deadline >= shortest * 60) {
-        findings.push({
-          resource: `CronJob/${PostgresBackup.NAME}`,
-          message:
-            `activeDeadlineSeconds ${deadline ?? '(unset)'} must be less than the shortest gap between runs ` +
-            `(${shortest * 60} s), or a slow backup makes the next one be skipped (concurrencyPolicy Forbid)`,
-        });
-      }
     }
 
     const rto = ctx.env.restore.rtoMinutes;
+    const claim = server?.spec.volumeClaimTemplates?.find((t: any) => t.metadata.name === 'data');
+    const sizeGiB = Math.ceil(toMiB(claim?.spec.resources.requests.storage) / 1024);
+    const worst = restoreEstimate(sizeGiB, restoreThroughput(ctx.env.restore));
+    const standby = find(ctx.manifests, 'StatefulSet', STANDBY);
+    if (standby) {
+      const promotion = ctx.env.postgres.standby.promotionSeconds;
+      if (promotion > rto * 60) {
+        findings.push({ resource: 'postgres.standby.promotionSeconds', message: `a failover takes ${promotion} s, more than restore.rtoMinutes = ${rto} (${rto * 60} s)` });
+      }
+    } else if (worst.deadlineSeconds > rto * 60) {
+      findings.push({
+        resource: 'restore.rtoMinutes',
+        message:
+          `the worst-case restore of the ${sizeGiB} GiB data volume at ${worst.throughputMiBps} MiB/s takes ${worst.dataSeconds} s ` +
+          `(${worst.deadlineSeconds} s with margin and start-up), more than restore.rtoMinutes = ${rto} (${rto * 60} s); ` +
+          `add a standby (postgres.standby.enabled), a smaller volume, or measure a faster restore (restore.throughputMiBps)`,
+      });
+    }
+
     const runbooks = ctx.chart.runbooks && chartManifests(ctx.chart.runbooks);
-    const restore = runbooks && find(runbooks, 'Job', RestoreRunbookChart.JOB);
-    if (!restore) {
-      findings.push({ resource: `Job/${RestoreRunbookChart.JOB}`, message: `missing: no restore runbook Job for an RTO of ${rto} min` });
-    } else {
-      const deadline: number | undefined = restore.spec.activeDeadlineSeconds;
-      if (deadline === undefined || deadline > rto * 60) {
+    const jobs = [RestoreRunbookChart.JOB, ...(archive ? [PITR] : [])];
+    for (const name of jobs) {
+      const job = runbooks && find(runbooks, 'Job', name);
+      if (!job) {
+        findings.push({ resource: `Job/${name}`, message: `missing: no restore runbook Job for an RTO of ${rto} min` });
+        continue;
+      }
+      const deadline: number | undefined = job.spec.activeDeadlineSeconds;
+      if (deadline === undefined || deadline < worst.deadlineSeconds) {
         findings.push({
-          resource: `Job/${RestoreRunbookChart.JOB}`,
-          message: `activeDeadlineSeconds ${deadline ?? '(unset)'} does not fit restore.rtoMinutes = ${rto} (${rto * 60} s)`,
+          resource: `Job/${name}`,
+          message: `activeDeadlineSeconds ${deadline ?? '(unset)'} would stop a worst-case restore (${sizeGiB} GiB at ${worst.throughputMiBps} MiB/s needs ${worst.deadlineSeconds} s)`,
+        });
+      } else if (!standby && deadline > rto * 60) {
+        findings.push({
+          resource: `Job/${name}`,
+          message: `activeDeadlineSeconds ${deadline} does not fit restore.rtoMinutes = ${rto} (${rto * 60} s)`,
         });
       }
     }

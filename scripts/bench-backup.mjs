@@ -1,7 +1,12 @@
 // Backup and restore timing on real servers: generates a sample marketplace database of a
-// stated size in a throwaway PostgreSQL, then times the shipped scripts exactly as the pods
-// run them: backup.sh dump + upload (to MinIO with SSE-S3), restore.sh fetch + load (into a
-// fresh database), and checks the restored data matches.
+// stated size in a throwaway PostgreSQL, then times, on that same database:
+//   - the shipped dump scripts exactly as the pods run them: backup.sh dump + upload (to MinIO
+//     with SSE-S3), restore.sh fetch + load (single transaction) into a fresh database;
+//   - a parallel dump and restore (directory format, pg_dump -j / pg_restore -j);
+//   - the WAL archive path: wal-archive.sh receive + upload-once, base-backup.sh take + upload,
+//     then pitr.sh fetch + restore (latest) into a fresh data directory from S3 alone;
+// checks each restored copy matches, and prints throughputs (on-disk MiB per second) against
+// constructs/lib/recovery.ts and the largest database each environment's RTO allows.
 //
 //   node scripts/bench-backup.mjs            # default: 2,000,000 order rows (~300 MB)
 //   BENCH_ORDERS=500000 node scripts/bench-backup.mjs
@@ -14,9 +19,12 @@ import * as path from 'path';
 const require = createRequire(import.meta.url);
 require('./register.cjs');
 const { startMinio, startPostgres, which } = require('../test/integration/lib/servers.ts');
-const { BACKUP_SCRIPT, RESTORE_SCRIPT } = require('../constructs/scripts/index.ts');
+const { BACKUP_SCRIPT, RESTORE_SCRIPT, WAL_ARCHIVE_SCRIPT, BASE_BACKUP_SCRIPT, PITR_SCRIPT } = require('../constructs/scripts/index.ts');
+const { runAs, spawnAs, ownedDir, pgBin } = require('../test/integration/lib/replication.ts');
+const { MEASURED_THROUGHPUT_MIBPS, largestRestorableGiB, restoreThroughput } = require('../constructs/lib/recovery.ts');
+const { loadAllEnvironments } = require('../environments/load.ts');
 
-const missing = ['postgres', 'pg_dump', 'pg_restore', 'psql', 'aws', 'minio'].filter((p) => !which(p));
+const missing = ['postgres', 'pg_dump', 'pg_restore', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'minio'].filter((p) => !which(p));
 if (missing.length) {
   console.log(`bench-backup: SKIPPED (${missing.join(', ')} not installed; .ci/install installs them)`);
   process.exit(0);
@@ -41,7 +49,8 @@ function run(script, phase, env) {
 }
 
 const [pg, s3] = await Promise.all([startPostgres(), startMinio({ kms: true })]);
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-backup-'));
+const work = ownedDir('bench-backup-');
+let receiver;
 try {
   const mbr = cp.spawnSync('aws', ['--endpoint-url', s3.endpoint, 's3', 'mb', 's3://bench'], { env: s3.env(), encoding: 'utf8' });
   if (mbr.status !== 0) throw new Error(mbr.stderr);
@@ -82,23 +91,102 @@ try {
   const [, fetchMs] = timed(() => run(RESTORE_SCRIPT, 'fetch', renv));
   const [, loadMs] = timed(() => run(RESTORE_SCRIPT, 'load', renv));
 
-  const check = (db) =>
-    pg.psql(
+  const check = (db, server = pg) =>
+    server.psql(
       `select string_agg(t || '=' || n, ' ') from (
          select 'orders' t, count(*) || ':' || sum(qty) || ':' || max(placed_at) n from orders
          union all select 'products', count(*) || ':' || sum(price) from products
          union all select 'vendors', count(*)::text from vendors) x`,
       { db },
     ).trim();
-  const same = check('shop') === check('shop_restored');
+  const source = check('shop');
+  const same = source === check('shop_restored');
 
+  // Parallel dump and restore: directory format, one job per CPU.
+  const jobs = String(Math.max(2, os.cpus().length));
+  const dirDump = path.join(work, 'shop.dir');
+  const pdEnv = pg.env({ PGDATABASE: 'shop' });
+  const sh = (cmd, args, env) => {
+    const r = cp.spawnSync(cmd, args, { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
+  };
+  const [, pDumpMs] = timed(() => sh(pgBin('pg_dump'), ['-Fd', '-j', jobs, '--compress=6', '--no-owner', '--no-acl', '-f', dirDump], pdEnv));
+  pg.psql('create database shop_parallel');
+  const [, pRestoreMs] = timed(() => {
+    sh(pgBin('pg_restore'), ['-j', jobs, '--no-owner', '--no-acl', '--exit-on-error', '-d', 'shop_parallel', dirDump], pg.env({ PGDATABASE: 'shop_parallel' }));
+    pg.psql('analyze', { db: 'shop_parallel' });
+  });
+  const parallelSame = source === check('shop_parallel');
+
+  // The WAL archive path: stream WAL, take a base backup, write more, restore the latest point.
+  const walDir = path.join(work, 'wal');
+  const baseDir = path.join(work, 'base');
+  for (const d of [walDir, baseDir]) {
+    fs.mkdirSync(d);
+    if (process.getuid?.() === 0) cp.execFileSync('chown', ['postgres:postgres', d]);
+  }
+  const repl = { PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres', PGPASSWORD: pg.password };
+  const walEnv = { ...common, S3_PREFIX: 'bench-pitr', S3_SSE: 'AES256' };
+  receiver = spawnAs('bash', [WAL_ARCHIVE_SCRIPT, 'receive'], { ...repl, WAL_DIR: walDir, SLOT: 'bench' }, path.join(work, 'receive.log'));
+  const [, baseMs] = timed(() => {
+    const t = runAs('bash', [BASE_BACKUP_SCRIPT, 'take'], { ...repl, BASE_DIR: baseDir }, { timeout: 1800000 });
+    if (t.status !== 0) throw new Error(`base-backup.sh take failed:\n${t.stderr}`);
+    run(BASE_BACKUP_SCRIPT, 'upload', { ...walEnv, BASE_DIR: baseDir, RETENTION_DAYS: '7' });
+  });
+  // WAL to replay: a tenth of the orders change after the base backup.
+  pg.psql(`update orders set qty = qty + 1 where id % 10 = 0`, { db: 'shop' });
+  const lastSeg = pg.psql('select pg_walfile_name(pg_switch_wal())').trim();
+  const waitEnd = Date.now() + 120000;
+  while (!fs.existsSync(path.join(walDir, `${lastSeg}.gz`)) && Date.now() < waitEnd) await new Promise((r) => setTimeout(r, 200));
+  run(WAL_ARCHIVE_SCRIPT, 'upload-once', { ...walEnv, WAL_DIR: walDir });
+  const walBytes = Number(pg.psql(`select sum(size) from pg_ls_waldir()`).trim());
+  const afterUpdate = check('shop');
+  const pitrDir = ownedDir('bench-pitr-');
+  const penv = { ...walEnv, TARGET_TIME: 'latest', RESTORE_DIR: path.join(pitrDir, 'restore') };
+  const [, pitrMs] = timed(() => {
+    run(PITR_SCRIPT, 'fetch', penv);
+    if (process.getuid?.() === 0) cp.execFileSync('chown', ['-R', 'postgres:postgres', pitrDir]);
+    const r = runAs('bash', [PITR_SCRIPT, 'restore'], { TARGET_TIME: 'latest', RESTORE_DIR: penv.RESTORE_DIR, PGDATA: path.join(pitrDir, 'pgdata'), PGUSER: 'postgres' }, { timeout: 1800000 });
+    if (r.status !== 0) throw new Error(`pitr.sh restore failed:\n${r.stderr}`);
+  });
+  // Start the restored directory once to compare it with the source.
+  const port = String(pg.port + 1);
+  const started = runAs(pgBin('pg_ctl'), ['-D', path.join(pitrDir, 'pgdata'), '-w', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${pitrDir}`, '-l', path.join(pitrDir, 'log'), 'start'], {});
+  let pitrSame = false;
+  if (started.status === 0) {
+    const r = cp.spawnSync(pgBin('psql'), ['-X', '-At', '-d', 'shop', '-c',
+      `select string_agg(t || '=' || n, ' ') from (select 'orders' t, count(*) || ':' || sum(qty) || ':' || max(placed_at) n from orders
+       union all select 'products', count(*) || ':' || sum(price) from products union all select 'vendors', count(*)::text from vendors) x`],
+      { env: { ...pg.env({ PGDATABASE: 'shop' }), PGPORT: port }, encoding: 'utf8' });
+    pitrSame = r.stdout.trim() === afterUpdate;
+    runAs(pgBin('pg_ctl'), ['-D', path.join(pitrDir, 'pgdata'), '-m', 'fast', '-w', 'stop'], {});
+  }
+  fs.rmSync(pitrDir, { recursive: true, force: true });
+
+  const mibps = (ms) => dbBytes / 1024 / 1024 / (ms / 1000);
+  const rate = (ms) => `${mibps(ms).toFixed(0).padStart(4)} MiB/s`;
   console.log(`bench-backup: sample database ${mb(dbBytes)} MiB on disk (${orders.toLocaleString('en')} orders, ${products.toLocaleString('en')} products, 500 vendors), generated in ${secs(genMs)} s`);
-  console.log(`  backup   ${secs(dumpMs + uploadMs).padStart(7)} s  (pg_dump -Fc + verify ${secs(dumpMs)} s -> ${mb(dumpBytes)} MiB; upload with SSE + retention ${secs(uploadMs)} s)`);
-  console.log(`  restore  ${secs(fetchMs + loadMs).padStart(7)} s  (download ${secs(fetchMs)} s; verify + pg_restore --single-transaction + ANALYZE ${secs(loadMs)} s)`);
-  console.log(`  restored data ${same ? 'matches' : 'DIFFERS from'} the source (row counts and sums per table)`);
+  console.log(`  dump backup        ${secs(dumpMs + uploadMs).padStart(7)} s  ${rate(dumpMs + uploadMs)}  (pg_dump -Fc + verify ${secs(dumpMs)} s -> ${mb(dumpBytes)} MiB; upload with SSE + retention ${secs(uploadMs)} s)`);
+  console.log(`  dump restore       ${secs(fetchMs + loadMs).padStart(7)} s  ${rate(fetchMs + loadMs)}  (download ${secs(fetchMs)} s; verify + pg_restore --single-transaction + ANALYZE ${secs(loadMs)} s)`);
+  console.log(`  parallel dump      ${secs(pDumpMs).padStart(7)} s  ${rate(pDumpMs)}  (pg_dump -Fd -j ${jobs})`);
+  console.log(`  parallel restore   ${secs(pRestoreMs).padStart(7)} s  ${rate(pRestoreMs)}  (pg_restore -j ${jobs} + ANALYZE; ${(loadMs / pRestoreMs).toFixed(1)}x the single-transaction load)`);
+  console.log(`  base backup        ${secs(baseMs).padStart(7)} s  ${rate(baseMs)}  (pg_basebackup -Ft -z -X stream + verify + upload with SSE)`);
+  console.log(`  point-in-time      ${secs(pitrMs).padStart(7)} s  ${rate(pitrMs)}  (download base + WAL, unpack, replay the WAL of an update of 10% of orders (pg_wal held ${mb(walBytes)} MiB), verify)`);
+  console.log(`  restored data: dump ${same ? 'matches' : 'DIFFERS'}, parallel ${parallelSame ? 'matches' : 'DIFFERS'}, point-in-time ${pitrSame ? 'matches' : 'DIFFERS'} (row counts and sums per table)`);
   console.log(`  machine: ${os.cpus().length} CPUs, loopback PostgreSQL ${pg.psql('show server_version').trim()} and MinIO; a cluster adds network and volume latency`);
-  if (!same) process.exitCode = 1;
+  console.log(`  constants in constructs/lib/recovery.ts (MiB/s): ${Object.entries(MEASURED_THROUGHPUT_MIBPS).map(([k, v]) => `${k} ${v}`).join(', ')}; measured now: dumpRestore ${mibps(fetchMs + loadMs).toFixed(0)}, parallelDumpRestore ${mibps(fetchMs + pRestoreMs).toFixed(0)}, pitrRestore ${mibps(pitrMs).toFixed(0)}`);
+  console.log("  largest database each environment's RTO allows (worst-case restore with margin and start-up):");
+  for (const env of loadAllEnvironments(path.resolve(path.dirname(new URL(import.meta.url).pathname), '..'))) {
+    const tput = restoreThroughput(env.restore);
+    const standby = env.postgres.standby.enabled ?? env.tier === 'production';
+    console.log(
+      `    ${env.name.padEnd(8)} RTO ${env.restore.rtoMinutes} min at ${tput} MiB/s: ${String(largestRestorableGiB(env.restore.rtoMinutes, tput)).padStart(4)} GiB by restore; volume ${env.postgres.storage.sizeGiB} GiB` +
+        (standby ? `; standby: failover in ${env.postgres.standby.promotionSeconds} s carries the RTO` : ''),
+    );
+  }
+  if (!same || !parallelSame || !pitrSame) process.exitCode = 1;
 } finally {
+  receiver?.kill('SIGTERM');
   await Promise.all([pg.stop(), s3.stop()]);
   fs.rmSync(work, { recursive: true, force: true });
 }

@@ -100,10 +100,15 @@ describe('PostgreSQL backup CronJob', () => {
   test('network: the backup pods may reach PostgreSQL and S3 on the configured port, nothing else', () => {
     const np = find(prod, 'NetworkPolicy', 'postgres-backup');
     expect(np.spec.podSelector.matchLabels).toEqual(cron.spec.jobTemplate.spec.template.metadata.labels);
-    const ports = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port)).sort();
+    const ports = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port));
     // 9091: the upload container reports its success to the Pushgateway (constructs/pushgateway.ts).
-    expect(ports).toEqual([443, 5432, 9091]);
-    const custom = find(synth({ backup: { s3: { egressPort: 9000 } } }), 'NetworkPolicy', 'postgres-backup');
+    expect([...new Set(ports)].sort()).toEqual([443, 5432, 9091]);
+    // 5432 on the primary and on the standby (the same Service after a failover); 443 to S3 and,
+    // for the failover runbook Jobs that run with these labels, to the API server.
+    const to = (port: number) => np.spec.egress.filter((r: any) => r.ports.some((p: any) => p.port === port)).flatMap((r: any) => r.to);
+    expect(to(5432).map((t: any) => t.podSelector.matchLabels['app.kubernetes.io/name']).sort()).toEqual(['postgres', 'postgres-standby']);
+    expect(to(443).map((t: any) => t.ipBlock.cidr).sort()).toEqual(['0.0.0.0/0', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
+    const custom = find(synth({ backup: { s3: { egressPort: 9000 } }, postgres: { standby: { enabled: false } } }), 'NetworkPolicy', 'postgres-backup');
     expect(custom.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port)).sort()).toEqual([5432, 9000, 9091]);
   });
 });

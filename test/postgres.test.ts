@@ -82,6 +82,7 @@ describe('PostgreSQL', () => {
       { name: 'postgres-app', keys: ['password', 'username'], type: 'opaque' },
       { name: 'postgres-exporter', keys: ['password', 'username'], type: 'opaque' },
       { name: 'postgres-owner', keys: ['password', 'username'], type: 'opaque' },
+      { name: 'postgres-replication', keys: ['password', 'username'], type: 'opaque' },
     ]);
   });
 
@@ -124,7 +125,8 @@ describe('PostgreSQL', () => {
     expect(wave(job)).toBeGreaterThan(wave(sts));
     expect(job.metadata.annotations['argocd.argoproj.io/hook']).toBe('Sync');
     const allowed = chart.topology.connections.filter((x) => x.from.name === 'postgres-app-role').map((x) => [x.to.peer.name, x.to.port]);
-    expect(allowed).toEqual([['postgres', 5432]]);
+    // The standby is the same Service's backend after a failover: the path is mirrored.
+    expect(allowed).toEqual([['postgres', 5432], ['postgres-standby', 5432]]);
   });
 
   test('the API connects as the app role: DATABASE_URL from earlier Secret-backed variables and the env connection limit', () => {

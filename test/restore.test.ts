@@ -1,5 +1,6 @@
 import { find, podSpec, synthEnvironments, testEnvironment } from './lib/synth';
 import { buildApp, synthesize } from '../main';
+import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, restoreEstimate } from '../constructs/lib/recovery';
 
 describe('restore runbook', () => {
   const env = testEnvironment();
@@ -13,7 +14,17 @@ describe('restore runbook', () => {
   const value = (c: any, name: string) => c.env.find((e: any) => e.name === name);
 
   test('the restore Job is in dist/<env>/runbooks, in the namespace, and not in the applied folder', () => {
-    expect(runbooks.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['Job/postgres-restore']);
+    expect(runbooks.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'Job/postgres-pitr',
+      'Job/postgres-promote',
+      'Job/postgres-rebuild',
+      'Job/postgres-restore',
+      'Job/postgres-switch',
+      'PersistentVolumeClaim/data-postgres-0',
+      'Role/postgres-switch',
+      'RoleBinding/postgres-switch',
+      'ServiceAccount/postgres-switch',
+    ]);
     expect(job.metadata.namespace).toBe('nextgen-test');
     expect(applied.some((m) => m.kind === 'Job' && m.metadata.name === 'postgres-restore')).toBe(false);
   });
@@ -40,8 +51,13 @@ describe('restore runbook', () => {
     expect(find(applied, 'ConfigMap', 'postgres-backup-scripts').data['restore.sh']).toContain('pg_restore');
   });
 
-  test('the deadline comes from the environment and no retry outlives it', () => {
-    expect(job.spec.activeDeadlineSeconds).toBe(600);
+  test('the deadline is the worst-case restore of the data volume at the restore throughput, unless set', () => {
+    expect(job.spec.activeDeadlineSeconds).toBe(restoreEstimate(100, DEFAULT_RESTORE_THROUGHPUT_MIBPS).deadlineSeconds);
+    // 100 GiB at 51 MiB/s: 2008 s, x1.5 margin + 120 s start-up.
+    const at51 = synthEnvironments([testEnvironment({ restore: { throughputMiBps: 51 } })]).byFolder.get('test/runbooks')!;
+    expect(find(at51, 'Job', 'postgres-restore').spec.activeDeadlineSeconds).toBe(3132);
+    const faster = synthEnvironments([testEnvironment({ restore: { throughputMiBps: 102.4 } })]).byFolder.get('test/runbooks')!;
+    expect(find(faster, 'Job', 'postgres-restore').spec.activeDeadlineSeconds).toBe(1620);
     const other = synthEnvironments([testEnvironment({ restore: { activeDeadlineSeconds: 420 } })]).byFolder.get('test/runbooks')!;
     expect(find(other, 'Job', 'postgres-restore').spec.activeDeadlineSeconds).toBe(420);
   });

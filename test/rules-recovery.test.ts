@@ -1,7 +1,8 @@
 /**
- * recovery-objectives: the backup schedule meets the RPO (longest gap between runs), a run
- * ends before the next is due, and the restore Job fits the RTO. Fires on crafted
- * environments, stays silent on the real ones, and fails a real synth with one line.
+ * recovery-objectives: the dump schedule (without a WAL archive) meets the RPO (longest gap
+ * between runs), a run ends before the next is due, and the restore Jobs' deadlines cover the
+ * worst-case restore. Fires on crafted environments, stays silent on the real ones, and fails
+ * a real synth with one line. Data size, standby and WAL archive: test/rules/recovery-objectives.test.ts.
  */
 import * as cp from 'child_process';
 import * as fs from 'fs';
@@ -58,7 +59,7 @@ describe('recovery-objectives rule', () => {
   });
 
   test('fires on the guide\'s daily 02:00 schedule with a 1 hour RPO, with the gap and both runs', () => {
-    const lines = runRules([rule], [ruleContext({ backup: { schedule: '0 2 * * *', rpoMinutes: 60 } })]);
+    const lines = runRules([rule], [ruleContext({ backup: { schedule: '0 2 * * *', rpoMinutes: 60, walArchive: { enabled: false } } })]);
     expect(lines).toEqual([
       'environment test: backup.schedule: recovery-objectives: "0 2 * * *" (Etc/UTC) leaves 1440 min between backups ' +
         '(2028-01-01T02:00Z to 2028-01-02T02:00Z), more than backup.rpoMinutes = 60',
@@ -66,8 +67,9 @@ describe('recovery-objectives rule', () => {
   });
 
   test('reads the time zone of the CronJob: a DST night breaks a daily schedule with a 24 h RPO', () => {
-    expect(runRules([rule], [ruleContext({ backup: { schedule: '30 1 * * *', rpoMinutes: 1440 } })])).toEqual([]);
-    const lines = runRules([rule], [ruleContext({ backup: { schedule: '30 1 * * *', rpoMinutes: 1440, timeZone: 'Europe/Berlin' } })]);
+    const noWal = { enabled: false };
+    expect(runRules([rule], [ruleContext({ backup: { schedule: '30 1 * * *', rpoMinutes: 1440, walArchive: noWal } })])).toEqual([]);
+    const lines = runRules([rule], [ruleContext({ backup: { schedule: '30 1 * * *', rpoMinutes: 1440, timeZone: 'Europe/Berlin', walArchive: noWal } })]);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/leaves 1500 min between backups/);
   });
@@ -80,35 +82,46 @@ describe('recovery-objectives rule', () => {
     ]);
   });
 
-  test('fires when the restore Job deadline does not fit the RTO', () => {
-    expect(runRules([rule], [ruleContext({ restore: { activeDeadlineSeconds: 900 } })])).toEqual([]);
-    // Exactly at the RTO still fits.
-    expect(runRules([rule], [ruleContext({ restore: { rtoMinutes: 10 } })])).toEqual([]);
-    expect(runRules([rule], [ruleContext({ restore: { rtoMinutes: 5 } })])).toEqual([
-      'environment test: Job/postgres-restore: recovery-objectives: activeDeadlineSeconds 600 does not fit restore.rtoMinutes = 5 (300 s)',
+  test('fires when a restore Job deadline would stop a worst-case restore (full 100 GiB volume at 51 MiB/s)', () => {
+    expect(runRules([rule], [ruleContext({ restore: { activeDeadlineSeconds: 3132, throughputMiBps: 51 } })])).toEqual([]);
+    expect(runRules([rule], [ruleContext({ restore: { activeDeadlineSeconds: 600, throughputMiBps: 51 } })])).toEqual([
+      'environment test: Job/postgres-restore: recovery-objectives: activeDeadlineSeconds 600 would stop a worst-case restore (100 GiB at 51 MiB/s needs 3132 s)',
+      'environment test: Job/postgres-pitr: recovery-objectives: activeDeadlineSeconds 600 would stop a worst-case restore (100 GiB at 51 MiB/s needs 3132 s)',
+    ]);
+  });
+
+  test('without a standby, the restore Jobs must also fit the RTO', () => {
+    // 10 GiB at 51 MiB/s: 201 s of data, 422 s with margin and start-up.
+    const small = { postgres: { standby: { enabled: false }, storage: { storageClass: 'fast-ssd', sizeGiB: 10 } } };
+    expect(runRules([rule], [ruleContext({ ...small, restore: { rtoMinutes: 8, throughputMiBps: 51 } })])).toEqual([]);
+    expect(runRules([rule], [ruleContext({ ...small, restore: { rtoMinutes: 5, throughputMiBps: 51 } })])).toEqual([
+      'environment test: restore.rtoMinutes: recovery-objectives: the worst-case restore of the 10 GiB data volume at 51 MiB/s takes 201 s (422 s with margin and start-up), ' +
+        'more than restore.rtoMinutes = 5 (300 s); add a standby (postgres.standby.enabled), a smaller volume, or measure a faster restore (restore.throughputMiBps)',
+      'environment test: Job/postgres-restore: recovery-objectives: activeDeadlineSeconds 422 does not fit restore.rtoMinutes = 5 (300 s)',
+      'environment test: Job/postgres-pitr: recovery-objectives: activeDeadlineSeconds 422 does not fit restore.rtoMinutes = 5 (300 s)',
     ]);
   });
 
   test('fires when the environment has no backup CronJob', () => {
     const ctx = withManifests(ruleContext(), (ms) => ms.splice(ms.findIndex((m) => m.kind === 'CronJob' && m.metadata.name === 'postgres-backup'), 1));
     expect(runRules([rule], [ctx])).toEqual([
-      'environment test: CronJob/postgres-backup: recovery-objectives: missing: the environment has no database backup, so its RPO of 60 min cannot be met',
+      'environment test: CronJob/postgres-backup: recovery-objectives: missing: the environment has no database backup, so its RPO of 5 min cannot be met',
     ]);
   });
 
   test('checks the schedule that ships, not only the environment data', () => {
-    const ctx = withManifests(ruleContext(), (ms) => {
+    const ctx = withManifests(ruleContext({ backup: { rpoMinutes: 60, walArchive: { enabled: false } } }), (ms) => {
       ms.find((m) => m.kind === 'CronJob' && m.metadata.name === 'postgres-backup').spec.schedule = '0 */2 * * *';
     });
     expect(runRules([rule], [ctx])[0]).toMatch(/"0 \*\/2 \* \* \*" \(Etc\/UTC\) leaves 120 min between backups/);
   });
 
-  test('a bad schedule fails a real synth with one line and leaves the output untouched', () => {
+  test('an RPO the WAL archive cannot meet fails a real synth with one line and leaves the output untouched', () => {
     const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'envs-')), 'environments');
     fs.mkdirSync(dir);
     fs.copyFileSync(path.join(ROOT, 'environments', 'define.ts'), path.join(dir, 'define.ts'));
     const prod = fs.readFileSync(path.join(ROOT, 'environments', 'prod.ts'), 'utf8');
-    const crafted = prod.replace(/schedule: '[^']*', rpoMinutes: 60/, "schedule: '0 2 * * *', rpoMinutes: 60");
+    const crafted = prod.replace(/rpoMinutes: 5,/, 'rpoMinutes: 1,');
     expect(crafted).not.toBe(prod);
     fs.writeFileSync(path.join(dir, 'prod.ts'), crafted);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dist-'));
@@ -119,8 +132,8 @@ describe('recovery-objectives rule', () => {
     });
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([
-      'error: environment prod: backup.schedule: recovery-objectives: "0 2 * * *" (Etc/UTC) leaves 1440 min between backups ' +
-        '(2028-01-01T02:00Z to 2028-01-02T02:00Z), more than backup.rpoMinutes = 60',
+      'error: environment prod: backup.walArchive: recovery-objectives: the WAL archive can lag 105 s behind the primary ' +
+        '(archive_timeout 60 s + upload interval 15 s + one upload), more than backup.rpoMinutes = 1 (60 s)',
       expect.stringMatching(/^synthesis failed: 1 problem\(s\); .* was not changed$/),
     ]);
     expect(fs.readdirSync(out)).toEqual([]);

@@ -7,8 +7,9 @@
 --     role is applied again. Every statement is idempotent.
 --
 -- Role names and passwords come from the environment (Secrets `postgres-app` and
--- `postgres-exporter`), read with \getenv so they never appear on a command line or in this file:
---   APP_DB_USER, APP_DB_PASSWORD, MONITOR_DB_USER, MONITOR_DB_PASSWORD
+-- `postgres-exporter`, `postgres-replication`), read with \getenv so they never appear on a
+-- command line or in this file:
+--   APP_DB_USER, APP_DB_PASSWORD, MONITOR_DB_USER, MONITOR_DB_PASSWORD, REPL_DB_USER, REPL_DB_PASSWORD
 \set ON_ERROR_STOP on
 \getenv app_user APP_DB_USER
 \getenv app_password APP_DB_PASSWORD
@@ -21,6 +22,18 @@
 \else
   \warn 'APP_DB_PASSWORD is not set'
   SELECT 1 / 0 AS "APP_DB_PASSWORD is not set";
+\endif
+\getenv repl_user REPL_DB_USER
+\getenv repl_password REPL_DB_PASSWORD
+\if :{?repl_user}
+\else
+  \warn 'REPL_DB_USER is not set'
+  SELECT 1 / 0 AS "REPL_DB_USER is not set";
+\endif
+\if :{?repl_password}
+\else
+  \warn 'REPL_DB_PASSWORD is not set'
+  SELECT 1 / 0 AS "REPL_DB_PASSWORD is not set";
 \endif
 \getenv monitor_user MONITOR_DB_USER
 \getenv monitor_password MONITOR_DB_PASSWORD
@@ -70,3 +83,11 @@ ALTER ROLE :"monitor_user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPL
 SELECT format('GRANT pg_monitor TO %I', :'monitor_user')
 WHERE NOT pg_has_role(:'monitor_user', 'pg_monitor', 'member') \gexec
 GRANT CONNECT ON DATABASE :"DBNAME" TO :"monitor_user";
+
+-- The replication role: the standby, the WAL archive (pg_receivewal) and base backups
+-- (pg_basebackup) connect with it. REPLICATION lets it stream WAL and manage physical slots;
+-- it holds no privilege on any table and cannot connect to the application database.
+SELECT format('CREATE ROLE %I LOGIN REPLICATION', :'repl_user')
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'repl_user') \gexec
+ALTER ROLE :"repl_user" WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS
+  PASSWORD :'repl_password';

@@ -70,6 +70,31 @@ export const backup = z
         remoteDays: positiveInt.default(90),
       })
       .prefault({}),
+    walArchive: z
+      .strictObject({
+        /**
+         * Stream WAL continuously to S3 (`<prefix>/wal/`) and take base backups
+         * (`<prefix>/base/`) for point-in-time restore; the RPO becomes the archive's bound.
+         * @default true
+         */
+        enabled: z.boolean().default(true),
+        /** `archive_timeout`: the longest a change waits for its WAL segment to be closed. @default 60 */
+        archiveTimeoutSeconds: positiveInt.max(3600).default(60),
+        /** Seconds between two upload rounds of closed segments. @default 15 */
+        uploadIntervalSeconds: positiveInt.max(3600).default(15),
+        /** Volume of `postgres-wal-archive` holding segments until they are uploaded. @default 10 */
+        volumeSizeGiB: positiveInt.default(10),
+        /** Base backup CronJob schedule, in `backup.timeZone`. @default 30 1 * * * (daily at 01:30) */
+        baseBackupSchedule: cron.default('30 1 * * *'),
+        /** Base backup Job `activeDeadlineSeconds`. @default 7200 */
+        baseBackupDeadlineSeconds: positiveInt.default(7200),
+        /**
+         * Point-in-time window: base backups younger than this, plus the newest older one, and
+         * every WAL segment they need are kept. @default 7
+         */
+        retentionDays: positiveInt.default(7),
+      })
+      .prefault({}),
     s3: z
       .strictObject({
         /** @default nextgen-backups */
@@ -93,10 +118,16 @@ export const restore = z
     /** Recovery time objective; the restore Job's deadline must fit inside it. @default 15 */
     rtoMinutes: positiveInt.default(15),
     /**
-     * Restore Job `activeDeadlineSeconds`; with the operator's steps it must fit in `rtoMinutes`.
-     * @default 600
+     * Restore throughput (on-disk MiB per second) of the slowest restore path, for the
+     * worst-case restore of a full data volume. Override with a measurement of this cluster.
+     * @default - the slowest path `npm run bench` measured (constructs/lib/recovery.ts)
      */
-    activeDeadlineSeconds: positiveInt.default(600),
+    throughputMiBps: z.number().positive().optional(),
+    /**
+     * Restore Jobs' `activeDeadlineSeconds`.
+     * @default - the worst-case restore of `postgres.storage.sizeGiB` at `throughputMiBps`, with margin
+     */
+    activeDeadlineSeconds: positiveInt.optional(),
   })
   .prefault({});
 export type RestoreConfig = z.infer<typeof restore>;

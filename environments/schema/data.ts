@@ -31,6 +31,27 @@ export const postgres = z
     maxConnections: positiveInt.max(10000).default(100),
     /** `superuser_reserved_connections`. @default 3 */
     superuserReservedConnections: positiveInt.max(100).default(3),
+    standby: z
+      .strictObject({
+        /**
+         * Run a streaming standby (StatefulSet `postgres-standby`, read-only Service
+         * `postgres-ro`) that a failover runbook can promote.
+         * @default - true when `tier` is production, false otherwise
+         */
+        enabled: z.boolean().optional(),
+        /**
+         * Set after a failover: the read-write Service `postgres` selects the standby
+         * StatefulSet's pods and `postgres-ro` the old primary's (see docs/operations.md).
+         * @default false
+         */
+        promoted: z.boolean().default(false),
+        /**
+         * Seconds from the decision to fail over to writes being served again (promote Job,
+         * Service switch, API reconnect); the RTO when a standby exists. @default 180
+         */
+        promotionSeconds: positiveInt.max(3600).default(180),
+      })
+      .prefault({}),
   })
   .prefault({});
 export type PostgresConfig = z.infer<typeof postgres>;

@@ -130,6 +130,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio'], 'bac
     expect(fetch.stderr).toContain(uploaded[0]);
     expect(fetch.status).toBe(0);
     const load = run(RESTORE_SCRIPT, 'load', env);
+    expect(load.stderr).toMatch(/\(one transaction\)/);
     expect(load.stderr).toMatch(/done/);
     expect(load.status).toBe(0);
 
@@ -151,6 +152,17 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio'], 'bac
     const load = run(RESTORE_SCRIPT, 'load', env);
     expect(load.stderr).toContain('done');
     expect(fingerprint('shop_restored')).toEqual(fingerprint('shop'));
+  });
+
+  test('a parallel restore (RESTORE_JOBS=2, pg_restore -j) of the same object gives identical data', () => {
+    pg.psql('create database shop_parallel');
+    const env = scriptEnv('shop_parallel', { RESTORE_DIR: freshDir('restore-parallel'), BACKUP_KEY: 'latest', RESTORE_JOBS: '2' });
+    expect(run(RESTORE_SCRIPT, 'fetch', env).status).toBe(0);
+    const load = run(RESTORE_SCRIPT, 'load', env);
+    expect(load.stderr).toMatch(/into shop_parallel .* \(2 jobs\)/);
+    expect(load.stderr).toContain('done');
+    expect(load.status).toBe(0);
+    expect(fingerprint('shop_parallel')).toEqual(fingerprint('shop'));
   });
 
   test('a wrong password makes the dump exit non-zero, keeps no file and uploads nothing', () => {

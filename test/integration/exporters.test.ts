@@ -97,7 +97,7 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     // (pg_monitor only): every metric below must be readable with exactly that privilege.
     const rolesSql = path.join(dir, APP_ROLE_SQL_FILE);
     fs.writeFileSync(rolesSql, find(manifests, 'ConfigMap', 'postgres-init').data[APP_ROLE_SQL_FILE]);
-    const roles = { APP_DB_USER: 'app_user', APP_DB_PASSWORD: 'app-pw', MONITOR_DB_USER: 'metrics', MONITOR_DB_PASSWORD: `metrics-${process.pid}` };
+    const roles = { APP_DB_USER: 'app_user', APP_DB_PASSWORD: 'app-pw', MONITOR_DB_USER: 'metrics', MONITOR_DB_PASSWORD: `metrics-${process.pid}`, REPL_DB_USER: 'replicator', REPL_DB_PASSWORD: 'repl-pw' };
     const sql = cp.spawnSync(which('psql')!, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', rolesSql], { encoding: 'utf8', env: pg.env({ PGDATABASE: env.postgres.database, ...roles }) });
     if (sql.status !== 0) throw new Error(`roles script failed: ${sql.stderr}`);
     const redisPassword = `redis-${process.pid}`;

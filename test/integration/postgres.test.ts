@@ -19,7 +19,8 @@ describeWith(['postgres', 'psql'], 'app-role.sql on a real PostgreSQL', () => {
   const appPassword = 'app-test-pw';
   const monitor = 'metrics';
   const monitorPassword = 'monitor-test-pw';
-  const roles = { APP_DB_USER: app, APP_DB_PASSWORD: appPassword, MONITOR_DB_USER: monitor, MONITOR_DB_PASSWORD: monitorPassword };
+  const repl = 'replicator';
+  const roles = { APP_DB_USER: app, APP_DB_PASSWORD: appPassword, MONITOR_DB_USER: monitor, MONITOR_DB_PASSWORD: monitorPassword, REPL_DB_USER: repl, REPL_DB_PASSWORD: 'repl-test-pw' };
   const db = 'marketplace';
 
   /** Run the shipped script the way the entrypoint and the Job do: psql -f, as the owner, env for the secrets. */
@@ -61,6 +62,19 @@ describeWith(['postgres', 'psql'], 'app-role.sql on a real PostgreSQL', () => {
     const r = runScript({ ...roles, MONITOR_DB_PASSWORD: undefined });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/MONITOR_DB_PASSWORD is not set/);
+  });
+
+  test('without REPL_DB_PASSWORD the script fails loudly', () => {
+    const r = runScript({ ...roles, REPL_DB_PASSWORD: undefined });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/REPL_DB_PASSWORD is not set/);
+  });
+
+  test('the replication role may replicate and nothing else: no superuser, no access to the data', () => {
+    expect(pg.psql(`SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = '${repl}'`).trim()).toBe('f|f|f|t|f|t');
+    const r = pg.psqlResult('SELECT count(*) FROM before_script', { db, user: repl, password: 'repl-test-pw' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/permission denied for database/);
   });
 
   test('the monitoring role reads statistics of every session but no data', () => {

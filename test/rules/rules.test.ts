@@ -173,6 +173,9 @@ describe('first-sync-health', () => {
       expect.stringMatching(
         /^environment test: PersistentVolumeClaim\/postgres-backups-standard: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-backup mounts it/,
       ),
+      expect.stringMatching(
+        /^environment test: PersistentVolumeClaim\/postgres-base-backup-standard: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-base-backup mounts it/,
+      ),
     ]);
   });
   test('is silent for an Immediate class, and for claims a StatefulSet mounts', () => {
@@ -180,6 +183,7 @@ describe('first-sync-health', () => {
     const ctx = withManifests(ruleContext({ backup: { storageClass: 'standard' } }), (ms) => {
       const sts = ms.find((m: any) => m.kind === 'StatefulSet' && m.metadata.name === 'postgres');
       sts.spec.template.spec.volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: 'postgres-backups-standard' } });
+      sts.spec.template.spec.volumes.push({ name: 'base', persistentVolumeClaim: { claimName: 'postgres-base-backup-standard' } });
     });
     expect(runRules([firstSyncHealth], [ctx])).toEqual([]);
   });
