@@ -16,7 +16,7 @@ import { M } from '../../constructs/monitoring/catalog';
 import { Pushgateway } from '../../constructs/pushgateway';
 import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT } from '../../constructs/scripts';
 import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../lib/synth';
-import { describeWith, freePort, MinioServer, PostgresServer, startMinio, startPostgres, which } from './lib/servers';
+import { describeWith, freePort, MinioServer, PostgresServer, startMinio, startPostgres, which, waitForValue } from './lib/servers';
 
 const PUSHGATEWAY = 'prometheus-pushgateway';
 const BUCKET = 'nextgen-backups';
@@ -24,20 +24,6 @@ const BUCKET = 'nextgen-backups';
 const RPO = 6;
 const RUN = 2;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${last}` : ''}`);
-}
 
 describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHGATEWAY, 'prometheus'], 'backup metrics: the backup pushes, Prometheus alerts on age', () => {
   const env = testEnvironment();
@@ -62,7 +48,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
     gateway = cp.spawn(which(PUSHGATEWAY)!, [`--web.listen-address=127.0.0.1:${gatewayPort}`, `--persistence.file=${path.join(work, 'pushgateway.metrics')}`], {
       stdio: ['ignore', log, log],
     });
-    return waitFor('pushgateway ready', async () => ((await fetch(`http://127.0.0.1:${gatewayPort}/-/ready`)).ok ? true : undefined));
+    return waitForValue('pushgateway ready', async () => ((await fetch(`http://127.0.0.1:${gatewayPort}/-/ready`)).ok ? true : undefined));
   };
   const stopGateway = async () => {
     if (gateway && gateway.exitCode === null) {
@@ -149,7 +135,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
       [`--config.file=${path.join(work, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(work, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`],
       { stdio: ['ignore', log, log] },
     );
-    await waitFor('Prometheus scrapes the Pushgateway', async () => ((await query(`up{job="pushgateway",namespace="${ns}"} == 1`)).length ? true : undefined));
+    await waitForValue('Prometheus scrapes the Pushgateway', async () => ((await query(`up{job="pushgateway",namespace="${ns}"} == 1`)).length ? true : undefined));
   }, 180000);
 
   afterAll(async () => {
@@ -171,7 +157,7 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
     const before = Math.floor(Date.now() / 1000);
     const { log, size } = backup();
     expect(log).toMatch(/reported success to http:\/\/127\.0\.0\.1/);
-    const series = await waitFor('backup metrics in Prometheus', async () => {
+    const series = await waitForValue('backup metrics in Prometheus', async () => {
       const r = await query(`{__name__=~"nextgen_backup_.*",namespace="${ns}",job="postgres-backup"}`);
       return r.length === 3 ? r : undefined;
     });
@@ -184,15 +170,15 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
   }, 60000);
 
   test('BackupTooOld is pending, then firing, once the last success is older than the RPO; the next success resolves it', async () => {
-    await waitFor('a fresh backup is reported', async () => ((await query(`namespace_job:nextgen_backup_age_seconds{namespace="${ns}"}`)).length ? true : undefined));
+    await waitForValue('a fresh backup is reported', async () => ((await query(`namespace_job:nextgen_backup_age_seconds{namespace="${ns}"}`)).length ? true : undefined));
     expect(await alertState('BackupTooOld')).toBe('inactive');
-    await waitFor('BackupTooOld pending', async () => ((await alertState('BackupTooOld')) === 'pending' ? true : undefined), (RPO + 5) * 1000);
+    await waitForValue('BackupTooOld pending', async () => ((await alertState('BackupTooOld')) === 'pending' ? true : undefined), (RPO + 5) * 1000);
     const age = Number((await query(`namespace_job:nextgen_backup_age_seconds{namespace="${ns}"}`))[0].value[1]);
     expect(age).toBeGreaterThan(RPO);
-    await waitFor('BackupTooOld firing', async () => ((await alertState('BackupTooOld')) === 'firing' ? true : undefined), (RUN + 5) * 1000);
+    await waitForValue('BackupTooOld firing', async () => ((await alertState('BackupTooOld')) === 'firing' ? true : undefined), (RUN + 5) * 1000);
 
     backup();
-    await waitFor('BackupTooOld resolved', async () => ((await alertState('BackupTooOld')) === 'inactive' ? true : undefined), 10000);
+    await waitForValue('BackupTooOld resolved', async () => ((await alertState('BackupTooOld')) === 'inactive' ? true : undefined), 10000);
   }, 90000);
 
   test('the Pushgateway keeps the last success across a restart (persistence file)', async () => {

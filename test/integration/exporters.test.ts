@@ -20,25 +20,11 @@ import { Metric } from '../../constructs/monitoring/promql';
 import { dashboardQueries } from '../../constructs/monitoring/dashboards';
 import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../lib/synth';
 import { APP_ROLE_SQL_FILE } from '../../constructs/config/postgres';
-import { describeWith, freePort, startPostgres, startRedis, which, PostgresServer, RedisServer } from './lib/servers';
+import { describeWith, freePort, startPostgres, startRedis, which, PostgresServer, RedisServer, waitForValue } from './lib/servers';
 
 const PG_EXPORTER = 'prometheus-postgres-exporter';
 const REDIS_EXPORTER = 'prometheus-redis-exporter';
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${last}` : ''}`);
-}
 
 /** The shipped container's env, with addresses and Secret values replaced for loopback servers. */
 function shippedEnv(container: any, secrets: Record<string, string>, replace: Array<[RegExp, string]>): NodeJS.ProcessEnv {
@@ -132,10 +118,10 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     promUrl = `http://127.0.0.1:${promPort}`;
     spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`], { PATH: process.env.PATH }, path.join(dir, 'prometheus.log'));
 
-    await waitFor('both exporters scraped and up', async () => {
+    await waitForValue('both exporters scraped and up', async () => {
       const up = await query(`up{namespace="${ns}"} == 1`);
       return up.length === 2 ? up : undefined;
-    });
+    }, 60000, 250);
     // Some cache traffic (hits and misses) and database work, then a few more scrapes.
     for (let i = 0; i < 20; i++) redis.cli(['SET', `k${i}`, 'v'], redisPassword);
     // 80 hits and 4 misses: a healthy ~95% hit rate.

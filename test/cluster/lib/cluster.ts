@@ -10,10 +10,12 @@
  */
 import * as cp from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { freePort } from '../../integration/lib/servers';
 import { ROOT, type ControlPlaneBinaries } from './binaries';
+
+export { freePort };
 
 export interface NodeSpec {
   readonly name: string;
@@ -54,16 +56,6 @@ export function isolatedNetwork(): boolean {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -52,6 +52,22 @@ export function describeWith(programs: string[], title: string, fn: () => void):
   describe.skip(`${title} [SKIPPED: ${missing.join(', ')} not installed; .ci/run installs it]`, fn);
 }
 
+/** Poll `fn` until it returns a value (errors count as not yet), or fail naming `what` and the last error. */
+export async function waitForValue<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30000, intervalMs = 200): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`${what} within ${timeoutMs} ms${last ? `: ${last}` : ''}`);
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
