@@ -17,7 +17,7 @@ describeCluster(`Argo CD syncing the repository into Kubernetes ${version}`, mis
   beforeAll(async () => {
     run = await runScenario(['argocd', version], {}, true);
     if (!run.report.error) process.stdout.write(`Argo CD: bootstrap to all Synced/Healthy ${run.report.timings.bootstrapToHealthyMs} ms, second commit synced in ${run.report.timings.secondCommitMs} ms\n`);
-  }, 1_200_000);
+  }, 3_600_000); // includes waiting for the other scenarios (one cluster at a time)
   const r = () => {
     if (run.report.error) throw new Error(`${run.report.error}\n--- driver log ---\n${run.log.slice(-4000)}`);
     return run.report;

@@ -153,7 +153,7 @@ interface UpgradeReport {
   scenario: 'upgrade';
   env: string;
   version: string;
-  kubectl: { baseApplied: boolean; baseError?: string; error?: string; unhealthy: string[] };
+  kubectl: { baseApplied: boolean; baseError?: string; error?: string; unhealthy: string[]; why?: string[] };
   argo: { baseSynced: boolean; baseError?: string; error?: string };
 }
 
@@ -171,8 +171,13 @@ async function upgradeKubectl(cluster: SimCluster, envName: string, dist: string
   try {
     kubectlApplyKustomize(cluster, path.join(dist, 'cluster'));
     kubectlApplyKustomize(cluster, path.join(dist, envName));
-    await waitHealthy(cluster, readFolder(path.join(dist, envName)), 180_000, UNGATED).catch(() => undefined);
+    await waitHealthy(cluster, readFolder(path.join(dist, envName)), 300_000, UNGATED).catch(() => undefined);
     out.unhealthy = unhealthy(cluster, readFolder(path.join(dist, envName)).filter((m: Manifest) => !UNGATED.includes(m.kind)));
+    if (out.unhealthy.length) {
+      // Why: what the controllers and the scheduler said.
+      const ns = loadAllEnvironments(ROOT).find((e) => e.name === envName)!.namespace;
+      out.why = [...warningEvents(cluster, ns).map((e) => `${e.object} ${e.reason}: ${e.message}`), ...unscheduledPods(cluster, ns)];
+    }
   } catch (e) {
     out.error = (e as Error).message;
   }

@@ -6,12 +6,12 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BUCKET_SCRIPT_FILE, appPolicy } from '../../constructs/config/minio';
-import { find, podSpec, synth } from '../lib/synth';
+import { find, podSpec, synth, findJob } from '../lib/synth';
 import { MinioServer, describeWith, startMinio, which } from './lib/servers';
 
 const manifests = synth({ minio: { bucket: 'nextgen-uploads', lifecycle: { noncurrentVersionExpiryDays: 12 } } });
 const shipped: string = find(manifests, 'ConfigMap', 'minio-bucket').data[BUCKET_SCRIPT_FILE];
-const job = podSpec(find(manifests, 'Job', 'minio-bucket')).containers[0];
+const job = podSpec(findJob(manifests, 'minio-bucket')).containers[0];
 
 describeWith(['minio', 'mc'], 'minio-bucket.sh against a real MinIO', () => {
   let minio: MinioServer;

@@ -108,6 +108,8 @@ export function serverRewrites(applied: Manifest, live: any): string[] {
     const extra = (x: any, y: any, p: string): void => {
       if (!y || typeof y !== 'object' || Array.isArray(y)) return;
       for (const [k, v] of Object.entries(y)) {
+        // `creationTimestamp: null` in embedded metadata is how older servers serialize an unset time, not a field.
+        if (v === null) continue;
         if (x?.[k] === undefined) out.push(`${refOf(applied)}.${p}.${k}: added by the server (${JSON.stringify(v)}) in an atomic list`);
         else extra(x[k], v, `${p}.${k}`);
       }

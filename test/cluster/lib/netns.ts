@@ -4,6 +4,8 @@
  * on, nothing outside this namespace can reach them and they can reach nothing else.
  */
 import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { ROOT } from './binaries';
 
@@ -24,7 +26,48 @@ export function canIsolate(): boolean {
  * Run a driver scenario in its own network namespace; with `privateMounts`, also in its own
  * mount namespace (the Argo CD scenario lays in-cluster service-account files on a tmpfs).
  */
-export function runScenario<T>(args: string[], env: Record<string, string> = {}, privateMounts = false): Promise<ScenarioRun<T>> {
+export async function runScenario<T>(args: string[], env: Record<string, string> = {}, privateMounts = false): Promise<ScenarioRun<T>> {
+  // One simulated cluster at a time on this machine: on 2 cores, parallel clusters starve each
+  // other's controllers and turn waits into timeouts without making the suite faster.
+  const release = await clusterLock();
+  try {
+    return await runScenarioUnlocked<T>(args, env, privateMounts);
+  } finally {
+    release();
+  }
+}
+
+const LOCK = path.join(os.tmpdir(), 'nextgen-simcluster.lock');
+
+async function clusterLock(): Promise<() => void> {
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK);
+      fs.writeFileSync(path.join(LOCK, 'pid'), String(process.pid));
+      return () => fs.rmSync(LOCK, { recursive: true, force: true });
+    } catch {
+      // Held: by a live process (wait), or left by a dead one (take it over).
+      let holder = NaN;
+      try {
+        holder = Number(fs.readFileSync(path.join(LOCK, 'pid'), 'utf8'));
+      } catch {
+        /* being created or removed */
+      }
+      let alive = true;
+      if (Number.isFinite(holder)) {
+        try {
+          process.kill(holder, 0);
+        } catch {
+          alive = false;
+        }
+      }
+      if (!alive) fs.rmSync(LOCK, { recursive: true, force: true });
+      else await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+function runScenarioUnlocked<T>(args: string[], env: Record<string, string>, privateMounts: boolean): Promise<ScenarioRun<T>> {
   const started = Date.now();
   const node = `exec ${JSON.stringify(process.execPath)} -r ./scripts/register.cjs test/cluster/run.ts ${args.map((a) => JSON.stringify(a)).join(' ')}`;
   return new Promise((resolve, reject) => {

@@ -179,7 +179,7 @@ export function unhealthy(cluster: SimCluster, objects: Manifest[]): string[] {
 }
 
 export interface SyncOptions {
-  /** Give up on a wave after this long. @default 180000 */
+  /** Give up on a wave after this long. @default 300000 */
   readonly waveTimeoutMs?: number;
   /** Kinds whose health does not gate the next wave (e.g. HPA without a metrics API). @default none */
   readonly ungated?: readonly string[];
@@ -189,7 +189,7 @@ export interface SyncOptions {
 /** Sync the objects the way Argo CD does; throws when a wave does not become healthy. */
 export async function argoSync(cluster: SimCluster, objects: Manifest[], opts: SyncOptions = {}): Promise<ApplyLog> {
   const log: ApplyLog = { warnings: [], waves: [] };
-  const timeout = opts.waveTimeoutMs ?? 180_000;
+  const timeout = opts.waveTimeoutMs ?? 300_000;
   const phases = ['PreSync', 'Sync', 'PostSync'];
   for (const phase of phases) {
     const inPhase = objects.filter((m) => (phase === 'Sync' ? !isHook(m) || phaseOf(m) === 'Sync' : phaseOf(m) === phase));
