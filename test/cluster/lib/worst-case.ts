@@ -5,7 +5,7 @@
  *
  * - the API at its HPA maximum plus the rolling update's surge (new pods held un-Ready, so old
  *   and new run together, exactly as a rollout with maxUnavailable 0 does);
- * - a backup Job created from the CronJob, and the restore runbook's objects, held running;
+ * - a backup Job created from every CronJob, and the restore runbook's Job, held running;
  * - what cert-manager creates in our namespace for each TLS host: an HTTP-01 solver Pod and
  *   Service, built as cert-manager v1.x builds them, with our ClusterIssuer's solver settings;
  * - every volume claim expanded by the environment's documented growth allowance.
@@ -131,9 +131,11 @@ export async function createWorstCase(cluster: SimCluster, o: WorstCaseOptions):
     withHold(job.spec.template);
     tryCreate(cluster, job, refused);
   }
-  const runbooks = path.join(o.folder, 'runbooks');
-  for (const m of readFolder(runbooks)) {
-    if (m.kind === 'Job') withHold(m.spec.template);
+  // The restore runbook's Job (a dump restore runs beside the live database). The other
+  // runbooks (failover, point-in-time restore into a fresh claim) replace the server, so they
+  // never run alongside it.
+  for (const m of readFolder(path.join(o.folder, 'runbooks')).filter((x) => x.kind === 'Job' && x.metadata.name === 'postgres-restore')) {
+    withHold(m.spec.template);
     tryCreate(cluster, m, refused);
   }
 
