@@ -169,11 +169,38 @@ export function live(cluster: SimCluster, m: Manifest): any | undefined {
   return snapshot(cluster, [m]).get(refOf(m));
 }
 
-/** `Kind/name health (why)` for every object that is not Healthy. */
+/**
+ * Workloads an HPA has not scaled into its range yet. A Deployment without `replicas` (the HPA
+ * owns the field) starts at 1 and the HPA raises it on its next sync, up to 15 s later. Argo
+ * CD calls it Healthy in between; the harness waits for the HPA, or a check made right after
+ * "healthy" would catch the rollout the HPA is about to start.
+ */
+export function unscaled(snap: Map<string, any>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const hpa of snap.values()) {
+    if (hpa.kind !== 'HorizontalPodAutoscaler') continue;
+    const ref = `${hpa.spec.scaleTargetRef.kind}/${hpa.spec.scaleTargetRef.name}`;
+    const target = snap.get(ref);
+    if (!target) continue;
+    const replicas = target.spec.replicas ?? 1;
+    const min = hpa.spec.minReplicas ?? 1;
+    if (replicas < min || replicas > hpa.spec.maxReplicas) {
+      out.set(ref, `HPA ${hpa.metadata.name} has not scaled it yet: ${replicas} replicas, range ${min}..${hpa.spec.maxReplicas}`);
+    }
+  }
+  return out;
+}
+
+/** `Kind/name health (why)` for every object that is not Healthy, or not yet scaled by its HPA. */
 export function unhealthy(cluster: SimCluster, objects: Manifest[]): string[] {
   const snap = snapshot(cluster, objects);
+  const waiting = unscaled(snap);
   return objects
-    .map((m) => ({ m, h: healthOf(snap.get(refOf(m))) }))
+    .map((m) => {
+      const h = healthOf(snap.get(refOf(m)));
+      const why = waiting.get(refOf(m));
+      return { m, h: h.health === 'Healthy' && why ? { health: 'Progressing' as Health, message: why } : h };
+    })
     .filter((x) => x.h.health !== 'Healthy')
     .map((x) => `${refOf(x.m)} ${x.h.health}${x.h.message ? ` (${x.h.message})` : ''}`);
 }
