@@ -7,7 +7,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 120000,
-  reporters: ['default', '<rootDir>/test/lib/summary-reporter.js'],
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   // Real-server tests mostly wait on their servers: three workers overlap them on two cores.
   maxWorkers: 3,
 };

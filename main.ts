@@ -12,9 +12,8 @@ import { ConfigError, fieldPath, loadAllEnvironments, show, sourceOf, writtenStr
 import type { Environment } from './environments/schema';
 import { storageClasses } from './environments/shared/cluster';
 import { gitopsRepository } from './environments/shared/gitops';
-import { ClusterChart } from './constructs/cluster';
 import { admissionErrors } from './constructs/lib/admission';
-import { GitopsChart } from './constructs/gitops';
+import { ClusterChart, GitopsChart } from './constructs/platform';
 import { finalizeChart } from './constructs/lib/identity';
 import { Manifest, OutputFolder, WriteError, chartManifests, isOutputFolder, renderCharts, writeTree } from './constructs/lib/output';
 import { MarketplaceChart } from './constructs/marketplace';

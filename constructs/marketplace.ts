@@ -6,23 +6,15 @@ import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Environment, imageRef } from '../environments/schema';
 import { Api } from './api';
-import { PostgresBackup } from './backup';
-import { Migrations } from './migrations';
-import { Monitoring } from './monitoring/monitoring';
-import { RestoreRunbookChart } from './restore';
 import { Minio } from './minio';
-import { FailoverRunbook } from './failover';
-import { Postgres } from './postgres';
-import { PostgresStandby } from './postgres-standby';
-import { WalArchive } from './wal-archive';
+import { Monitoring } from './monitoring';
+import { FailoverRunbook, Migrations, Postgres, PostgresBackup, PostgresStandby, RestoreRunbookChart, WalArchive } from './postgres';
+import { NamespaceBaseline, NetworkPolicies, SecretCatalog } from './platform';
 import { Redis } from './redis';
 import { stampConfigChecksums } from './lib/checksum';
 import { LABEL, PART_OF } from './lib/identity';
-import { NamespaceBaseline } from './namespace';
-import { NetworkPolicies } from './network';
 import type { OutputFolder } from './lib/output';
 import { Topology } from './lib/topology';
-import { SecretCatalog } from './secrets';
 
 export class MarketplaceChart extends Chart implements OutputFolder {
   readonly folder: string;
@@ -140,7 +132,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       restoreSeconds: env.restore.rtoMinutes * 60,
       externalSecrets: env.secrets.provider === 'external-secrets',
     });
-    // The backup reports its result itself (constructs/scripts/push-metrics.sh).
+    // The backup reports its result itself (constructs/postgres/push-metrics.sh).
     this.monitoring.pushgateway.acceptPushesFrom(this.backup.peer, this.backup.cronJob.containers, 'the backup pushes its last success, duration and size');
 
     // Add workloads ABOVE this line. finalize() must stay the last statement.

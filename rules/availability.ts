@@ -4,7 +4,7 @@
  * across nodes. Applies to environments whose `tier` is `production`.
  */
 import type { Finding, Rule } from './engine';
-import { podTemplates, selects } from './lib/workloads';
+import { podTemplates, selects } from '../constructs/lib/workloads';
 
 const MIN_REPLICAS = 2;
 

@@ -4,8 +4,8 @@
  * ResourceQuota, when present, admits the maximum scale.
  */
 import type { Finding, Rule } from './engine';
-import { formatCpu, formatMiB, toMiB, toMillicores } from './lib/quantity';
-import { allContainers, podResources, podTemplates } from './lib/workloads';
+import { formatCpu, formatMiB, toMiB, toMillicores } from '../constructs/lib/quantity';
+import { allContainers, podResources, podTemplates } from '../constructs/lib/workloads';
 
 const rule: Rule = {
   id: 'capacity',

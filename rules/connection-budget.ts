@@ -5,7 +5,7 @@
  */
 import type { Connection, Endpoint } from '../constructs/lib/topology';
 import type { Finding, Rule, RuleContext } from './engine';
-import { PodTemplate, podTemplates } from './lib/workloads';
+import { PodTemplate, podTemplates } from '../constructs/lib/workloads';
 
 interface Store {
   label: string;

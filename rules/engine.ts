@@ -7,7 +7,7 @@
 import type { Environment } from '../environments/schema';
 import type { Manifest } from '../constructs/lib/output';
 import type { MarketplaceChart } from '../constructs/marketplace';
-import type { ClusterChart } from '../constructs/cluster';
+import type { ClusterChart } from '../constructs/platform/cluster';
 
 export interface RuleContext {
   readonly env: Environment;

@@ -10,7 +10,7 @@
  * @see https://argo-cd.readthedocs.io/en/stable/operator-manual/health/#persistentvolumeclaim
  */
 import type { Finding, Rule, RuleContext } from './engine';
-import { podTemplates } from './lib/workloads';
+import { podTemplates } from '../constructs/lib/workloads';
 
 const ALWAYS_RUNNING = ['Deployment', 'StatefulSet', 'DaemonSet'];
 

@@ -20,11 +20,11 @@
  * schedule's frequency.
  */
 import { CronExpressionParser } from 'cron-parser';
-import { PostgresBackup } from '../constructs/backup';
+import { PostgresBackup } from '../constructs/postgres/backup';
 import { Manifest, chartManifests } from '../constructs/lib/output';
-import { RestoreRunbookChart } from '../constructs/restore';
+import { RestoreRunbookChart } from '../constructs/postgres/restore';
 import { restoreEstimate, restoreThroughput, walArchiveBoundSeconds } from '../constructs/lib/recovery';
-import { toMiB } from './lib/quantity';
+import { toMiB } from '../constructs/lib/quantity';
 import type { Finding, Rule } from './engine';
 
 const MINUTE = 60_000;

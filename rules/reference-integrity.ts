@@ -5,7 +5,7 @@
  */
 import type { Manifest } from '../constructs/lib/output';
 import type { Finding, Rule, RuleContext } from './engine';
-import { PodTemplate, allContainers, podTemplates, selects } from './lib/workloads';
+import { PodTemplate, allContainers, podTemplates, selects } from '../constructs/lib/workloads';
 
 const ref = (m: Manifest) => `${m.kind}/${m.metadata.name}`;
 

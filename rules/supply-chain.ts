@@ -3,7 +3,7 @@
  * the pull policy matches: pinned images are pulled `IfNotPresent`, mutable tags `Always`.
  */
 import type { Finding, Rule } from './engine';
-import { allContainers, podTemplates } from './lib/workloads';
+import { allContainers, podTemplates } from '../constructs/lib/workloads';
 
 /** Version-like tags that releases never move: 1.2.3, v0.17.1, 16.10-bookworm, RELEASE.2025-09-07T16-13-09Z. */
 const IMMUTABLE_TAG = /^(v?[0-9]+\.[0-9]+(\.[0-9]+)?([-._][A-Za-z0-9.]+)*|RELEASE\.[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9-]+Z)$/;

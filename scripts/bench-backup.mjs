@@ -19,7 +19,7 @@ import * as path from 'path';
 const require = createRequire(import.meta.url);
 require('./register.cjs');
 const { startMinio, startPostgres, which } = require('../test/integration/lib/servers.ts');
-const { BACKUP_SCRIPT, RESTORE_SCRIPT, WAL_ARCHIVE_SCRIPT, BASE_BACKUP_SCRIPT, PITR_SCRIPT } = require('../constructs/scripts/index.ts');
+const { BACKUP_SCRIPT, RESTORE_SCRIPT, WAL_ARCHIVE_SCRIPT, BASE_BACKUP_SCRIPT, PITR_SCRIPT } = require('../constructs/postgres/scripts.ts');
 const { runAs, spawnAs, ownedDir, pgBin } = require('../test/integration/lib/replication.ts');
 const { MEASURED_THROUGHPUT_MIBPS, largestRestorableGiB, restoreThroughput } = require('../constructs/lib/recovery.ts');
 const { loadAllEnvironments } = require('../environments/load.ts');

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { renderCharts } from '../constructs/lib/output';
 import { buildApp, synthesize } from '../main';
-import { ROOT, parseYaml, readTree, realEnvironments } from './lib/synth';
+import { ROOT, parseYaml, readTree, realEnvironments } from './support/synth';
 
 function freshTree(): Map<string, string> {
   return synthesize(buildApp(realEnvironments()));

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ALERT_TABLE_MARKERS, alertTable } from '../constructs/monitoring/alert-table';
-import { ROOT, realEnvironments, synthEnvironments } from './lib/synth';
+import { ROOT, realEnvironments, synthEnvironments } from './support/synth';
 
 const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const runbooks = fs.readFileSync(path.join(ROOT, 'docs', 'alerts.md'), 'utf8');

@@ -3,7 +3,7 @@
  * the resources it touches. Correctness is asserted by the focused tests beside this one.
  */
 import { buildApp, synthesize } from '../main';
-import { realEnvironments } from './lib/synth';
+import { realEnvironments } from './support/synth';
 
 const tree = synthesize(buildApp(realEnvironments()));
 const byFolder = new Map<string, string[]>();

@@ -7,8 +7,8 @@
 import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import type { Manifest } from './output';
-import { toMiB, toMillicores } from '../../rules/lib/quantity';
-import { WORKLOAD_KINDS, allContainers, podResources, podTemplates } from '../../rules/lib/workloads';
+import { toMiB, toMillicores } from './quantity';
+import { WORKLOAD_KINDS, allContainers, podResources, podTemplates } from './workloads';
 
 export interface ChartCapacity {
   /** Pods, and the sums of their requests and limits (millicores, MiB), at maximum scale. */

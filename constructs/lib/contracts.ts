@@ -4,7 +4,7 @@
  * migrations, monitoring), so a Service name, port or Secret key is written exactly once.
  */
 import type * as kplus from 'cdk8s-plus-27';
-import type { SecretRef } from '../secrets';
+import type { SecretRef } from '../platform/secrets';
 import type { Endpoint, Peer } from './topology';
 
 /** A PostgreSQL database as its clients see it. */

@@ -3,15 +3,10 @@
  * alert, one column per environment with its threshold and `for:` there. `test/docs.test.ts`
  * fails when the README's copy differs (and prints the fresh table).
  */
-import type { AlertGroup } from './alerts';
+import { AlertGroup, humanDuration } from './rule-model';
 
-/** `90 s`, `15 min`, `6 h`, `1 d`: for people, where PromQL's `duration()` is for Prometheus. */
-export function humanDuration(seconds: number): string {
-  if (seconds % 86400 === 0) return `${seconds / 86400} d`;
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
-}
+export { humanDuration };
+
 
 export const ALERT_TABLE_MARKERS = { begin: '<!-- alert-table:begin (generated from the rules; test/docs.test.ts) -->', end: '<!-- alert-table:end -->' } as const;
 

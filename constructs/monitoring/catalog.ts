@@ -80,7 +80,7 @@ export const M = {
   certExpiry: new Metric('certmanager_certificate_expiration_timestamp_seconds', 'cert-manager', 'When a Certificate expires (Unix time), by `name` and `namespace`.'),
   externalSecretCondition: new Metric('externalsecret_status_condition', 'external-secrets', 'ExternalSecret conditions: 1 for the current `condition`/`status` pair.'),
 
-  // Pushed by the backup Job itself (constructs/scripts/push-metrics.sh) to the Pushgateway.
+  // Pushed by the backup Job itself (constructs/postgres/push-metrics.sh) to the Pushgateway.
   backupLastSuccess: new Metric('nextgen_backup_last_success_timestamp_seconds', 'nextgen-backup', 'When the last backup that reached S3 finished (Unix time).'),
   backupDuration: new Metric('nextgen_backup_duration_seconds', 'nextgen-backup', 'Wall time of the last successful backup, dump start to upload end.'),
   backupSize: new Metric('nextgen_backup_size_bytes', 'nextgen-backup', 'Size of the last uploaded backup.'),

@@ -2,12 +2,11 @@
  * Alerts beyond the guide's key metrics: backup freshness and failures, the cluster state of
  * our namespace (kube-state-metrics, kubelet volume stats) and the cluster add-ons we depend on
  * (cert-manager, External Secrets). Series are named and labelled as their exporters document
- * them (`DOCUMENTED` in catalog.ts); `promtool test rules` covers each (test/alerts.test.ts).
+ * them (`DOCUMENTED` in catalog.ts); `promtool test rules` covers each (test/monitoring/alerts.test.ts).
  */
 import { M, recordings } from './catalog';
-import { humanDuration } from './alert-table';
 import { Expr, duration, labels, promql } from './promql';
-import { AlertContext, AlertGroup, AlertRule, OUTAGE } from './rule-model';
+import { AlertContext, AlertGroup, AlertRule, OUTAGE, humanDuration } from './rule-model';
 
 /** Backup freshness from the backup's own report, and its Jobs and CronJob from cluster state. */
 export function backupGroups(ctx: AlertContext, rec: ReturnType<typeof recordings>): AlertGroup[] {

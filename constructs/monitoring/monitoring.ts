@@ -12,12 +12,12 @@
  */
 import { Construct } from 'constructs';
 import { imageRef, type MonitoringConfig } from '../../environments/schema';
-import { Alertmanager } from '../alertmanager';
-import { Grafana } from '../grafana';
-import { Prometheus } from '../prometheus';
+import { Alertmanager } from './alertmanager';
+import { Grafana } from './grafana';
+import { Prometheus } from './prometheus';
 import { Topology } from '../lib/topology';
-import { KubeStateMetrics } from '../kube-state-metrics';
-import { Pushgateway } from '../pushgateway';
+import { KubeStateMetrics } from './kube-state-metrics';
+import { Pushgateway } from './pushgateway';
 import { AlertGroup, BackupSource, alertGroups, ruleFile } from './alerts';
 import { DOCUMENTED, ksmResources } from './catalog';
 import { DashboardSpec, buildDashboard, dashboardSpecs } from './dashboards';

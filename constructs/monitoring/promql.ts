@@ -16,7 +16,7 @@ export type MetricSource =
   | 'kube-state-metrics'
   | 'cert-manager'
   | 'external-secrets'
-  /** Pushed to the Pushgateway by our backup scripts (`constructs/scripts/push-metrics.sh`). */
+  /** Pushed to the Pushgateway by our backup scripts (`constructs/postgres/push-metrics.sh`). */
   | 'nextgen-backup'
   /** Written by one of our recording rules; its inputs are the metrics of `Recorded.expr`. */
   | 'recording-rule';

@@ -79,3 +79,11 @@ export function ruleFile(groups: AlertGroup[], runbookBaseUrl: string): { groups
     })),
   };
 }
+
+/** `90 s`, `15 min`, `6 h`, `1 d`: for people, where PromQL's `duration()` is for Prometheus. */
+export function humanDuration(seconds: number): string {
+  if (seconds % 86400 === 0) return `${seconds / 86400} d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}

@@ -1,7 +1,7 @@
 /**
  * The sync-wave table of docs/operations.md, generated from the charts (the same objects
  * `npm run synth` writes), so the docs cannot drift from dist/: `npm run diagram` rewrites the
- * block between the markers, `--check` and test/waves.test.ts fail when it is stale.
+ * block between the markers, `--check` and test/lib/waves.test.ts fail when it is stale.
  */
 import type { Chart } from 'cdk8s';
 import { LABEL, SYNC_WAVE } from '../../constructs/lib/identity';

@@ -23,7 +23,7 @@ import { admissionFailures, rewritten, serverRewrites, schedulingFailures, unsch
 import { Manifest, argoSync, isHook, kubectlApplyKustomize, readFolder, serverSideApply, snapshot, unhealthy, waitHealthy } from './lib/sync';
 import { createWorstCase } from './lib/worst-case';
 import { broken } from './lib/broken';
-import { KubeStateMetrics } from '../../constructs/kube-state-metrics';
+import { KubeStateMetrics } from '../../constructs/monitoring/kube-state-metrics';
 
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 const log = (line: string) => process.stderr.write(`${line}\n`);

@@ -8,8 +8,8 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Alertmanager } from '../../constructs/alertmanager';
-import { find, parseYaml, realEnvironments, synthEnvironments } from '../lib/synth';
+import { Alertmanager } from '../../constructs/monitoring/alertmanager';
+import { find, parseYaml, realEnvironments, synthEnvironments } from '../support/synth';
 import { describeWith, freePort, which } from './lib/servers';
 
 const envs = realEnvironments().filter((e) => e.monitoring.mode === 'standalone' && e.monitoring.alertmanager.enabled);

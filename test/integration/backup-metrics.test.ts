@@ -13,9 +13,9 @@ import * as path from 'path';
 import { stringify } from 'yaml';
 import { alertGroups, ruleFile } from '../../constructs/monitoring/alerts';
 import { M } from '../../constructs/monitoring/catalog';
-import { Pushgateway } from '../../constructs/pushgateway';
-import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT } from '../../constructs/scripts';
-import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../lib/synth';
+import { Pushgateway } from '../../constructs/monitoring/pushgateway';
+import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT } from '../../constructs/postgres/scripts';
+import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../support/synth';
 import { describeWith, freePort, MinioServer, PostgresServer, startMinio, startPostgres, which, waitForValue } from './lib/servers';
 
 const PUSHGATEWAY = 'prometheus-pushgateway';

@@ -1,5 +1,5 @@
 /**
- * The shipped backup and restore scripts (constructs/scripts/*.sh, the exact text the
+ * The shipped backup and restore scripts (constructs/postgres/*.sh, the exact text the
  * ConfigMaps carry) against a real PostgreSQL holding sample data and a real S3-compatible
  * server (MinIO with SSE-S3). Each phase runs as its container would: `backup.sh dump`, then
  * `backup.sh upload`; `restore.sh fetch`, then `restore.sh load`.
@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describeWith, freePort, MinioServer, PostgresServer, startMinio, startPostgres } from './lib/servers';
-import { BACKUP_SCRIPT, RESTORE_SCRIPT } from '../../constructs/scripts';
+import { BACKUP_SCRIPT, RESTORE_SCRIPT } from '../../constructs/postgres/scripts';
 
 const BUCKET = 'nextgen-backups';
 const PREFIX = 'itest';

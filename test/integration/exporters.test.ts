@@ -6,20 +6,20 @@
  * evaluates the generated rules.
  *
  * Metrics from sources that cannot run here are listed in `NOT_RUNNABLE_IN_CI` (with the
- * reason) and covered by `promtool test rules` in test/alerts.test.ts.
+ * reason) and covered by `promtool test rules` in test/monitoring/alerts.test.ts.
  */
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
-import { Postgres } from '../../constructs/postgres';
-import { Redis } from '../../constructs/redis';
+import { Postgres } from '../../constructs/postgres/primary';
+import { Redis } from '../../constructs/redis/redis';
 import { DOCUMENTED, LIVE_ELSEWHERE, M, LIVE_SOURCES, NOT_RUNNABLE_IN_CI } from '../../constructs/monitoring/catalog';
 import { Metric } from '../../constructs/monitoring/promql';
 import { dashboardQueries } from '../../constructs/monitoring/dashboards';
-import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../lib/synth';
-import { APP_ROLE_SQL_FILE } from '../../constructs/config/postgres';
+import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../support/synth';
+import { APP_ROLE_SQL_FILE } from '../../constructs/postgres/config';
 import { describeWith, freePort, startPostgres, startRedis, which, PostgresServer, RedisServer, waitForValue } from './lib/servers';
 
 const PG_EXPORTER = 'prometheus-postgres-exporter';

@@ -5,8 +5,8 @@
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUCKET_SCRIPT_FILE, appPolicy } from '../../constructs/config/minio';
-import { find, podSpec, synth, findJob } from '../lib/synth';
+import { BUCKET_SCRIPT_FILE, appPolicy } from '../../constructs/minio/config';
+import { find, podSpec, synth, findJob } from '../support/synth';
 import { MinioServer, describeWith, startMinio, which } from './lib/servers';
 
 const manifests = synth({ minio: { bucket: 'nextgen-uploads', lifecycle: { noncurrentVersionExpiryDays: 12 } } });

@@ -5,8 +5,8 @@
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { APP_ROLE_SQL_FILE } from '../../constructs/config/postgres';
-import { find, podSpec, synth } from '../lib/synth';
+import { APP_ROLE_SQL_FILE } from '../../constructs/postgres/config';
+import { find, podSpec, synth } from '../support/synth';
 import { PostgresServer, describeWith, startPostgres, which } from './lib/servers';
 
 const shipped: string = find(synth(), 'ConfigMap', 'postgres-init').data[APP_ROLE_SQL_FILE];

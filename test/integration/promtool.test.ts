@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import type { Manifest } from '../../constructs/lib/output';
-import { find, findAll, parseYaml, realEnvironments, synth, synthEnvironments } from '../lib/synth';
+import { find, findAll, parseYaml, realEnvironments, synth, synthEnvironments } from '../support/synth';
 import { describeWith, which } from './lib/servers';
 
 const GOBIN = process.env.GOBIN ?? path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin');

@@ -7,8 +7,8 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { find, podSpec, synth } from '../lib/synth';
-import { DISABLED_COMMANDS } from '../../constructs/config/redis';
+import { find, podSpec, synth } from '../support/synth';
+import { DISABLED_COMMANDS } from '../../constructs/redis/config';
 import { RedisServer, describeWith, startRedis } from './lib/servers';
 
 const manifests = synth({ redis: { maxmemoryMiB: 100, maxmemoryPolicy: 'allkeys-lfu', maxclients: 321 } });

@@ -8,9 +8,9 @@
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/config/postgres';
-import { STANDBY_SCRIPT } from '../../constructs/scripts';
-import { find, podSpec, synth } from '../lib/synth';
+import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/postgres/config';
+import { STANDBY_SCRIPT } from '../../constructs/postgres/scripts';
+import { find, podSpec, synth } from '../support/synth';
 import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, runAs, runRolesScript, startGenerated } from './lib/replication';
 import { describeWith, freePort } from './lib/servers';
 

@@ -7,9 +7,9 @@
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/config/postgres';
-import { BASE_BACKUP_SCRIPT, PITR_SCRIPT, WAL_ARCHIVE_SCRIPT } from '../../constructs/scripts';
-import { find, podSpec, synth } from '../lib/synth';
+import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/postgres/config';
+import { BASE_BACKUP_SCRIPT, PITR_SCRIPT, WAL_ARCHIVE_SCRIPT } from '../../constructs/postgres/scripts';
+import { find, podSpec, synth } from '../support/synth';
 import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, runAs, runRolesScript, spawnAs, startGenerated } from './lib/replication';
 import { MinioServer, describeWith, startMinio } from './lib/servers';
 

@@ -7,7 +7,7 @@
 import { runRules } from '../../rules/engine';
 import rule from '../../rules/recovery-objectives';
 import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, MEASURED_THROUGHPUT_MIBPS, largestRestorableGiB, restoreEstimate, walArchiveBoundSeconds } from '../../constructs/lib/recovery';
-import { find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../lib/synth';
+import { find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../support/synth';
 
 const noStandby = { standby: { enabled: false } };
 

@@ -12,7 +12,7 @@ import connectionBudget from '../../rules/connection-budget';
 import firstSyncHealth from '../../rules/first-sync-health';
 import referenceIntegrity from '../../rules/reference-integrity';
 import supplyChain, { pinning } from '../../rules/supply-chain';
-import { ROOT, find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../lib/synth';
+import { ROOT, find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../support/synth';
 
 const real = ruleContexts(realEnvironments());
 

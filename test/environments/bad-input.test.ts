@@ -1,0 +1,501 @@
+/**
+ * Mistakes a new user makes, each refused at synthesis with exit code 1, exactly one error
+ * line naming the environment file and the field, no stack trace, and the output folder
+ * byte-for-byte as it was; and valid edge cases that must be accepted.
+ *
+ * Most cases run the synthesis in-process (`main()`) on a temporary copy of the environment
+ * files, writing into a temporary copy of dist/; a representative few run the real CLI in a
+ * subprocess (syntax error, a file that throws, an empty set, write failures, the cdk8s CLI).
+ * The repository's own dist/ and environments/ are never written.
+ */
+import * as cp from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import dev from '../../environments/dev';
+import prod from '../../environments/prod';
+import staging from '../../environments/staging';
+import { main } from '../../main';
+import { kubernetesValidator, type Validator } from '../support/schema';
+import { parseYaml, readTree } from '../support/synth';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BASE: Record<string, unknown> = { dev, prod, staging };
+
+function hashTree(dir: string): string {
+  const h = crypto.createHash('sha256');
+  for (const [file, content] of [...readTree(dir).entries()].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(`${file}\0${content}\0`);
+  return h.digest('hex');
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (Array.isArray(over) || typeof over !== 'object' || over === null || typeof base !== 'object' || base === null || Array.isArray(base)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) {
+    if (v === undefined) delete out[k];
+    else out[k] = merge(out[k], v);
+  }
+  return out;
+}
+
+/**
+ * What to change in the environment files: per file name, an object merged into the real
+ * environment of that name (a new name starts from prod), raw file text, or null to delete it.
+ */
+type Edits = Record<string, object | string | null>;
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bad-input-'));
+let counter = 0;
+
+/** A fresh `environments/` folder: define.ts plus dev, prod and staging as data, with `edits` applied. */
+function environmentsWith(edits: Edits): string {
+  const dir = path.join(scratch, `case-${++counter}`, 'environments');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'environments', 'define.ts'), path.join(dir, 'define.ts'));
+  const files: Record<string, object | string | null> = { 'dev.ts': {}, 'prod.ts': {}, 'staging.ts': {}, ...edits };
+  for (const [file, edit] of Object.entries(files)) {
+    if (edit === null) continue;
+    const name = file.replace(/\.ts$/, '');
+    const text = typeof edit === 'string' ? edit : `export default ${JSON.stringify(merge(BASE[name] ?? { ...(prod as object), name }, edit), null, 2)};\n`;
+    fs.writeFileSync(path.join(dir, file), text);
+  }
+  return dir;
+}
+
+/** The committed dist/, copied once: every in-process case writes (or not) into this copy. */
+const out = path.join(scratch, 'dist');
+
+beforeAll(() => {
+  fs.cpSync(path.join(ROOT, 'dist'), out, { recursive: true });
+});
+
+const realDistBefore = hashTree(path.join(ROOT, 'dist'));
+afterAll(() => {
+  expect(hashTree(path.join(ROOT, 'dist'))).toBe(realDistBefore);
+  fs.rmSync(scratch, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  errors: string[];
+  stderr: string;
+}
+
+/** Synthesize in-process into the copy of dist/. */
+function synth(edits: Edits, outdir = out): Run {
+  const dir = environmentsWith(edits);
+  const lines: string[] = [];
+  const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+  const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    const code = main({ root: ROOT, outdir, environmentsDir: dir, viaCdk8sCli: false, verbose: false });
+    return { code, errors: lines.filter((l) => l.startsWith('error: ')), stderr: lines.join('\n') };
+  } finally {
+    err.mockRestore();
+    log.mockRestore();
+  }
+}
+
+/** [what the user did, edits, `file: field` the one error line must name, what it must say]. */
+type Case = [string, Edits, string, RegExp?];
+
+/** Every case: exit 1, one error line naming file and field, no stack, output unchanged. */
+function expectRefused(edits: Edits, fileAndField: string, says?: RegExp): Run {
+  const before = hashTree(out);
+  const r = synth(edits);
+  expect({ code: r.code, errors: r.errors }).toEqual({ code: 1, errors: [expect.stringContaining(`error: environments/${fileAndField}`)] });
+  if (says) expect(r.errors[0]).toMatch(says);
+  expect(r.stderr).not.toMatch(/\n\s+at |webpack|esbuild|\.cjs:/);
+  expect(r.stderr).toMatch(/synthesis failed: 1 problem\(s\); .*dist\/ was not changed$/);
+  expect(hashTree(out)).toBe(before);
+  return r;
+}
+
+const host = (h: string) => ({ hosts: { api: h } });
+const long = (n: number, stem = 'x') => stem + 'a'.repeat(n - stem.length);
+
+describe('names, namespaces and the output layout', () => {
+  const cases: Case[] = [
+    ['an upper-case name', { 'prod.ts': { name: 'Prod' } }, 'prod.ts: name = "Prod"', /DNS-1123 label.*contains "P"/],
+    ['an underscore in the name', { 'prod.ts': { name: 'prod_1' } }, 'prod.ts: name = "prod_1"', /contains "_"/],
+    ['a name of 64 characters', { 'prod.ts': { name: long(64, 'p') } }, 'prod.ts: name', /64 characters long, more than 63/],
+    ['a name other than the file name', { 'prod.ts': { name: 'production' } }, 'prod.ts: name = "production"', /"prod", the file's name/],
+    ['an environment named cluster (a folder of the layout)', { 'cluster.ts': { namespace: 'nextgen-cluster', hosts: hostsOf('cl') } }, 'cluster.ts: name = "cluster"', /output layout/],
+    ['an environment named argocd (a folder of the layout)', { 'argocd.ts': { namespace: 'nextgen-argo', hosts: hostsOf('ar') } }, 'argocd.ts: name = "argocd"', /output layout/],
+    ['namespace kube-system', { 'prod.ts': { namespace: 'kube-system' } }, 'prod.ts: namespace = "kube-system"', /belongs to Kubernetes/],
+    ['namespace default', { 'dev.ts': { namespace: 'default' } }, 'dev.ts: namespace = "default"', /belongs to Kubernetes/],
+    ['namespace kube-public', { 'dev.ts': { namespace: 'kube-public' } }, 'dev.ts: namespace = "kube-public"'],
+    ['namespace kube-node-lease', { 'dev.ts': { namespace: 'kube-node-lease' } }, 'dev.ts: namespace = "kube-node-lease"'],
+    ['a namespace under kube-', { 'dev.ts': { namespace: 'kube-marketplace' } }, 'dev.ts: namespace = "kube-marketplace"'],
+    ['Argo CD\'s namespace', { 'staging.ts': { namespace: 'argocd' } }, 'staging.ts: namespace = "argocd"'],
+    ['cert-manager\'s namespace', { 'staging.ts': { namespace: 'cert-manager' } }, 'staging.ts: namespace = "cert-manager"'],
+    ['another environment\'s namespace', { 'staging.ts': { namespace: 'nextgen-prod' } }, 'staging.ts: namespace = "nextgen-prod"', /not used by environments\/prod\.ts/],
+    ['an upper-case namespace', { 'prod.ts': { namespace: 'Nextgen-Prod' } }, 'prod.ts: namespace = "Nextgen-Prod"', /DNS-1123 label/],
+    ['a namespace ending in "-"', { 'prod.ts': { namespace: 'nextgen-' } }, 'prod.ts: namespace = "nextgen-"', /start and end with a letter or digit/],
+    ['a namespace of 64 characters', { 'prod.ts': { namespace: long(64, 'n') } }, 'prod.ts: namespace', /more than 63/],
+    ['an empty name', { 'prod.ts': { name: '' } }, 'prod.ts: name = ""', /is empty/],
+    ['a name whose chart id another environment\'s runbooks use', { 'prod-runbooks.ts': { namespace: 'nextgen-pr', hosts: hostsOf('pr') } }, 'prod-runbooks.ts: name = "prod-runbooks"', /already a Construct with name 'prod-runbooks'/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+function hostsOf(stem: string) {
+  return Object.fromEntries(['api', 'app', 'admin', 'vendor', 'minio', 'minioConsole', 'grafana'].map((k) => [k, `${k.toLowerCase()}.${stem}.example.com`]));
+}
+
+describe('hosts', () => {
+  const cases: Case[] = [
+    ['a scheme', { 'prod.ts': host('https://api.example.com') }, 'prod.ts: hosts.api = "https://api.example.com"', /has a scheme/],
+    ['a port', { 'prod.ts': host('api.example.com:443') }, 'prod.ts: hosts.api', /port or a path/],
+    ['a path', { 'prod.ts': host('api.example.com/v3') }, 'prod.ts: hosts.api', /port or a path/],
+    ['a wildcard', { 'prod.ts': host('*.example.com') }, 'prod.ts: hosts.api', /wildcard/],
+    ['an IP address', { 'prod.ts': host('10.0.0.1') }, 'prod.ts: hosts.api = "10.0.0.1"', /IP address/],
+    ['a single label', { 'prod.ts': host('localhost') }, 'prod.ts: hosts.api = "localhost"', /no domain/],
+    ['an underscore', { 'prod.ts': host('api_v3.example.com') }, 'prod.ts: hosts.api', /contains "_"/],
+    ['upper case', { 'prod.ts': host('API.example.com') }, 'prod.ts: hosts.api', /contains "A"/],
+    ['a trailing dot', { 'prod.ts': host('api.example.com.') }, 'prod.ts: hosts.api', /empty part/],
+    ['a label of 64 characters', { 'prod.ts': host(`${'a'.repeat(64)}.example.com`) }, 'prod.ts: hosts.api', /more than 63/],
+    ['more than 253 characters', { 'prod.ts': host(`${Array(5).fill('a'.repeat(60)).join('.')}.com`) }, 'prod.ts: hosts.api', /more than 253/],
+    ['an empty host', { 'prod.ts': host('') }, 'prod.ts: hosts.api = ""', /is empty/],
+    ['two hosts of one environment alike', { 'prod.ts': { hosts: { grafana: 'api.nextgen.example.com' } } }, 'prod.ts: hosts.grafana = "api.nextgen.example.com"', /already claimed by environments\/prod\.ts hosts\.api/],
+    ['staging taking prod\'s API host', { 'staging.ts': { hosts: { api: 'api.nextgen.example.com' } } }, 'staging.ts: hosts.api = "api.nextgen.example.com"', /environments\/prod\.ts hosts\.api/],
+    ['dev taking prod\'s Grafana host as its MinIO host', { 'dev.ts': { hosts: { minio: 'grafana.nextgen.example.com' } } }, 'dev.ts: hosts.minio', /already claimed by environments\/prod\.ts hosts\.grafana/],
+  ];
+  test.each(cases)('a host with %s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+const tz = (timeZone: string) => ({ 'prod.ts': { backup: { timeZone } } });
+const schedule = (s: string) => ({ 'prod.ts': { backup: { schedule: s } } });
+
+describe('time zones and schedules', () => {
+  const cases: Case[] = [
+    ['time zone Local', tz('Local'), 'prod.ts: backup.timeZone = "Local"', /IANA time zone.*API server's own zone/],
+    ['time zone local', tz('local'), 'prod.ts: backup.timeZone = "local"', /own zone/],
+    ['time zone Mars/Olympus', tz('Mars/Olympus'), 'prod.ts: backup.timeZone = "Mars/Olympus"', /not in the tz database/],
+    ['a time zone in the wrong case', tz('europe/berlin'), 'prod.ts: backup.timeZone = "europe/berlin"', /spelt "Europe\/Berlin"/],
+    ['a legacy alias', tz('US/Eastern'), 'prod.ts: backup.timeZone = "US/Eastern"', /use "America\/New_York"/],
+    ['an empty time zone', tz(''), 'prod.ts: backup.timeZone = ""'],
+    ['a UTC offset', tz('+01:00'), 'prod.ts: backup.timeZone = "+01:00"'],
+    ['a schedule that never fires (Feb 30)', schedule('0 0 30 2 *'), 'prod.ts: backup.schedule = "0 0 30 2 *"', /never fires: February has no day 30/],
+    ['a schedule that never fires (Apr and Jun 31)', schedule('0 0 31 4,6 *'), 'prod.ts: backup.schedule', /never fires: April, June have no day 31/],
+    ['minute 61', schedule('61 * * * *'), 'prod.ts: backup.schedule = "61 * * * *"', /minute 61 is out of range 0-59/],
+    ['hour 24', schedule('0 24 * * *'), 'prod.ts: backup.schedule', /hour 24 is out of range 0-23/],
+    ['day of week 7 (Kubernetes reads 0-6)', schedule('0 0 * * 7'), 'prod.ts: backup.schedule', /day of week 7 is out of range 0-6/],
+    ['day of month 0', schedule('0 0 0 * *'), 'prod.ts: backup.schedule', /day of month 0 is out of range 1-31/],
+    ['four fields', schedule('* * * *'), 'prod.ts: backup.schedule = "* * * *"', /five-field.*has 4 field/],
+    ['six fields', schedule('0 0 * * * *'), 'prod.ts: backup.schedule', /has 6 field/],
+    ['a descriptor', schedule('@hourly'), 'prod.ts: backup.schedule = "@hourly"', /five fields: "0 \* \* \* \*"/],
+    ['an inline TZ=', schedule('TZ=UTC 0 * * * *'), 'prod.ts: backup.schedule', /timeZone field/],
+    ['a zero step', schedule('*/0 * * * *'), 'prod.ts: backup.schedule', /step "0"/],
+    ['Quartz L', schedule('0 0 L * *'), 'prod.ts: backup.schedule', /L, W and # are not supported/],
+    ['a reversed range', schedule('5-1 * * * *'), 'prod.ts: backup.schedule', /starts after it ends/],
+    ['a sync window that never fires', { 'prod.ts': { gitops: { syncWindows: [{ schedule: '0 8 31 2 *', durationMinutes: 60 }] } } }, 'prod.ts: gitops.syncWindows[0].schedule', /never fires/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    const r = expectRefused(edits, field, says);
+    expect(r.errors[0]).not.toMatch(/\^|\$|\[a-z/);
+  });
+});
+
+describe('labels, ports and numbers', () => {
+  const sel = (labels: Record<string, string>) => ({ 'prod.ts': { monitoring: { operator: { selectorLabels: labels } } } });
+  const cases: Case[] = [
+    ['a label key with a space', sel({ 'my release': 'x' }), 'prod.ts: monitoring.operator.selectorLabels', /label key/],
+    ['a label key with an upper-case prefix', sel({ 'Example.com/team': 'x' }), 'prod.ts: monitoring.operator.selectorLabels', /prefix "Example\.com"/],
+    ['a label value of 64 characters', sel({ release: 'r'.repeat(64) }), 'prod.ts: monitoring.operator.selectorLabels.release', /more than 63/],
+    ['a label value with "/"', sel({ release: 'kube/prometheus' }), 'prod.ts: monitoring.operator.selectorLabels.release', /contains "\/"/],
+    ['port 0', { 'prod.ts': { backup: { s3: { egressPort: 0 } } } }, 'prod.ts: backup.s3.egressPort = 0', />= 1/],
+    ['port 70000', { 'prod.ts': { backup: { s3: { egressPort: 70000 } } } }, 'prod.ts: backup.s3.egressPort = 70000', /<= 65535/],
+    ['replicas beyond int32', { 'dev.ts': { api: { replicas: 3_000_000_000 } } }, 'dev.ts: api.replicas = 3000000000', /<= 2147483647/],
+    ['fractional replicas', { 'dev.ts': { api: { replicas: 1.5 } } }, 'dev.ts: api.replicas = 1.5'],
+    ['a volume size of 0', { 'prod.ts': { redis: { storage: { storageClass: 'fast-ssd', sizeGiB: 0 } } } }, 'prod.ts: redis.storage.sizeGiB = 0'],
+    ['a misspelt field', { 'prod.ts': { backup: { timezone: 'Etc/UTC' } } }, 'prod.ts: backup: allowed: no such field (timezone)'],
+    ['a storage class with "_"', { 'prod.ts': { postgres: { storage: { storageClass: 'fast_ssd', sizeGiB: 10 } } } }, 'prod.ts: postgres.storage.storageClass = "fast_ssd"', /DNS-1123 subdomain/],
+    ['a database name with "-"', { 'prod.ts': { postgres: { database: 'next-gen' } } }, 'prod.ts: postgres.database = "next-gen"', /PostgreSQL database name/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+describe('what two environments could share: backups and secrets', () => {
+  const s3 = (file: string, s3v: object) => ({ [file]: { backup: { s3: s3v } } });
+  const cases: Case[] = [
+    ['dev writing backups under prod\'s prefix', s3('dev.ts', { prefix: 'prod' }), 'dev.ts: backup.s3.prefix = "prod"', /environments\/prod\.ts: both would use the S3 prefix s3:\/\/nextgen-backups\/prod\//],
+    ['dev writing backups inside prod\'s prefix', s3('dev.ts', { prefix: 'prod/dev' }), 'dev.ts: backup.s3.prefix = "prod/dev"', /one inside the other/],
+    ['staging taking dev\'s default prefix', s3('staging.ts', { prefix: 'dev' }), 'staging.ts: backup.s3.prefix = "dev"', /retention deletes/],
+    ['a prefix with a leading "/"', s3('prod.ts', { prefix: '/prod' }), 'prod.ts: backup.s3.prefix = "/prod"', /empty segment/],
+    ['a prefix with ".."', s3('prod.ts', { prefix: 'prod/../dev' }), 'prod.ts: backup.s3.prefix', /contains "\."/],
+    ['a prefix with "//"', s3('prod.ts', { prefix: 'prod//x' }), 'prod.ts: backup.s3.prefix', /empty segment/],
+    ['an empty prefix', s3('prod.ts', { prefix: '' }), 'prod.ts: backup.s3.prefix = ""', /is empty/],
+    ['a bucket of two characters', s3('prod.ts', { bucket: 'ab' }), 'prod.ts: backup.s3.bucket = "ab"', /3 to 63/],
+    ['an upper-case bucket', s3('prod.ts', { bucket: 'Nextgen-Backups' }), 'prod.ts: backup.s3.bucket'],
+    ['a bucket shaped like an IP address', s3('prod.ts', { bucket: '192.168.1.1' }), 'prod.ts: backup.s3.bucket', /IP address/],
+    ['an unknown region', s3('prod.ts', { region: 'mars' }), 'prod.ts: backup.s3.region = "mars"', /AWS region/],
+    ['dev reading prod\'s secrets', { 'dev.ts': { secrets: { remotePrefix: 'nextgen/prod' } } }, 'dev.ts: secrets.remotePrefix = "nextgen/prod"', /same credentials/],
+    ['a secret path with ".."', { 'dev.ts': { secrets: { remotePrefix: 'nextgen/../prod' } } }, 'dev.ts: secrets.remotePrefix', /"\.\." segment/],
+    ['sealed secrets outside the repository', { 'dev.ts': { secrets: { provider: 'sealed-secrets', sealedSecretsDir: '../../etc' } } }, 'dev.ts: secrets.sealedSecretsDir', /"\.\." segment/],
+    ['a zero refresh interval', { 'dev.ts': { secrets: { refreshInterval: '0h' } } }, 'dev.ts: secrets.refreshInterval = "0h"', /30m or 1h/],
+    ['two environments creating one issuer differently', { 'staging.ts': { tls: { clusterIssuer: 'letsencrypt-prod', createIssuer: true, acmeEmail: 'someone@example.org' } } }, 'staging.ts: tls.acmeEmail', /one issuer per cluster/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+describe('what the README promises per tier', () => {
+  const cases: Case[] = [
+    ['staging without TLS', { 'staging.ts': { tls: { enabled: false } } }, 'staging.ts: tls.enabled = false', /outside development/],
+    ['production without TLS', { 'prod.ts': { tls: { enabled: false } } }, 'prod.ts: tls.enabled = false'],
+    ['seeding staging', { 'staging.ts': { migrations: { seed: true } } }, 'staging.ts: migrations.seed = true', /development only/],
+    ['staging without Alertmanager', { 'staging.ts': { monitoring: { alertmanager: { enabled: false } } } }, 'staging.ts: monitoring.alertmanager.enabled = false', /alerts must reach someone/],
+    ['staging alerting nobody', { 'staging.ts': { monitoring: { alertmanager: { slack: false, pagerduty: false, email: undefined } } } }, 'staging.ts: monitoring.alertmanager', /at least one receiver/],
+    ['production without paging', { 'prod.ts': { monitoring: { alertmanager: { pagerduty: false } } } }, 'prod.ts: monitoring.alertmanager.pagerduty = false', /page the on-call/],
+    ['production on Let\'s Encrypt staging', { 'prod.ts': { tls: { clusterIssuer: 'letsencrypt-staging' } } }, 'prod.ts: tls.clusterIssuer = "letsencrypt-staging"', /do not trust/],
+    ['a mutable tag in staging', { 'staging.ts': { image: { tag: 'latest' } } }, 'staging.ts: image.tag = "latest"', /only in development/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+describe('which files are environments', () => {
+  const cases: Case[] = [
+    ['a helper file without a default export', { 'helpers.ts': 'export const region = "us-east-1";\n' }, 'helpers.ts: export default = (missing)', /environments\/shared\//],
+    ['a default export that is a string', { 'notes.ts': 'export default "prod";\n' }, 'notes.ts: export default = "prod"'],
+    ['a default export of null', { 'empty.ts': 'export default null;\n' }, 'empty.ts: export default = null'],
+    ['no environment files at all', { 'dev.ts': null, 'prod.ts': null, 'staging.ts': null }, ': environment files = (none)', /refuses to write a dist\/ without environments/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+describe('values we derive are held to the API server\'s rules', () => {
+  test('a name that fits a label but not inside `nextgen-<name>` is refused with the exact limit, and that limit is accepted', () => {
+    const name = long(60, 'p');
+    const r = expectRefused({ 'prod.ts': null, [`${name}.ts`]: { name } }, `${name}.ts: name = "${name}"`, /at most \d+ characters: it becomes .*"nextgen-p+a+" of .*more than 63/);
+    const limit = Number(/at most (\d+) characters/.exec(r.errors[0])![1]);
+    expect(limit).toBeLessThan(60);
+    const fits = long(limit, 'p');
+    const ok = synth({ 'prod.ts': null, [`${fits}.ts`]: { name: fits } }, fs.mkdtempSync(path.join(scratch, 'ok-')));
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+  });
+});
+
+describe('valid edge cases are accepted', () => {
+  const cases: Array<[string, Edits]> = [
+    ['a punycode TLD (xn--p1ai)', { 'prod.ts': { hosts: { api: 'api.nextgen.xn--p1ai', app: 'xn--80ak6aa92e.xn--p1ai' } } }],
+    ['an all-digit label before the TLD', { 'prod.ts': { hosts: { api: 'api.123.example.com' } } }],
+    ['time zones Asia/Tokyo, UTC and Etc/UTC', { 'prod.ts': { backup: { timeZone: 'Asia/Tokyo' } }, 'staging.ts': { backup: { timeZone: 'UTC' } }, 'dev.ts': { backup: { timeZone: 'Etc/UTC' } } }],
+    ['a sync window on Feb 29 and on named weekdays', { 'prod.ts': { gitops: { syncWindows: [{ schedule: '0 0 29 2 *', durationMinutes: 60 }, { schedule: '0 8 * * MON-FRI', durationMinutes: 60 }] } } }],
+    ['a 63-character namespace, nested S3 prefixes that do not overlap, a label with a prefix', {
+      'dev.ts': { namespace: long(63, 'n'), backup: { s3: { prefix: 'marketplace/dev' } } },
+      'prod.ts': { backup: { s3: { prefix: 'marketplace/prod' } }, monitoring: { operator: { selectorLabels: { 'example.com/team': 'a.b_c-1' } } } },
+    }],
+    ['a development environment without Alertmanager, TLS or paging, seeding its data', { 'dev.ts': { tls: { enabled: false }, migrations: { seed: true }, monitoring: { alertmanager: { enabled: false } } } }],
+  ];
+  let validator: Validator | undefined;
+  test.each(cases)('%s (and every object written passes strict schema validation)', (_what, edits) => {
+    const dir = fs.mkdtempSync(path.join(scratch, 'ok-'));
+    const r = synth(edits, dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    validator ??= kubernetesValidator('v1.27.0');
+    for (const [file, text] of readTree(dir)) {
+      if (!file.endsWith('.yaml') || file.endsWith('kustomization.yaml')) continue;
+      expect({ file, errors: validator.validate(parseYaml(text)) }).toEqual({ file, errors: [] });
+    }
+  });
+});
+
+describe('the real CLI', () => {
+  function cli(edits: Edits, args: string[] = ['scripts/synth.mjs'], env: Record<string, string> = {}, outdir?: string) {
+    const dir = environmentsWith(edits);
+    const o = outdir ?? fs.mkdtempSync(path.join(scratch, 'cli-'));
+    if (!outdir) fs.cpSync(out, o, { recursive: true });
+    const before = hashTree(o);
+    const r = cp.spawnSync(args[0] === 'npx' ? 'npx' : process.execPath, args[0] === 'npx' ? args.slice(1) : args, {
+      cwd: ROOT,
+      env: { ...process.env, NEXTGEN_ENVIRONMENTS: dir, CDK8S_OUTDIR: o, SYNTH_QUIET: '1', CDK8S_CHECK_UPGRADE: 'false', ...env },
+      encoding: 'utf8',
+    });
+    return { ...r, errors: r.stderr.split('\n').filter((l) => l.startsWith('error: ')), unchanged: hashTree(o) === before, outdir: o };
+  }
+
+  test('a syntax error in an environment file is one file:line:col line', () => {
+    const prod = fs.readFileSync(path.join(ROOT, 'environments', 'prod.ts'), 'utf8').replace('maxReplicas: 6 }', 'maxReplicas: 6 ');
+    const r = cli({ 'prod.ts': prod });
+    expect(r.status).toBe(1);
+    expect(r.errors).toEqual([expect.stringMatching(/^error: environments\/prod\.ts:\d+:\d+: syntax error: Expected "}" but found/)]);
+    expect(r.stderr).not.toMatch(/\n\s+at |\.cjs/);
+    expect(r.unchanged).toBe(true);
+  });
+
+  test('a file that throws on import is one file:line:col line; --verbose is not needed to find it', () => {
+    const r = cli({ 'prod.ts': "import { defineEnvironment } from './define';\n\nconst base = undefined as any;\nexport default defineEnvironment({ ...base.prod });\n" });
+    expect(r.status).toBe(1);
+    expect(r.errors).toEqual(['error: environments/prod.ts:4:44: fails to load: TypeError: Cannot read properties of undefined (reading \'prod\')']);
+    expect(r.unchanged).toBe(true);
+  });
+
+  test('--verbose (or SYNTH_VERBOSE=1) adds the trace of a file that throws, mapped to our TypeScript sources', () => {
+    const r = cli({ 'prod.ts': "export default (undefined as any).prod;\n" }, ['scripts/synth.mjs', '--verbose']);
+    expect(r.status).toBe(1);
+    expect(r.errors).toEqual([expect.stringMatching(/^error: environments\/prod\.ts:1:\d+: fails to load: TypeError/)]);
+    expect(r.stderr).toMatch(/\n\s+at .*environments\/prod\.ts:1:\d+\)/);
+    expect(r.stderr).toMatch(/\n\s+at loadAllEnvironments \(.*environments\/load\.ts:\d+:\d+\)/);
+    expect(r.stderr).not.toMatch(/app-[0-9a-f]+\.cjs/);
+    expect(r.unchanged).toBe(true);
+  });
+
+  test('deleting every environment file is an error, not an empty dist/', () => {
+    const r = cli({ 'dev.ts': null, 'prod.ts': null, 'staging.ts': null });
+    expect(r.status).toBe(1);
+    expect(r.errors).toEqual([expect.stringMatching(/^error: environments\/: environment files = \(none\)/)]);
+    expect(r.unchanged).toBe(true);
+  });
+
+  test('a bad value through the cdk8s CLI does not claim the output folder is unchanged (the CLI removed it)', () => {
+    const o = fs.mkdtempSync(path.join(scratch, 'cdk8s-'));
+    fs.writeFileSync(path.join(o, 'marker.txt'), 'previous synth');
+    const r = cli(tz('Local'), ['npx', 'cdk8s', 'synth', '--no-check-upgrade', '-o', o], {}, o);
+    expect(r.status).not.toBe(0);
+    expect(r.errors).toEqual([expect.stringMatching(/^error: environments\/prod\.ts: backup\.timeZone = "Local"/)]);
+    expect(r.stderr).toMatch(/synthesis failed: 1 problem\(s\); nothing was written; .* is (missing|empty) because the cdk8s CLI removes it/);
+    expect(r.stderr).not.toMatch(/was not changed/);
+  });
+
+  // Write failures need a small or read-only file system: a private mount namespace (root).
+  const unshare = cp.spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
+  function inMount(size: string, setup: string) {
+    const m = fs.mkdtempSync(path.join(scratch, 'mnt-'));
+    const script = [
+      `mount -t tmpfs -o size=${size} tmpfs ${m}`,
+      `cp -a ${out} ${m}/dist`,
+      `sha() { (cd ${m} && find . -type f | sort | xargs sha256sum | sha256sum); }`,
+      'before=$(sha)',
+      setup.replace(/\$M/g, m),
+      `CDK8S_OUTDIR=${m}/dist SYNTH_QUIET=1 ${process.execPath} scripts/synth.mjs; echo "exit=$?"`,
+      'after=$(sha)',
+      '[ "$before" = "$after" ] && echo unchanged',
+      `ls -A ${m}`,
+    ].join('\n');
+    return cp.spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], { cwd: ROOT, encoding: 'utf8' });
+  }
+  // Room for the current dist/ and a little more, so the new tree cannot fit beside it.
+  const distKiB = Number(cp.spawnSync('du', ['-sk', path.join(ROOT, 'dist')], { encoding: 'utf8' }).stdout.split('\t')[0]);
+  const writeCases: Array<[string, string, string, RegExp]> = [
+    ['a full disk', `${distKiB + 200}k`, '', /^error: cannot write dist\/: ENOSPC \((write|mkdir|open) dist\.tmp-\d+(\/.+)?\)$/],
+    ['a read-only file system', '8m', 'mount -o remount,ro $M', /^error: cannot write dist\/: EROFS \(mkdir dist\.tmp-\d+\)$/],
+    ['a read-only dist/ mount point', '8m', 'mount --bind $M/dist $M/dist && mount -o remount,bind,ro $M/dist', /^error: cannot write dist\/: EROFS/],
+  ];
+  (unshare ? test : test.skip)('dist/ as a mount point (it cannot be renamed) is refreshed in place, nothing left beside it (skips without unshare/mount)', () => {
+    const setup = 'mv $M/dist $M/was && mkdir $M/dist && mount -t tmpfs tmpfs $M/dist && cp -a $M/was/. $M/dist/ && rm -rf $M/was && echo stale > $M/dist/stale.yaml';
+    const r = inMount('8m', setup);
+    expect(r.stderr).toBe('');
+    // The stale file is gone and the rest is the committed tree again.
+    expect(r.stdout.trim().split('\n')).toEqual(['exit=0', 'unchanged', 'dist']);
+  });
+
+  (unshare ? test.each(writeCases) : test.skip.each(writeCases))('%s leaves dist/ as it was and nothing beside it (skips without unshare/mount)', (_what, size, setup, says) => {
+    const r = inMount(size, setup);
+    const lines = r.stdout.trim().split('\n');
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+    expect(errors).toEqual([expect.stringMatching(says)]);
+    expect(r.stderr).toMatch(/synthesis failed: nothing was written; .*dist\/ was not changed/);
+    expect(lines).toEqual(['exit=1', 'unchanged', 'dist']);
+  });
+});
+
+describe('a bug, not a user mistake', () => {
+  test('is one line naming where in our sources it happened, exit 2; --verbose adds the stack trace', () => {
+    const run = (verbose: boolean) => {
+      let result: Run | undefined;
+      jest.isolateModules(() => {
+        jest.doMock('../../rules', () => ({
+          rules: [{ id: 'broken-rule', description: 'a rule with a bug in it', check: () => [].concat((undefined as any).findings) }],
+        }));
+        const isolated: typeof import('../../main') = require('../../main');
+        const lines: string[] = [];
+        const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+        try {
+          const code = isolated.main({ root: ROOT, outdir: out, environmentsDir: environmentsWith({}), verbose });
+          result = { code, errors: lines.filter((l) => l.startsWith('error: ')), stderr: lines.join('\n') };
+        } finally {
+          err.mockRestore();
+        }
+      });
+      return result!;
+    };
+    const before = hashTree(out);
+    const quiet = run(false);
+    expect(quiet.code).toBe(2);
+    expect(quiet.errors).toEqual([expect.stringMatching(/^error: internal error: Cannot read properties of undefined \(reading 'findings'\) \(at test\/environments\/bad-input\.test\.ts:\d+:\d+\)$/)]);
+    expect(quiet.stderr).not.toMatch(/\n\s+at /);
+    expect(quiet.stderr).toMatch(/a bug, not your configuration; .*dist\/ was not changed \(--verbose or SYNTH_VERBOSE=1 prints the stack trace\)$/);
+    const verbose = run(true);
+    expect(verbose.code).toBe(2);
+    expect(verbose.stderr).toMatch(/\n\s+at .*main\.ts:\d+:\d+/);
+    expect(hashTree(out)).toBe(before);
+  });
+});
+
+describe('writing the output', () => {
+  const { writeTree, WriteError } = require('../../constructs/lib/output') as typeof import('../../constructs/lib/output');
+  const files = new Map([
+    ['prod/a.yaml', 'a: 1\n'],
+    ['prod/b.yaml', 'b: 2\n'],
+  ]);
+  function previous(): string {
+    const dir = path.join(fs.mkdtempSync(path.join(scratch, 'write-')), 'dist');
+    fs.mkdirSync(path.join(dir, 'old'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'old', 'x.yaml'), 'x: 0\n');
+    return dir;
+  }
+  const beside = (dir: string) => fs.readdirSync(path.dirname(dir)).sort();
+
+  test('a write that fails half-way leaves the output as it was and no temporary folder', () => {
+    const dir = previous();
+    const before = hashTree(dir);
+    let n = 0;
+    const io = { ...fs, writeFileSync: (...a: Parameters<typeof fs.writeFileSync>) => (++n === 2 ? fail() : fs.writeFileSync(...a)) };
+    function fail(): never {
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC', syscall: 'write' });
+    }
+    expect(() => writeTree(dir, files, io)).toThrow(new WriteError(`cannot write dist/: ENOSPC (write dist.tmp-${process.pid}/prod/b.yaml)`, true));
+    expect(hashTree(dir)).toBe(before);
+    expect(beside(dir)).toEqual(['dist']);
+  });
+
+  test('a swap that fails puts the previous tree back and removes the new one', () => {
+    const dir = previous();
+    const before = hashTree(dir);
+    const io = {
+      ...fs,
+      renameSync: (from: fs.PathLike, to: fs.PathLike) => {
+        if (String(from).includes('.tmp-')) throw Object.assign(new Error('permission denied'), { code: 'EACCES', syscall: 'rename', path: String(from) });
+        fs.renameSync(from, to);
+      },
+    };
+    expect(() => writeTree(dir, files, io)).toThrow(/^cannot write dist\/: EACCES \(rename dist\.tmp-\d+\)$/);
+    expect(hashTree(dir)).toBe(before);
+    expect(beside(dir)).toEqual(['dist']);
+  });
+
+  test('leftovers of a killed earlier run are removed; a success leaves only the new tree', () => {
+    const dir = previous();
+    fs.mkdirSync(`${dir}.tmp-999999999`);
+    fs.mkdirSync(`${dir}.old-999999999`);
+    expect(writeTree(dir, files)).toEqual([]);
+    expect([...readTree(dir).keys()].sort()).toEqual(['prod/a.yaml', 'prod/b.yaml']);
+    expect(beside(dir)).toEqual(['dist']);
+  });
+});

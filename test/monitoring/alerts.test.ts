@@ -1,0 +1,408 @@
+/**
+ * Alert rules: shape (runbooks, severities, thresholds and `for:` from the environment) and
+ * behaviour with the real `promtool test rules`: every alert fires on synthetic series that
+ * cross its threshold and stays quiet on series below it, for every real environment.
+ */
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { stringify } from 'yaml';
+import type { Environment, Thresholds } from '../../environments/schema';
+import type { AlertRule } from '../../constructs/monitoring/alerts';
+import { find, parseYaml, realEnvironments, synth, synthEnvironments } from '../support/synth';
+import { describeWith, which } from '../integration/lib/servers';
+
+const STEP = 30; // seconds between synthetic samples
+
+/** A counter rising at `perSecond`, `n` samples. */
+const counter = (perSecond: number, n: number) => `0+${perSecond * STEP}x${n}`;
+/** A constant gauge, `n` samples. */
+const gauge = (v: number, n: number) => `${v}+0x${n}`;
+/** A value clearly above a percentage threshold, and one clearly below. */
+const above = (pct: number) => pct + (100 - pct) / 2;
+const below = (pct: number) => pct / 2;
+
+type Series = Array<{ series: string; values: string }>;
+interface Fixture {
+  fire: (t: Thresholds, ns: string, n: number, env: Environment) => Series;
+  quiet: (t: Thresholds, ns: string, n: number, env: Environment) => Series;
+}
+
+const sel = (ns: string, extra: Record<string, string> = {}) =>
+  `{${Object.entries({ namespace: ns, instance: 'x:1', ...extra }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+const container = (ns: string) => sel(ns, { pod: 'p-0', container: 'c' });
+
+function requests(ns: string, n: number, total: number, errorPct: number): Series {
+  return [
+    { series: `http_requests_total${sel(ns, { status: '200' })}`, values: counter((total * (100 - errorPct)) / 100, n) },
+    { series: `http_requests_total${sel(ns, { status: '503' })}`, values: counter((total * errorPct) / 100, n) },
+  ];
+}
+function latency(ns: string, n: number, p99: number, fast: boolean): Series {
+  // Buckets at p/4, 4p and +Inf; all 10 req/s fall below p/4 (fast) or between p/4 and 4p (slow).
+  return [
+    { series: `http_request_duration_seconds_bucket${sel(ns, { le: String(p99 / 4) })}`, values: counter(fast ? 10 : 0, n) },
+    { series: `http_request_duration_seconds_bucket${sel(ns, { le: String(p99 * 4) })}`, values: counter(10, n) },
+    { series: `http_request_duration_seconds_bucket${sel(ns, { le: '+Inf' })}`, values: counter(10, n) },
+  ];
+}
+const ratio = (num: string, den: string, ns: string, n: number, pct: number, extra = sel(ns)): Series => [
+  { series: `${num}${extra}`, values: gauge(pct, n) },
+  { series: `${den}${extra}`, values: gauge(100, n) },
+];
+function cpu(ns: string, n: number, pct: number): Series {
+  return [
+    { series: `container_cpu_usage_seconds_total${container(ns)}`, values: counter(pct / 100, n) },
+    { series: `container_spec_cpu_quota${container(ns)}`, values: gauge(100000, n) },
+    { series: `container_spec_cpu_period${container(ns)}`, values: gauge(100000, n) },
+  ];
+}
+function redisHits(ns: string, n: number, hitPct: number): Series {
+  return [
+    { series: `redis_keyspace_hits_total${sel(ns)}`, values: counter(hitPct, n) },
+    { series: `redis_keyspace_misses_total${sel(ns)}`, values: counter(100 - hitPct, n) },
+  ];
+}
+
+/** One firing and one quiet case per alert. Adding an alert without a fixture fails a test. */
+export const FIXTURES: Record<string, Fixture> = {
+  NextgenApiRequestRateLow: {
+    fire: (t, ns, n) => requests(ns, n, t.minRequestsPerSecond / 2, 0),
+    quiet: (t, ns, n) => requests(ns, n, t.minRequestsPerSecond * 2 + 1, 0),
+  },
+  NextgenApiHighLatencyP99: {
+    fire: (t, ns, n) => latency(ns, n, t.p99LatencySeconds, false),
+    quiet: (t, ns, n) => latency(ns, n, t.p99LatencySeconds, true),
+  },
+  NextgenApiHighErrorRate: {
+    fire: (t, ns, n) => requests(ns, n, 10, above(t.errorRatePercent)),
+    quiet: (t, ns, n) => requests(ns, n, 10, below(t.errorRatePercent)),
+  },
+  PostgresDown: {
+    fire: (_t, ns, n) => [{ series: `pg_up${sel(ns)}`, values: gauge(0, n) }],
+    quiet: (_t, ns, n) => [{ series: `pg_up${sel(ns)}`, values: gauge(1, n) }],
+  },
+  PostgresConnectionsHigh: {
+    fire: (t, ns, n) => ratio('pg_stat_database_numbackends', 'pg_settings_max_connections', ns, n, above(t.dbConnectionsPercent)),
+    quiet: (t, ns, n) => ratio('pg_stat_database_numbackends', 'pg_settings_max_connections', ns, n, below(t.dbConnectionsPercent)),
+  },
+  PostgresLongRunningQuery: {
+    fire: (t, ns, n) => [{ series: `pg_stat_activity_max_tx_duration${sel(ns, { datname: 'app', state: 'active' })}`, values: gauge(t.dbActiveQuerySeconds * 2, n) }],
+    // An idle-in-transaction session is not a running query.
+    quiet: (t, ns, n) => [
+      { series: `pg_stat_activity_max_tx_duration${sel(ns, { datname: 'app', state: 'active' })}`, values: gauge(t.dbActiveQuerySeconds / 2, n) },
+      { series: `pg_stat_activity_max_tx_duration${sel(ns, { datname: 'app', state: 'idle' })}`, values: gauge(t.dbActiveQuerySeconds * 2, n) },
+    ],
+  },
+  PostgresReplicationLagHigh: {
+    fire: (t, ns, n) => [
+      { series: `pg_replication_lag_seconds${sel(ns)}`, values: gauge(t.replicationLagSeconds * 2, n) },
+      { series: `pg_replication_is_replica${sel(ns)}`, values: gauge(1, n) },
+    ],
+    quiet: (t, ns, n) => [
+      { series: `pg_replication_lag_seconds${sel(ns)}`, values: gauge(t.replicationLagSeconds / 2, n) },
+      { series: `pg_replication_is_replica${sel(ns)}`, values: gauge(1, n) },
+    ],
+  },
+  ContainerCpuNearLimit: {
+    fire: (t, ns, n) => cpu(ns, n, above(t.cpuPercentOfLimit)),
+    quiet: (t, ns, n) => cpu(ns, n, below(t.cpuPercentOfLimit)),
+  },
+  ContainerMemoryNearLimit: {
+    fire: (t, ns, n) => ratio('container_memory_working_set_bytes', 'container_spec_memory_limit_bytes', ns, n, above(t.memoryPercentOfLimit), container(ns)),
+    quiet: (t, ns, n) => ratio('container_memory_working_set_bytes', 'container_spec_memory_limit_bytes', ns, n, below(t.memoryPercentOfLimit), container(ns)),
+  },
+  VolumeSpaceLow: {
+    fire: (t, ns, n) => ratio('kubelet_volume_stats_available_bytes', 'kubelet_volume_stats_capacity_bytes', ns, n, below(t.diskFreePercent), sel(ns, { persistentvolumeclaim: 'data' })),
+    quiet: (t, ns, n) => ratio('kubelet_volume_stats_available_bytes', 'kubelet_volume_stats_capacity_bytes', ns, n, above(t.diskFreePercent), sel(ns, { persistentvolumeclaim: 'data' })),
+  },
+  RedisDown: {
+    fire: (_t, ns, n) => [{ series: `redis_up${sel(ns)}`, values: gauge(0, n) }],
+    quiet: (_t, ns, n) => [{ series: `redis_up${sel(ns)}`, values: gauge(1, n) }],
+  },
+  RedisHitRateLow: {
+    fire: (t, ns, n) => redisHits(ns, n, below(t.redisHitRatePercent)),
+    quiet: (t, ns, n) => redisHits(ns, n, above(t.redisHitRatePercent)),
+  },
+  RedisMemoryHigh: {
+    fire: (t, ns, n) => ratio('redis_memory_used_bytes', 'redis_memory_max_bytes', ns, n, above(t.redisMemoryPercent)),
+    quiet: (t, ns, n) => ratio('redis_memory_used_bytes', 'redis_memory_max_bytes', ns, n, below(t.redisMemoryPercent)),
+  },
+  MetricsTargetDown: {
+    fire: (_t, ns, n) => [{ series: `up${sel(ns, { job: 'postgres' })}`, values: gauge(0, n) }],
+    quiet: (_t, ns, n) => [{ series: `up${sel(ns, { job: 'postgres' })}`, values: gauge(1, n) }],
+  },
+  NodeUnreachable: {
+    fire: (_t, _ns, n) => [{ series: kubelet('node-a'), values: gauge(0, n) }, { series: kubelet('node-b'), values: gauge(1, n) }],
+    quiet: (_t, _ns, n) => [{ series: kubelet('node-a'), values: gauge(1, n) }, { series: kubelet('node-b'), values: gauge(1, n) }],
+  },
+
+  // Pushed by the backup (labels as the Pushgateway exposes them: grouping key job, instance="").
+  BackupTooOld: {
+    // The last success is already older than the RPO and stays so (no backup since).
+    fire: (_t, ns, n, env) => [{ series: backupSeries(ns), values: `${-(env.backup.rpoMinutes * 60 + 600)}+0x${n}` }],
+    // A backup every sample: the last success is never older than one step plus half the RPO.
+    quiet: (_t, ns, n, env) => [{ series: backupSeries(ns), values: `${-(env.backup.rpoMinutes * 30)}+${STEP}x${n}` }],
+  },
+
+  // kube-state-metrics v2.13 series, with the labels its documentation lists (catalog DOCUMENTED).
+  BackupJobFailed: {
+    fire: (_t, ns, n) => failedJob(ns, n, 'postgres-backup-29410000', 'postgres-backup', 1),
+    quiet: (_t, ns, n) => failedJob(ns, n, 'postgres-backup-29410000', 'postgres-backup', 0),
+  },
+  BackupCronJobSuspended: {
+    fire: (_t, ns, n) => [{ series: `kube_cronjob_spec_suspend${ksm(ns, { cronjob: 'postgres-backup' })}`, values: gauge(1, n) }],
+    quiet: (_t, ns, n) => [{ series: `kube_cronjob_spec_suspend${ksm(ns, { cronjob: 'postgres-backup' })}`, values: gauge(0, n) }],
+  },
+  KubePodCrashLooping: {
+    fire: (_t, ns, n) => [{ series: `kube_pod_container_status_waiting_reason${ksm(ns, { ...podLabels, reason: 'CrashLoopBackOff' })}`, values: gauge(1, n) }],
+    quiet: (_t, ns, n) => [{ series: `kube_pod_container_status_waiting_reason${ksm(ns, { ...podLabels, reason: 'ContainerCreating' })}`, values: gauge(1, n) }],
+  },
+  KubeDeploymentReplicasUnavailable: {
+    fire: (_t, ns, n) => [{ series: `kube_deployment_status_replicas_unavailable${ksm(ns, { deployment: 'nextgen-api' })}`, values: gauge(1, n) }],
+    quiet: (_t, ns, n) => [{ series: `kube_deployment_status_replicas_unavailable${ksm(ns, { deployment: 'nextgen-api' })}`, values: gauge(0, n) }],
+  },
+  KubeStatefulSetNotReady: {
+    fire: (_t, ns, n) => statefulSet(ns, n, 0, 1),
+    quiet: (_t, ns, n) => statefulSet(ns, n, 1, 1),
+  },
+  KubeHpaMaxedOut: {
+    fire: (_t, ns, n) => hpa(ns, n, 6, 6),
+    quiet: (_t, ns, n) => hpa(ns, n, 5, 6),
+  },
+  KubeJobFailed: {
+    fire: (_t, ns, n) => failedJob(ns, n, 'nextgen-migrate-92ccf149', undefined, 1),
+    quiet: (_t, ns, n) => failedJob(ns, n, 'nextgen-migrate-92ccf149', undefined, 0),
+  },
+  KubeVolumeFillingUp: {
+    // 1 GB free, falling to zero in half (fire) or twice (quiet) the prediction window.
+    fire: (t, ns, n) => volumeTrend(ns, n, t.volumeFullWithinHours * 3600 * 0.5),
+    quiet: (t, ns, n) => volumeTrend(ns, n, t.volumeFullWithinHours * 3600 * 2),
+  },
+  KubeQuotaAlmostFull: {
+    fire: (t, ns, n) => quota(ns, n, above(t.quotaPercent)),
+    quiet: (t, ns, n) => quota(ns, n, below(t.quotaPercent)),
+  },
+
+  // cert-manager: expiry as a Unix time; External Secrets: one series per condition/status.
+  CertificateExpiringSoon: {
+    fire: (t, ns, n) => [{ series: certSeries(ns), values: gauge(t.certificateExpiryDays * 86400 * 0.5, n) }],
+    quiet: (t, ns, n) => [{ series: certSeries(ns), values: gauge(t.certificateExpiryDays * 86400 * 2, n) }],
+  },
+  ExternalSecretNotSynced: {
+    fire: (_t, ns, n) => externalSecret(ns, n, false),
+    quiet: (_t, ns, n) => externalSecret(ns, n, true),
+  },
+};
+
+function kubelet(node: string): string {
+  return `up{job="kubelet",node="${node}",instance="${node}:10250"}`;
+}
+function backupSeries(ns: string): string {
+  return `nextgen_backup_last_success_timestamp_seconds{namespace="${ns}",job="postgres-backup",instance=""}`;
+}
+/** kube-state-metrics' own target labels plus the object's. */
+const ksm = (ns: string, extra: Record<string, string>) =>
+  `{${Object.entries({ job: 'kube-state-metrics', instance: '10.1.2.3:8080', namespace: ns, ...extra }).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+const podLabels = { pod: 'nextgen-api-6d4cf56db6-x7k2p', uid: 'a1b2', container: 'api' };
+function failedJob(ns: string, n: number, job: string, cronJob: string | undefined, failed: number): Series {
+  return [
+    { series: `kube_job_failed${ksm(ns, { job_name: job, condition: 'true' })}`, values: gauge(failed, n) },
+    { series: `kube_job_failed${ksm(ns, { job_name: job, condition: 'false' })}`, values: gauge(1 - failed, n) },
+    ...(cronJob
+      ? [{ series: `kube_job_owner${ksm(ns, { job_name: job, owner_kind: 'CronJob', owner_name: cronJob, owner_is_controller: 'true' })}`, values: gauge(1, n) }]
+      : [{ series: `kube_job_owner${ksm(ns, { job_name: job, owner_kind: '<none>', owner_name: '<none>', owner_is_controller: '<none>' })}`, values: gauge(1, n) }]),
+  ];
+}
+function statefulSet(ns: string, n: number, ready: number, desired: number): Series {
+  return [
+    { series: `kube_statefulset_status_replicas_ready${ksm(ns, { statefulset: 'postgres' })}`, values: gauge(ready, n) },
+    { series: `kube_statefulset_replicas${ksm(ns, { statefulset: 'postgres' })}`, values: gauge(desired, n) },
+  ];
+}
+function hpa(ns: string, n: number, current: number, max: number): Series {
+  return [
+    { series: `kube_horizontalpodautoscaler_status_current_replicas${ksm(ns, { horizontalpodautoscaler: 'nextgen-api' })}`, values: gauge(current, n) },
+    { series: `kube_horizontalpodautoscaler_spec_max_replicas${ksm(ns, { horizontalpodautoscaler: 'nextgen-api' })}`, values: gauge(max, n) },
+  ];
+}
+function volumeTrend(ns: string, n: number, secondsToEmpty: number): Series {
+  const free = 1e9;
+  return [
+    { series: `kubelet_volume_stats_available_bytes${sel(ns, { persistentvolumeclaim: 'data-postgres-0' })}`, values: `${free}-${Math.round((free / secondsToEmpty) * STEP)}x${n}` },
+    { series: `kubelet_volume_stats_capacity_bytes${sel(ns, { persistentvolumeclaim: 'data-postgres-0' })}`, values: gauge(2e9, n) },
+  ];
+}
+function quota(ns: string, n: number, pct: number): Series {
+  const q = (type: string) => `kube_resourcequota${ksm(ns, { resourcequota: ns, resource: 'requests.cpu', type })}`;
+  return [
+    { series: q('hard'), values: gauge(16, n) },
+    { series: q('used'), values: gauge((16 * pct) / 100, n) },
+    // Another resource far from its limit does not matter.
+    { series: `kube_resourcequota${ksm(ns, { resourcequota: ns, resource: 'pods', type: 'hard' })}`, values: gauge(40, n) },
+    { series: `kube_resourcequota${ksm(ns, { resourcequota: ns, resource: 'pods', type: 'used' })}`, values: gauge(4, n) },
+  ];
+}
+function certSeries(ns: string): string {
+  return `certmanager_certificate_expiration_timestamp_seconds{job="cert-manager",instance="cert-manager.cert-manager.svc:9402",namespace="${ns}",name="nextgen-api-tls",issuer_name="letsencrypt-prod",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"}`;
+}
+function externalSecret(ns: string, n: number, ready: boolean): Series {
+  const s = (status: string) =>
+    `externalsecret_status_condition{job="external-secrets",instance="external-secrets-metrics.external-secrets.svc:8080",namespace="${ns}",name="postgres-app",condition="Ready",status="${status}"}`;
+  return [
+    { series: s('True'), values: gauge(ready ? 1 : 0, n) },
+    { series: s('False'), values: gauge(ready ? 0 : 1, n) },
+  ];
+}
+
+
+describe('alert rules', () => {
+  const prod = synth();
+  const shipped = parseYaml(find(prod, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml']);
+  const shippedRules = shipped.groups.flatMap((g: any) => g.rules).filter((r: any) => r.alert);
+
+  test('one alert for each of the guide\'s key metrics areas, each with a fixture', () => {
+    const names = shippedRules.map((r: any) => r.alert).sort();
+    expect(names).toEqual(Object.keys(FIXTURES).sort());
+    expect(new Set(shippedRules.map((r: any) => r.labels.area))).toEqual(
+      new Set(['api', 'database', 'resources', 'cache', 'scraping', 'backup', 'kubernetes', 'platform']),
+    );
+  });
+
+  test('every alert links its runbook and has a severity, summary and description', () => {
+    for (const r of shippedRules) {
+      expect(r.annotations.runbook_url).toBe(`https://runbooks.nextgen.example.com/alerts/${r.alert}`);
+      expect(['critical', 'warning']).toContain(r.labels.severity);
+      expect(r.annotations.summary).toBeTruthy();
+      expect(r.annotations.description).toBeTruthy();
+    }
+  });
+
+  test('`for:` and thresholds come from the environment', () => {
+    const changed = synth({ monitoring: { thresholds: { forMinutes: 12, errorRatePercent: 7, redisMemoryPercent: 66 } } });
+    const rules = parseYaml(find(changed, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml']).groups.flatMap((g: any) => g.rules);
+    const byName = (n: string) => rules.find((r: any) => r.alert === n);
+    expect(byName('NextgenApiHighErrorRate').for).toBe('12m');
+    expect(byName('NextgenApiHighErrorRate').expr).toMatch(/\* 100 > 7$/);
+    expect(byName('RedisMemoryHigh').expr).toMatch(/> 66$/);
+    // Down alerts page quickly whatever the environment's `for:`.
+    expect(byName('PostgresDown').for).toBe('1m');
+  });
+
+  test('the p99 latency alert uses histogram_quantile over rate() of the _bucket series, by le', () => {
+    const r = shippedRules.find((x: any) => x.alert === 'NextgenApiHighLatencyP99');
+    expect(r.expr).toMatch(/^histogram_quantile\(0\.99, sum by \(le\) \(rate\(http_request_duration_seconds_bucket\{[^}]*\}\[5m\]\)\)\) > 1$/);
+  });
+
+  test('rules select this environment\'s namespace only (the node alert watches the kubelets it runs on)', () => {
+    for (const r of shippedRules.filter((x: any) => x.alert !== 'NodeUnreachable')) expect(r.expr).toContain('namespace="nextgen-test"');
+    const records = shipped.groups.flatMap((g: any) => g.rules).filter((r: any) => r.record);
+    expect(records.length).toBeGreaterThan(1);
+    for (const r of records) expect(r.expr).toContain('namespace="nextgen-test"');
+  });
+});
+
+/** `promtool test rules` with the shipped rule file and `tests`; returns the combined output. */
+function promtoolTest(rulesText: string, tests: unknown[]): { ok: boolean; out: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'nextgen.rules.yaml'), rulesText);
+    fs.writeFileSync(path.join(dir, 'tests.yaml'), stringify({ rule_files: ['nextgen.rules.yaml'], evaluation_interval: `${STEP}s`, tests }));
+    const r = cp.spawnSync(which('promtool')!, ['test', 'rules', 'tests.yaml'], { cwd: dir, encoding: 'utf8' });
+    return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const count = (alert: string, state: 'firing' | 'pending', at: number, expected: number) => ({
+  expr: `count(ALERTS{alertname="${alert}",alertstate="${state}"}) or vector(0)`,
+  eval_time: `${at}s`,
+  exp_samples: [{ labels: '{}', value: expected }],
+});
+
+describeWith(['promtool'], 'alert rules under `promtool test rules`', () => {
+  const envs = realEnvironments();
+  const { built, byFolder } = synthEnvironments(envs);
+  const rulesOf = (env: Environment): AlertRule[] => built.environments.find((c) => c.env.name === env.name)!.monitoring.groups.flatMap((g) => g.rules);
+
+  test.each(envs.map((e) => [e.name, e] as const))('%s: each alert fires above its threshold (only after its `for:`) and stays quiet below it', (_name, env) => {
+    const rulesText = find(byFolder.get(env.name)!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const tests = rulesOf(env).flatMap((rule) => {
+      const evalSeconds = rule.forSeconds + 600;
+      const n = (evalSeconds + 300) / STEP;
+      // The condition holds from the first samples, so one step before `for:` has elapsed the
+      // alert must not fire yet (it may be pending, or still inactive while a rate window fills).
+      const before = rule.forSeconds - STEP;
+      const fixture = FIXTURES[rule.alert];
+      const t = env.monitoring.thresholds;
+      return [
+        {
+          name: `${rule.alert} fires`,
+          interval: `${STEP}s`,
+          input_series: fixture.fire(t, env.namespace, n, env),
+          promql_expr_test: [count(rule.alert, 'firing', before, 0), count(rule.alert, 'firing', evalSeconds, 1)],
+        },
+        {
+          name: `${rule.alert} quiet`,
+          interval: `${STEP}s`,
+          input_series: fixture.quiet(t, env.namespace, n, env),
+          promql_expr_test: [count(rule.alert, 'pending', evalSeconds, 0), count(rule.alert, 'firing', evalSeconds, 0)],
+        },
+      ];
+    });
+    const r = promtoolTest(rulesText, tests);
+    expect(r.out).not.toMatch(/FAILED/);
+    expect(r.ok).toBe(true);
+    console.log(`promtool test rules (${env.name}): ${tests.length} cases (${tests.length / 2} alerts x fire/quiet, \`for:\` checked) passed`);
+  });
+
+  test('gauge conditions are pending while `for:` runs, then fire (BackupTooOld, prod)', () => {
+    const env = envs.find((e) => e.name === 'prod')!;
+    const rule = rulesOf(env).find((r) => r.alert === 'BackupTooOld')!;
+    expect(rule.forSeconds).toBe(env.backup.activeDeadlineSeconds);
+    const rulesText = find(byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const r = promtoolTest(rulesText, [
+      {
+        interval: `${STEP}s`,
+        input_series: FIXTURES.BackupTooOld.fire(env.monitoring.thresholds, env.namespace, (rule.forSeconds + 120) / STEP, env),
+        promql_expr_test: [
+          count('BackupTooOld', 'pending', rule.forSeconds - STEP, 1),
+          count('BackupTooOld', 'firing', rule.forSeconds - STEP, 0),
+          count('BackupTooOld', 'firing', rule.forSeconds, 1),
+        ],
+      },
+    ]);
+    expect(r.out).not.toMatch(/FAILED/);
+    expect(r.ok).toBe(true);
+  });
+
+  test('a failed backup Job raises BackupJobFailed, not also the generic KubeJobFailed', () => {
+    const env = envs.find((e) => e.name === 'prod')!;
+    const rulesText = find(byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const r = promtoolTest(rulesText, [
+      {
+        interval: `${STEP}s`,
+        input_series: FIXTURES.BackupJobFailed.fire(env.monitoring.thresholds, env.namespace, 60, env),
+        promql_expr_test: [count('BackupJobFailed', 'firing', 900, 1), count('KubeJobFailed', 'firing', 900, 0)],
+      },
+    ]);
+    expect(r.out).not.toMatch(/FAILED/);
+    expect(r.ok).toBe(true);
+  });
+
+  test('the check can fail: a fixture below the threshold does not satisfy "fires"', () => {
+    const env = envs.find((e) => e.name === 'prod')!;
+    const rulesText = find(byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
+    const r = promtoolTest(rulesText, [
+      {
+        interval: `${STEP}s`,
+        input_series: FIXTURES.KubeQuotaAlmostFull.quiet(env.monitoring.thresholds, env.namespace, 60, env),
+        promql_expr_test: [count('KubeQuotaAlmostFull', 'firing', 900, 1)],
+      },
+    ]);
+    expect(r.out).toMatch(/FAILED/);
+    expect(r.ok).toBe(false);
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * WAL archive and base backups: official images only, the backup bucket under the
+ * environment's prefix with SSE, the RPO bound's settings on the primary, and the
+ * point-in-time restore runbook.
+ */
+import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, restoreEstimate } from '../../constructs/lib/recovery';
+import { synth, synthEnvironments, testEnvironment, find, findAll, podSpec } from '../support/synth';
+
+describe('WAL archive', () => {
+  const ms = synth();
+  const archive = podSpec(find(ms, 'Deployment', 'postgres-wal-archive'));
+  const c = (spec: any, name: string) => [...(spec.initContainers ?? []), ...spec.containers].find((x: any) => x.name === name);
+  const env = (container: any, name: string) => container.env.find((e: any) => e.name === name);
+
+  test('pg_receivewal (server image) and the uploader (aws-cli) share the claim; one pod, replaced not surged', () => {
+    expect(c(archive, 'receive').image).toBe('postgres:16.10-bookworm');
+    expect(c(archive, 'upload').image).toBe('amazon/aws-cli:2.32.9');
+    expect(c(archive, 'receive').command).toEqual(['bash', '/scripts/wal-archive.sh', 'receive']);
+    expect(env(c(archive, 'receive'), 'SLOT').value).toBe('postgres_wal_archive');
+    expect(env(c(archive, 'receive'), 'PGUSER').valueFrom.secretKeyRef).toEqual({ name: 'postgres-replication', key: 'username' });
+    for (const name of ['receive', 'upload']) expect(c(archive, name).volumeMounts).toEqual(expect.arrayContaining([{ name: 'wal', mountPath: '/wal' }]));
+    expect(find(ms, 'Deployment', 'postgres-wal-archive').spec.strategy.type).toBe('Recreate');
+    expect(find(ms, 'PersistentVolumeClaim', 'postgres-wal-archive').spec.resources.requests.storage).toBe('10Gi');
+  });
+
+  test('uploads to the backup bucket under the environment prefix, SSE AES256', () => {
+    const up = c(archive, 'upload');
+    expect(env(up, 'S3_BUCKET').value).toBe('nextgen-backups');
+    expect(env(up, 'S3_PREFIX').value).toBe('test');
+    expect(env(up, 'S3_SSE').value).toBe('AES256');
+    expect(env(up, 'UPLOAD_INTERVAL_SECONDS').value).toBe('15');
+    expect(env(up, 'AWS_ACCESS_KEY_ID').valueFrom.secretKeyRef.name).toBe('backup-s3');
+  });
+
+  test('the primary closes segments on archive_timeout, only when the archive is on', () => {
+    const args = (m: any[]) => podSpec(find(m, 'StatefulSet', 'postgres')).containers[0].args;
+    expect(args(ms)).toContain('archive_timeout=60');
+    const off = synth({ backup: { walArchive: { enabled: false } } });
+    expect(args(off).some((a: string) => a.startsWith('archive_timeout='))).toBe(false);
+    expect(findAll(off, 'Deployment').map((d) => d.metadata.name)).not.toContain('postgres-wal-archive');
+    expect(findAll(off, 'CronJob').map((d) => d.metadata.name)).not.toContain('postgres-base-backup');
+  });
+
+  test('base backups: pg_basebackup as the replication role, then upload and retention of the window', () => {
+    const cron = find(ms, 'CronJob', 'postgres-base-backup');
+    expect(cron.spec.schedule).toBe('30 1 * * *');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    const pod = podSpec(cron);
+    expect(c(pod, 'take').command).toEqual(['bash', '/scripts/base-backup.sh', 'take']);
+    expect(env(c(pod, 'take'), 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-replication', key: 'password' });
+    expect(env(c(pod, 'upload'), 'RETENTION_DAYS').value).toBe('7');
+    expect(find(ms, 'ConfigMap', 'postgres-wal-scripts').data['base-backup.sh']).toContain('pg_basebackup');
+  });
+
+  test('the point-in-time restore runbook restores into a fresh data claim, deadline from size and throughput', () => {
+    const runbooks = synthEnvironments([testEnvironment()]).byFolder.get('test/runbooks')!;
+    const job = find(runbooks, 'Job', 'postgres-pitr');
+    const pod = podSpec(job);
+    expect(env(c(pod, 'fetch'), 'TARGET_TIME').value).toBe('latest');
+    expect(env(c(pod, 'restore'), 'PGDATA').value).toBe('/var/lib/postgresql/data/pgdata');
+    expect(pod.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe('data-postgres-0');
+    const claim = find(runbooks, 'PersistentVolumeClaim', 'data-postgres-0');
+    expect(claim.spec).toMatchObject({ storageClassName: 'fast-ssd', resources: { requests: { storage: '100Gi' } } });
+    expect(job.spec.activeDeadlineSeconds).toBe(restoreEstimate(100, DEFAULT_RESTORE_THROUGHPUT_MIBPS).deadlineSeconds);
+    expect(job.spec.backoffLimit).toBe(0);
+  });
+});
