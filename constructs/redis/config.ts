@@ -30,7 +30,7 @@ export interface RedisConfInput extends Pick<RedisConfig, 'maxmemoryMiB' | 'maxm
 
 export function redisConf(i: RedisConfInput): string {
   return [
-    '# Generated from the environment by constructs/config/redis.ts; do not edit.',
+    '# Generated from the environment by constructs/redis/config.ts; do not edit.',
     '# requirepass comes from Secret `redis` through an included file (see includeFiles), never from here.',
     `port ${i.port}`,
     'bind * -::*',
