@@ -8,10 +8,12 @@ import { Environment, imageRef } from '../environments/schema';
 import { Api } from './api';
 import { Minio } from './minio';
 import { Monitoring } from './monitoring';
-import { FailoverRunbook, Migrations, Postgres, PostgresBackup, PostgresStandby, RestoreRunbookChart, WalArchive } from './postgres';
+import { FailoverRunbook, Migrations, Postgres, PostgresBackup, PostgresStandby, RestoreRunbookChart, WalArchive, maxSlotWalKeepBytes } from './postgres';
 import { NamespaceBaseline, NetworkPolicies, SecretCatalog } from './platform';
 import { Redis } from './redis';
 import { stampConfigChecksums } from './lib/checksum';
+import { walArchiveBoundSeconds } from './lib/recovery';
+import { longestGapSeconds } from './lib/schedule';
 import { LABEL, PART_OF } from './lib/identity';
 import type { OutputFolder } from './lib/output';
 import { Topology } from './lib/topology';
@@ -128,12 +130,53 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       grafanaHost: env.hosts.grafana,
       ingressClassName: env.ingressClassName,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
-      backups: [{ job: PostgresBackup.NAME, rpoSeconds: env.backup.rpoMinutes * 60, runSeconds: env.backup.activeDeadlineSeconds }],
+      // Ages are judged against each schedule's longest gap plus one run, never the RPO alone
+      // (an hourly dump is an hour old before every run). With a WAL archive the archive
+      // carries the RPO and the dumps are the portable second line: a late dump is a ticket.
+      backups: [
+        {
+          job: PostgresBackup.NAME,
+          title: 'dump',
+          scheduleGapSeconds: longestGapSeconds(env.backup.schedule, env.backup.timeZone),
+          runSeconds: env.backup.activeDeadlineSeconds,
+          severity: wal.enabled ? 'warning' : 'critical',
+        },
+        ...(wal.enabled
+          ? [
+              {
+                job: WalArchive.BASE_BACKUP,
+                title: 'base backup',
+                scheduleGapSeconds: longestGapSeconds(wal.baseBackupSchedule, env.backup.timeZone),
+                runSeconds: wal.baseBackupDeadlineSeconds,
+                severity: 'warning' as const,
+              },
+            ]
+          : []),
+      ],
+      walArchive: wal.enabled
+        ? {
+            job: WalArchive.NAME,
+            slot: Postgres.slotOf(WalArchive.NAME),
+            rpoSeconds: env.backup.rpoMinutes * 60,
+            boundSeconds: walArchiveBoundSeconds(wal.archiveTimeoutSeconds, wal.uploadIntervalSeconds),
+            uploadIntervalSeconds: wal.uploadIntervalSeconds,
+          }
+        : undefined,
+      replication: {
+        standby: Boolean(this.standby),
+        slotWalKeepBytes: maxSlotWalKeepBytes(env.postgres.storage.sizeGiB),
+        readWriteJob: this.standby && env.postgres.standby.promoted ? this.standby.metricsJob : this.postgres.metricsJob,
+      },
       restoreSeconds: env.restore.rtoMinutes * 60,
       externalSecrets: env.secrets.provider === 'external-secrets',
     });
     // The backup reports its result itself (constructs/postgres/push-metrics.sh).
     this.monitoring.pushgateway.acceptPushesFrom(this.backup.peer, this.backup.cronJob.containers, 'the backup pushes its last success, duration and size');
+    if (this.walArchive) {
+      const uploaders = this.walArchive.deployment.containers.filter((c) => c.name === 'upload');
+      this.monitoring.pushgateway.acceptPushesFrom(this.walArchive.peer, uploaders, 'the WAL uploader pushes the time of its last good round');
+      this.monitoring.pushgateway.acceptPushesFrom(this.walArchive.baseBackupPeer, this.walArchive.baseBackup.containers, 'the base backup pushes its last success');
+    }
 
     // Add workloads ABOVE this line. finalize() must stay the last statement.
     this.finalize();

@@ -51,6 +51,9 @@ export default defineEnvironment({
       email: { to: 'oncall@nextgen.example.com', from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
     },
     grafana: { ingress: true },
+    // Traffic assumption: European customers, busy from 07:00 to 22:00 UTC; nights are quiet
+    // (well below 0.1 req/s), so too little traffic is a ticket in busy hours, never a page.
+    traffic: { busyHoursUtc: { from: 7, to: 22 } },
     // Prod's autoscaler pinned at its maximum for 15 min is capacity to add, not a blip.
     thresholds: { errorRatePercent: 2, p99LatencySeconds: 1, hpaAtMaxMinutes: 15 },
   },

@@ -3,15 +3,13 @@
  * alert, one column per environment with its threshold and `for:` there. `test/docs.test.ts`
  * fails when the README's copy differs (and prints the fresh table).
  */
-import { AlertGroup, humanDuration } from './rule-model';
+import { AlertGroup, humanDuration, runbookAnchor } from './rule-model';
 
-export { humanDuration };
+export { humanDuration, runbookAnchor };
 
 
 export const ALERT_TABLE_MARKERS = { begin: '<!-- alert-table:begin (generated from the rules; test/docs.test.ts) -->', end: '<!-- alert-table:end -->' } as const;
 
-/** GitHub's heading anchor for an alert's runbook section in docs/alerts.md. */
-export const runbookAnchor = (alert: string) => `docs/alerts.md#${alert.toLowerCase()}`;
 
 export function alertTable(envs: ReadonlyArray<{ name: string; groups: readonly AlertGroup[] }>): string {
   const names: string[] = [];

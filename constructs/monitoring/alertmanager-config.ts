@@ -4,16 +4,27 @@
  * never in the file: Alertmanager reads them from the mounted Secret (`api_url_file`,
  * `routing_key_file`, `smtp_auth_password_file`).
  *
- * Inhibition keeps an outage to one notification: a node that stops answering holds back
- * every other alert of the environment, PostgreSQL down holds back the database, API and
- * backup alerts it causes, Redis down the cache alerts, a failed backup Job the backup-age
- * alert, and any critical alert the warnings of the same target.
+ * Inhibition keeps an outage to one notification, and is scoped to what its source really
+ * explains (the same node, the same target), never the whole environment:
+ *   - a node that stops answering holds back the alerts that carry its `node` label (its
+ *     kubelet's scrape, its volumes and containers), not PostgresDown or the API's alerts, which
+ *     have no node label and may well be a different failure;
+ *   - PostgreSQL down holds back the other database alerts of the same `instance`; only the
+ *     read-write server's (`job`) holds back the API and backup alerts (the standby down
+ *     explains neither);
+ *   - Redis down the cache alerts; a failed backup Job the age alerts of the same `backup`;
+ *   - a critical alert the warnings of the same target (`SAME_TARGET`: every naming label equal).
+ * Alertmanager counts a label missing on both sides as equal, so every rule compares a label
+ * its source always has. test/monitoring/week.test.ts checks that no failure's intended alert
+ * is held back by another alert the same failure raises.
  *
  * @see https://prometheus.io/docs/alerting/latest/configuration/
  */
 import { OUTAGE } from './alerts';
 
 export interface AlertmanagerConfigOptions {
+  /** Scrape job of the read-write PostgreSQL server. @default postgres */
+  readonly readWriteDatabaseJob?: string;
   readonly slack?: { readonly channel: string; readonly webhookUrlFile: string };
   readonly pagerduty?: { readonly routingKeyFile: string };
   /** @default - no e-mail receiver */
@@ -31,19 +42,26 @@ export interface AlertmanagerConfigOptions {
 
 export const RECEIVER = { none: 'null', slack: 'slack', pagerduty: 'pagerduty', email: 'email' } as const;
 
+/** Labels that together name what an alert is about. */
+export const SAME_TARGET = ['namespace', 'job', 'instance', 'pod', 'container', 'job_name', 'deployment', 'statefulset', 'persistentvolumeclaim', 'slot_name', 'backup'] as const;
+
 /** The inhibition rules, as data (tests post real alerts to a real Alertmanager with them). */
-export function inhibitRules(): Record<string, unknown>[] {
+export function inhibitRules(readWriteDatabaseJob = 'postgres'): Record<string, unknown>[] {
   return [
-    // A critical alert silences the warnings of the same target (e.g. PostgresDown vs. connections).
-    { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['namespace', 'instance'] },
-    // A node down takes pods with it: page for the node only. (Two node alerts never inhibit
-    // each other: an alert matching both sides is not inhibited by one that does too.)
-    { source_matchers: [`alertname="${OUTAGE.node}"`], target_matchers: ['severity=~"critical|warning"'], equal: ['environment'] },
-    // The database down: API errors, database warnings and backup failures are its consequences.
-    { source_matchers: [`alertname="${OUTAGE.database}"`], target_matchers: ['area=~"api|database|backup"'], equal: ['namespace'] },
+    // A critical alert silences the warnings of the same target (e.g. PostgresDown vs. connections):
+    // every label that names an object must match, so one kube-state-metrics alert (same job and
+    // instance for all) never silences another about a different pod, Deployment or Job.
+    { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: [...SAME_TARGET] },
+    // A node down takes its pods with it: hold back what carries its node label. (Two node
+    // alerts never inhibit each other: an alert matching both sides is not inhibited by one that does too.)
+    { source_matchers: [`alertname="${OUTAGE.node}"`], target_matchers: ['severity=~"critical|warning"'], equal: ['node'] },
+    // A database server down: its own other alerts (same instance)...
+    { source_matchers: [`alertname="${OUTAGE.database}"`], target_matchers: ['area="database"'], equal: ['namespace', 'instance'] },
+    // ...and, for the read-write server only, the API errors and backup failures it causes.
+    { source_matchers: [`alertname="${OUTAGE.database}"`, `job="${readWriteDatabaseJob}"`], target_matchers: ['area=~"api|backup"'], equal: ['namespace'] },
     { source_matchers: [`alertname="${OUTAGE.cache}"`], target_matchers: ['area="cache"'], equal: ['namespace'] },
-    // A failed backup Job explains the backup being old.
-    { source_matchers: [`alertname="${OUTAGE.backupJob}"`], target_matchers: [`alertname="${OUTAGE.backupAge}"`], equal: ['namespace'] },
+    // A failed backup Job explains that backup being old.
+    { source_matchers: [`alertname="${OUTAGE.backupJob}"`], target_matchers: [`alertname=~"${OUTAGE.backupAge}|BackupMissing"`], equal: ['namespace', 'backup'] },
   ];
 }
 
@@ -118,7 +136,7 @@ export function alertmanagerConfig(o: AlertmanagerConfigOptions): Record<string,
       repeat_interval: '4h',
       routes,
     },
-    inhibit_rules: inhibitRules(),
+    inhibit_rules: inhibitRules(o.readWriteDatabaseJob),
     receivers,
   };
 }

@@ -30,6 +30,8 @@ export interface AlertmanagerProps {
   readonly config: MonitoringConfig['alertmanager'];
   /** Full image reference. */
   readonly image: string;
+  /** Scrape job of the read-write PostgreSQL server: only its PostgresDown holds back API and backup alerts. @default postgres */
+  readonly readWriteDatabaseJob?: string;
 }
 
 export class Alertmanager extends Construct {
@@ -73,6 +75,7 @@ export class Alertmanager extends Construct {
     };
     const text = toYaml(
       alertmanagerConfig({
+        readWriteDatabaseJob: props.readWriteDatabaseJob,
         slack: cfg.slack ? { channel: cfg.slackChannel, webhookUrlFile: file(Alertmanager.KEYS.slack) } : undefined,
         pagerduty: cfg.pagerduty ? { routingKeyFile: file(Alertmanager.KEYS.pagerduty) } : undefined,
         email: cfg.email

@@ -35,6 +35,18 @@ export const M = {
   pgReplicationLag: new Metric('pg_replication_lag_seconds', 'postgres_exporter', 'Seconds since the last replayed transaction on a standby.'),
   pgIsReplica: new Metric('pg_replication_is_replica', 'postgres_exporter', '1 on a standby.'),
 
+  // Our own postgres_exporter queries (constructs/postgres/exporter-queries.ts): the built-in
+  // `pg_replication_lag_seconds` is 0 on a standby that is disconnected or whose replay has
+  // stopped, so standby health is read from the slot (primary) and the WAL receiver (standby).
+  pgSlotActive: new Metric('nextgen_pg_slot_active', 'nextgen-pg-queries', '1 while a client streams through the replication slot (`slot_name`), on the primary.'),
+  pgSlotLost: new Metric('nextgen_pg_slot_lost', 'nextgen-pg-queries', '1 when the slot\'s `wal_status` is `lost`: WAL its client needs is gone.'),
+  pgSlotRetainedBytes: new Metric('nextgen_pg_slot_retained_bytes', 'nextgen-pg-queries', 'WAL bytes the primary keeps for the slot (current LSN - restart_lsn).'),
+  pgRecoveryStreaming: new Metric('nextgen_pg_recovery_receiver_streaming', 'nextgen-pg-queries', '1 while the WAL receiver of a standby streams from the primary (0 on a primary).'),
+  pgRecoveryReplayBehindBytes: new Metric('nextgen_pg_recovery_replay_behind_bytes', 'nextgen-pg-queries', 'Received but not yet replayed WAL on a standby.'),
+  pgRecoveryReplayedBytes: new Metric('nextgen_pg_recovery_replayed_bytes', 'nextgen-pg-queries', 'Replay position of a standby (LSN as bytes; grows while replay runs).'),
+  pgRecoveryLag: new Metric('nextgen_pg_recovery_lag_seconds', 'nextgen-pg-queries', 'Age of the last replayed transaction while received WAL waits for replay (0 when caught up).'),
+  pgRecoveryInRecovery: new Metric('nextgen_pg_recovery_in_recovery', 'nextgen-pg-queries', '1 on a standby.'),
+
   // redis_exporter.
   redisUp: new Metric('redis_up', 'redis_exporter', '1 when the exporter could reach Redis.'),
   redisHits: new Metric('redis_keyspace_hits_total', 'redis_exporter', 'Successful key lookups (counter).'),
@@ -84,6 +96,8 @@ export const M = {
   backupLastSuccess: new Metric('nextgen_backup_last_success_timestamp_seconds', 'nextgen-backup', 'When the last backup that reached S3 finished (Unix time).'),
   backupDuration: new Metric('nextgen_backup_duration_seconds', 'nextgen-backup', 'Wall time of the last successful backup, dump start to upload end.'),
   backupSize: new Metric('nextgen_backup_size_bytes', 'nextgen-backup', 'Size of the last uploaded backup.'),
+  // Pushed by the WAL uploader (constructs/postgres/wal-archive.sh) after every round without an error.
+  walUploadLastSuccess: new Metric('nextgen_wal_upload_last_success_timestamp_seconds', 'nextgen-backup', 'When the WAL uploader last finished a round without an error (Unix time).'),
 } as const;
 
 /**
@@ -151,9 +165,11 @@ export const LIVE_SOURCES: ReadonlySet<MetricSource> = new Set(['postgres_export
 
 /**
  * Sources proven by other live tests: the backup metrics by the shipped backup script
- * pushing to a real Pushgateway scraped by a real Prometheus (test/integration/backup-metrics.test.ts).
+ * pushing to a real Pushgateway scraped by a real Prometheus (test/integration/backup-metrics.test.ts);
+ * our exporter queries by the real postgres_exporter against a real primary and standby
+ * (test/integration/replication-metrics.test.ts).
  */
-export const LIVE_ELSEWHERE: ReadonlySet<MetricSource> = new Set(['nextgen-backup']);
+export const LIVE_ELSEWHERE: ReadonlySet<MetricSource> = new Set(['nextgen-backup', 'nextgen-pg-queries']);
 
 /**
  * Metrics whose source cannot run in CI, and why. Tested through `promtool test rules` on

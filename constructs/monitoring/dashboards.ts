@@ -15,6 +15,7 @@ import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import type { BackupSource } from './alerts';
+import { backupAgeLimitSeconds } from './cluster-alerts';
 import { M, recordings } from './catalog';
 import { Expr, duration, labels, promql } from './promql';
 
@@ -95,7 +96,8 @@ export function dashboardSpecs(ctx: DashboardContext): DashboardSpec[] {
             ts('Buffer cache hit rate', 'percent', q(promql`sum(rate(${M.pgBlksHit}${ns}[${w}])) / (sum(rate(${M.pgBlksHit}${ns}[${w}])) + sum(rate(${M.pgBlksRead}${ns}[${w}]))) * 100`, 'hit %')),
             ts('Deadlocks', 'short', q(promql`sum(increase(${M.pgDeadlocks}${ns}[${w}]))`, 'deadlocks')),
             ts('Database size', 'bytes', q(promql`sum by (datname) (${M.pgDatabaseSize}${ns})`, '{{datname}}')),
-            ts('Replication lag', 's', q(promql`max by (instance) (${M.pgReplicationLag}${ns})`, '{{instance}}')),
+            ts('Replication lag (standby, while WAL waits)', 's', q(promql`max by (instance) (${M.pgRecoveryLag}${ns})`, '{{instance}}')),
+            ts('WAL retained by replication slots', 'bytes', q(promql`max by (slot_name) (${M.pgSlotRetainedBytes}${ns})`, '{{slot_name}}')),
           ],
         },
       ],
@@ -202,11 +204,11 @@ function backupDashboards(ctx: DashboardContext, rec: ReturnType<typeof recordin
       rows: backups.map((b) => {
         const sel = `{namespace="${ns}",job="${b.job}"}`;
         return {
-          title: `${b.job} (RPO ${duration(b.rpoSeconds)})`,
+          title: `${b.job} (${b.title}, late after ${duration(backupAgeLimitSeconds(b))})`,
           panels: [
             stat('Last success, age', 's', q(promql`${rec.backupAge}${sel}`)),
-            stat('RPO headroom', 's', q(promql`${b.rpoSeconds} - ${rec.backupAge}${sel}`)),
-            ts('Backup age vs RPO', 's', q(promql`${rec.backupAge}${sel}`, 'age'), q(promql`${rec.backupAge}${sel} * 0 + ${b.rpoSeconds}`, 'RPO')),
+            stat('Headroom before late', 's', q(promql`${backupAgeLimitSeconds(b)} - ${rec.backupAge}${sel}`)),
+            ts('Backup age vs its limit', 's', q(promql`${rec.backupAge}${sel}`, 'age'), q(promql`${rec.backupAge}${sel} * 0 + ${backupAgeLimitSeconds(b)}`, 'limit')),
             ts('Duration (dump start to upload end)', 's', q(promql`${M.backupDuration}${sel}`, 'duration')),
             ts('Size', 'bytes', q(promql`${M.backupSize}${sel}`, 'size')),
             stat(

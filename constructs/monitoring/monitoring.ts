@@ -18,7 +18,7 @@ import { Prometheus } from './prometheus';
 import { Topology } from '../lib/topology';
 import { KubeStateMetrics } from './kube-state-metrics';
 import { Pushgateway } from './pushgateway';
-import { AlertGroup, BackupSource, alertGroups, ruleFile } from './alerts';
+import { AlertGroup, BackupSource, ReplicationSource, WalArchiveSource, alertGroups, ruleFile } from './alerts';
 import { DOCUMENTED, ksmResources } from './catalog';
 import { DashboardSpec, buildDashboard, dashboardSpecs } from './dashboards';
 import { OperatorResources } from './operator';
@@ -40,6 +40,10 @@ export interface MonitoringProps {
   readonly restoreSeconds?: number;
   /** Secrets come from External Secrets Operator: watch their sync. @default false */
   readonly externalSecrets?: boolean;
+  /** The WAL archive: its uploader's reports and its archiver's restarts. @default - none */
+  readonly walArchive?: WalArchiveSource;
+  /** Replication slots and the standby (our exporter queries). @default - no replication alerts */
+  readonly replication?: ReplicationSource;
 }
 
 /** Uid of the Prometheus datasource (also kube-prometheus-stack's default uid). */
@@ -91,6 +95,9 @@ export class Monitoring extends Construct {
       restoreSeconds: props.restoreSeconds,
       certificates: Boolean(props.tls),
       externalSecrets: props.externalSecrets,
+      walArchive: props.walArchive,
+      replication: props.replication,
+      traffic: cfg.traffic.busyHoursUtc,
     });
     this.dashboardSpecs = dashboardSpecs({ namespace: props.namespace, rateWindowSeconds, datasourceUid: DATASOURCE_UID, backups: props.backups });
     const dashboards = Object.fromEntries(this.dashboardSpecs.map((d) => [d.uid, buildDashboard(d, DATASOURCE_UID)]));
@@ -116,7 +123,11 @@ export class Monitoring extends Construct {
     const addons = addonSources.map((a) => ({ ...a, address: `${a.service}.${a.namespace}.svc:${a.port}` }));
 
     if (cfg.alertmanager.enabled) {
-      this.alertmanager = new Alertmanager(this, 'Alertmanager', { config: cfg.alertmanager, image: imageRef(cfg.alertmanager.image) });
+      this.alertmanager = new Alertmanager(this, 'Alertmanager', {
+        config: cfg.alertmanager,
+        image: imageRef(cfg.alertmanager.image),
+        readWriteDatabaseJob: props.replication?.readWriteJob,
+      });
     }
     this.prometheus = new Prometheus(this, 'Prometheus', {
       config: cfg.prometheus,

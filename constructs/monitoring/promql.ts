@@ -18,6 +18,8 @@ export type MetricSource =
   | 'external-secrets'
   /** Pushed to the Pushgateway by our backup scripts (`constructs/postgres/push-metrics.sh`). */
   | 'nextgen-backup'
+  /** Our custom queries run by postgres_exporter (`constructs/postgres/exporter-queries.ts`). */
+  | 'nextgen-pg-queries'
   /** Written by one of our recording rules; its inputs are the metrics of `Recorded.expr`. */
   | 'recording-rule';
 

@@ -24,6 +24,8 @@ export interface AlertRule {
   readonly summary: string;
   /** May use `{{ $value }}` and `{{ $labels.x }}`. */
   readonly description: string;
+  /** Extra labels (e.g. `backup`, which the inhibition rules compare). @default - severity and area only */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export interface AlertGroup {
@@ -37,11 +39,50 @@ export interface AlertGroup {
 export interface BackupSource {
   /** Pushgateway `job` label and CronJob name (`postgres-backup`). */
   readonly job: string;
-  /** Recovery point objective: alert when the last success is older. */
-  readonly rpoSeconds: number;
-  /** How long one run may take (the Job's deadline): the grace before the age alert fires. */
+  /** What it is, for people (`hourly dump`, `nightly base backup`). */
+  readonly title: string;
+  /**
+   * The longest gap between two scheduled runs (DST included). The age of the last success
+   * reaches gap + one run just before a run that succeeds on time, so that sum, not the RPO,
+   * is the age alert's threshold: below it, an age is normal.
+   */
+  readonly scheduleGapSeconds: number;
+  /** How long one run may take (the Job's deadline). */
   readonly runSeconds: number;
+  /** `critical` when this backup carries the RPO, `warning` when another line does (the WAL archive). */
+  readonly severity: Severity;
 }
+
+/** The WAL archiver (`postgres-wal-archive`): its uploader reports each round to the Pushgateway. */
+export interface WalArchiveSource {
+  /** Pushgateway `job` label and Deployment name. */
+  readonly job: string;
+  /** Its replication slot on the primary. */
+  readonly slot: string;
+  /** The environment's RPO: the uploader's silence must be noticed before it is spent. */
+  readonly rpoSeconds: number;
+  /** archive_timeout + upload interval + one upload: how stale the archive may be in normal operation. */
+  readonly boundSeconds: number;
+  /** Seconds between upload rounds. */
+  readonly uploadIntervalSeconds: number;
+}
+
+/** The streaming standby and the replication slots, whichever server has which role. */
+export interface ReplicationSource {
+  /** A standby is deployed: watch its WAL receiver and replay. */
+  readonly standby: boolean;
+  /** `max_slot_wal_keep_size` in bytes: beyond it, a slot is lost. */
+  readonly slotWalKeepBytes: number;
+  /** Scrape job of the server that serves writes (the primary, or the promoted standby): its PostgresDown explains the API's and backups' alerts. */
+  readonly readWriteJob: string;
+}
+
+/**
+ * When real users keep the request rate above `minRequestsPerSecond` (environment data,
+ * `monitoring.traffic.busyHoursUtc`): `always` makes less an outage (page), hours make it a
+ * ticket inside them (quiet nights are normal), `never` means idle is normal (no alert).
+ */
+export type TrafficExpectation = 'always' | 'never' | { readonly from: number; readonly to: number };
 
 export interface AlertContext {
   readonly namespace: string;
@@ -56,8 +97,18 @@ export interface AlertContext {
   readonly certificates?: boolean;
   /** Secrets come from External Secrets Operator. @default false */
   readonly externalSecrets?: boolean;
+  /** The WAL archive to watch. @default - none */
+  readonly walArchive?: WalArchiveSource;
+  /** Replication slots and the standby to watch. @default - no replication alerts */
+  readonly replication?: ReplicationSource;
+  /** When the API must see traffic. @default never */
+  readonly traffic?: TrafficExpectation;
 }
 /** The Prometheus rule-file object (`groups:`), shared by the ConfigMap and PrometheusRule. */
+/** GitHub's heading anchor for an alert's runbook section in docs/alerts.md. */
+export const runbookAnchor = (alert: string) => `docs/alerts.md#${alert.toLowerCase()}`;
+
+/** The rule file; each alert's `runbook_url` is its section of docs/alerts.md under `runbookBaseUrl`. */
 export function ruleFile(groups: AlertGroup[], runbookBaseUrl: string): { groups: unknown[] } {
   return {
     groups: groups.map((g) => ({
@@ -68,11 +119,11 @@ export function ruleFile(groups: AlertGroup[], runbookBaseUrl: string): { groups
         alert: r.alert,
         expr: r.expr.text,
         for: duration(r.forSeconds),
-        labels: { severity: r.severity, area: r.area },
+        labels: { severity: r.severity, area: r.area, ...r.labels },
         annotations: {
           summary: r.summary,
           description: r.description,
-          runbook_url: `${runbookBaseUrl.replace(/\/$/, '')}/alerts/${r.alert}`,
+          runbook_url: `${runbookBaseUrl.replace(/\/$/, '')}/${runbookAnchor(r.alert)}`,
         },
       })),
       ],
@@ -82,6 +133,7 @@ export function ruleFile(groups: AlertGroup[], runbookBaseUrl: string): { groups
 
 /** `90 s`, `15 min`, `6 h`, `1 d`: for people, where PromQL's `duration()` is for Prometheus. */
 export function humanDuration(seconds: number): string {
+  if (seconds === 0) return '0 s';
   if (seconds % 86400 === 0) return `${seconds / 86400} d`;
   if (seconds % 3600 === 0) return `${seconds / 3600} h`;
   if (seconds % 60 === 0) return `${seconds / 60} min`;

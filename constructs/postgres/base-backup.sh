@@ -27,6 +27,8 @@ set -euo pipefail
 
 log() { printf '%s base-backup: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
+# shellcheck source=push-metrics.sh
+source "${BASH_SOURCE[0]%/*}/push-metrics.sh"
 
 : "${BASE_DIR:?BASE_DIR is required}"
 STAMP_RE='^[0-9]{8}T[0-9]{6}Z$'
@@ -85,6 +87,11 @@ upload() {
   done
   ((n)) || die "no verified base backup waiting in $BASE_DIR (did the take phase run?)"
   prune
+  # Read by the base-backup age alerts (BackupTooOld, BackupMissing with job postgres-base-backup).
+  push_metrics "${PUSHGATEWAY_JOB:-postgres-base-backup}" <<EOF || log "WARNING: the base backup succeeded but its metrics could not be pushed to $PUSHGATEWAY_URL"
+# TYPE nextgen_backup_last_success_timestamp_seconds gauge
+nextgen_backup_last_success_timestamp_seconds $(date -u +%s)
+EOF
 }
 
 # Delete keys (one per line on stdin) in batches of 1000, the S3 limit per request.

@@ -102,7 +102,7 @@ export function replicationSettings(r: ReplicationSettingsInput): Record<string,
     // pg_rewind (rebuilding an old primary as a standby) needs hint bits WAL-logged.
     wal_log_hints: 'on',
     // A standby or archive that stops consuming its slot must not fill the primary's volume (MB).
-    max_slot_wal_keep_size: String(Math.floor((r.volumeSizeGiB * 1024) / 4)),
+    max_slot_wal_keep_size: String(maxSlotWalKeepBytes(r.volumeSizeGiB) / 1024 ** 2),
     // Recent WAL stays on every server, so pg_rewind finds the last common checkpoint on the
     // old primary and a briefly disconnected standby catches up without its slot (MB).
     wal_keep_size: String(Math.min(1024, Math.floor((r.volumeSizeGiB * 1024) / 20))),
@@ -114,4 +114,9 @@ export function replicationSettings(r: ReplicationSettingsInput): Record<string,
 /** The settings as `postgres` command-line arguments. */
 export function postgresArgs(settings: Record<string, string>): string[] {
   return Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+}
+
+/** `max_slot_wal_keep_size` in bytes (a quarter of the data volume): beyond it a slot is lost. */
+export function maxSlotWalKeepBytes(volumeSizeGiB: number): number {
+  return Math.floor((volumeSizeGiB * 1024) / 4) * 1024 ** 2;
 }

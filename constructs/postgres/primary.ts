@@ -18,6 +18,8 @@ import { PostgresConfig, imageRef } from '../../environments/schema';
 import type { ApiBackend } from '../api/api';
 import { APP_ROLE_SQL_FILE, HBA_FILE, HBA_MOUNT, appRoleSql, hbaConf, postgresArgs, postgresSettings } from './config';
 import { SetupJob } from '../lib/setup-job';
+import { stringify } from 'yaml';
+import { EXPORTER_QUERIES, EXPORTER_QUERIES_FILE } from './exporter-queries';
 import { addClaimTemplate, governingService } from '../lib/statefulset';
 import type { DatabaseTarget } from '../lib/contracts';
 import { excludeFromChecksum } from '../lib/checksum';
@@ -47,6 +49,9 @@ export class Postgres extends Construct implements DatabaseTarget {
   static readonly NAME = 'postgres';
   static readonly PORT = 5432;
   static readonly METRICS_PORT = 9187;
+  static readonly EXPORTER_QUERIES_MOUNT = '/etc/postgres-exporter';
+  /** The scrape job (the `job` label) of the primary's exporter. */
+  readonly metricsJob = 'postgres';
   /** The `postgres` user of the official Debian image. */
   static readonly UID = 999;
   /** The volume is mounted here; the cluster lives one level down (see PGDATA). */
@@ -64,6 +69,8 @@ export class Postgres extends Construct implements DatabaseTarget {
   readonly appSecret: SecretRef;
   /** The exporter's role (keys `username`, `password`): pg_monitor, no data access. */
   readonly monitorSecret: SecretRef;
+  /** postgres_exporter's custom queries (slots, WAL receiver), for the primary's and the standby's exporter. */
+  readonly exporterQueries: kplus.ConfigMap;
   readonly peer: Peer;
   readonly endpoint: Endpoint;
   readonly maxConnections: number;
@@ -124,6 +131,12 @@ export class Postgres extends Construct implements DatabaseTarget {
     });
     excludeFromChecksum(this.initScripts, 'read by the image only at first start (initdb); the app-role Job re-applies it on every sync, so a change needs no database restart');
 
+    // Our replication queries for the exporter (constructs/postgres/exporter-queries.ts).
+    this.exporterQueries = new kplus.ConfigMap(this, 'ExporterQueries', {
+      metadata: { name: 'postgres-exporter-queries' },
+      data: { [EXPORTER_QUERIES_FILE]: stringify(EXPORTER_QUERIES) },
+    });
+
     this.hba = new kplus.ConfigMap(this, 'Hba', {
       metadata: { name: `${name}-hba` },
       data: { [HBA_FILE]: hbaConf() },
@@ -141,7 +154,7 @@ export class Postgres extends Construct implements DatabaseTarget {
       peer: this.peer,
       port: Postgres.METRICS_PORT,
       portName: 'metrics',
-      job: 'postgres',
+      job: this.metricsJob,
       path: '/metrics',
       serviceName: name,
     });
@@ -279,7 +292,7 @@ export class Postgres extends Construct implements DatabaseTarget {
     });
 
     const exporterUid = opts.exporterUid ?? 65534;
-    sts.addContainer({
+    const exporter = sts.addContainer({
       name: 'exporter',
       image: imageRef(cfg.exporterImage),
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
@@ -295,7 +308,13 @@ export class Postgres extends Construct implements DatabaseTarget {
         // The monitoring role (pg_monitor), not the owner: the exporter reads statistics, never data.
         DATA_SOURCE_USER: this.monitorSecret.env('username'),
         DATA_SOURCE_PASS: this.monitorSecret.env('password'),
+        // Deprecated upstream since 0.13 in favour of sql_exporter, still read by the pinned
+        // 0.17: one file beats a second exporter per server for two queries.
+        PG_EXPORTER_EXTEND_QUERY_PATH: kplus.EnvValue.fromValue(`${Postgres.EXPORTER_QUERIES_MOUNT}/${EXPORTER_QUERIES_FILE}`),
       },
+    });
+    exporter.mount(Postgres.EXPORTER_QUERIES_MOUNT, kplus.Volume.fromConfigMap(scope, 'ExporterQueriesVolume', this.exporterQueries, { name: 'exporter-queries' }), {
+      readOnly: true,
     });
     hardenPodSpec(sts);
     return sts;

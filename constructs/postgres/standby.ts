@@ -55,6 +55,8 @@ export class PostgresStandby extends Construct {
   static readonly READ_ONLY_SERVICE = 'postgres-ro';
   static readonly SCRIPTS_MOUNT = '/scripts';
 
+  /** The scrape job (the `job` label) of the standby's exporter. */
+  readonly metricsJob = PostgresStandby.NAME;
   readonly peer: Peer;
   readonly endpoint: Endpoint;
   readonly selector: Record<string, string>;
@@ -119,7 +121,7 @@ export class PostgresStandby extends Construct {
       }),
     );
 
-    topology.addMetrics({ peer, port: Postgres.METRICS_PORT, portName: 'metrics', job: name, path: '/metrics', serviceName: PostgresStandby.READ_ONLY_SERVICE });
+    topology.addMetrics({ peer, port: Postgres.METRICS_PORT, portName: 'metrics', job: this.metricsJob, path: '/metrics', serviceName: PostgresStandby.READ_ONLY_SERVICE });
 
     const promoted = props.promoted ?? false;
     this.readOnlyService = selectPods(

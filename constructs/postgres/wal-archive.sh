@@ -34,6 +34,11 @@ HISTORY_RE='^[0-9A-F]{8}\.history$'
 
 s3() { aws ${S3_ENDPOINT:+--endpoint-url "$S3_ENDPOINT"} "$@"; }
 
+# push_metrics (does nothing without PUSHGATEWAY_URL): each good upload round is reported, so
+# the WalArchiveUploadStale alert sees an uploader that stopped, hangs or keeps failing.
+# shellcheck source=push-metrics.sh
+source "${BASH_SOURCE[0]%/*}/push-metrics.sh"
+
 child=
 # PID 1 in the container is this shell: pass SIGTERM on so pg_receivewal flushes and exits.
 trap '[[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null; wait; exit 0' TERM INT
@@ -73,6 +78,10 @@ upload_once() {
     n=$((n + 1))
   done
   log "uploaded $n file(s) to s3://$S3_BUCKET/$S3_PREFIX/wal/"
+  push_metrics "${PUSHGATEWAY_JOB:-postgres-wal-archive}" <<EOF || log "WARNING: the round succeeded but its metrics could not be pushed to $PUSHGATEWAY_URL"
+# TYPE nextgen_wal_upload_last_success_timestamp_seconds gauge
+nextgen_wal_upload_last_success_timestamp_seconds $(date -u +%s)
+EOF
 }
 
 upload() {

@@ -28,6 +28,11 @@ export const thresholds = z
     diskFreePercent: percent.default(15),
     /** Alert when the Redis hit rate falls below this percent. @default 80 */
     redisHitRatePercent: percent.default(80),
+    /**
+     * The hit-rate alert needs at least this many lookups per second (over the rate window):
+     * below it, a few misses on a quiet night are noise, not a cold cache. @default 1
+     */
+    redisMinLookupsPerSecond: z.number().nonnegative().default(1),
     /** Alert when Redis uses more than this percent of maxmemory. @default 90 */
     redisMemoryPercent: percent.default(90),
     /** How long a condition must hold before an alert fires. @default 5 */
@@ -172,7 +177,26 @@ export const monitoring = z
       })
       .prefault({}),
     thresholds,
-    /** Base URL of the alert runbooks. @default https://runbooks.nextgen.example.com */
+    traffic: z
+      .strictObject({
+        /**
+         * The traffic assumption behind `NextgenApiRequestRateLow`: when real users keep the
+         * request rate above `thresholds.minRequestsPerSecond`. `always`: less is an outage
+         * (a page, at any hour). `{ from, to }` (UTC hours, `to` exclusive, may wrap past
+         * midnight): quiet nights are normal, so less is a ticket (warning), and only inside
+         * those hours. `never`: idle is normal (development, pre-launch): no alert.
+         * @default never
+         */
+        busyHoursUtc: z
+          .union([z.literal('always'), z.literal('never'), z.strictObject({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) })])
+          .default('never'),
+      })
+      .prefault({}),
+    /**
+     * Where the repository is browsable: each alert's `runbook_url` is its section of the shipped
+     * `docs/alerts.md` under it (`<base>/docs/alerts.md#backuptooold`).
+     * @default https://runbooks.nextgen.example.com
+     */
     runbookBaseUrl: z.url({ protocol: /^https$/ }).default('https://runbooks.nextgen.example.com'),
   })
   .prefault({});

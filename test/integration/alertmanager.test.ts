@@ -106,13 +106,13 @@ describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipp
     return Object.fromEntries(got.map((a) => [a.labels.id ?? a.labels.alertname, a.status.state]));
   }
 
-  test('a database outage pages once: PostgresDown holds back the API, database and backup alerts, not the cache', async () => {
+  test("a database outage pages once: the read-write server's PostgresDown holds back the API, its own database and backup alerts, not the cache", async () => {
     const ns = 'nextgen-a';
     const states = await scenario('a', [
-      { alertname: 'PostgresDown', severity: 'critical', area: 'database', namespace: ns, instance: '10.1.0.5:9187' },
-      { alertname: 'PostgresConnectionsHigh', severity: 'warning', area: 'database', namespace: ns, instance: '10.1.0.5:9187' },
+      { alertname: 'PostgresDown', severity: 'critical', area: 'database', namespace: ns, job: 'postgres', instance: '10.1.0.5:9187' },
+      { alertname: 'PostgresConnectionsHigh', severity: 'warning', area: 'database', namespace: ns, job: 'postgres', instance: '10.1.0.5:9187' },
       { alertname: 'NextgenApiHighErrorRate', severity: 'critical', area: 'api', namespace: ns },
-      { alertname: 'BackupJobFailed', severity: 'critical', area: 'backup', namespace: ns, job_name: 'postgres-backup-1' },
+      { alertname: 'BackupJobFailed', severity: 'warning', area: 'backup', namespace: ns, job_name: 'postgres-backup-1', backup: 'postgres-backup' },
       { alertname: 'RedisHitRateLow', severity: 'warning', area: 'cache', namespace: ns, instance: '10.1.0.7:9121' },
     ]);
     expect(states).toEqual({
@@ -124,30 +124,41 @@ describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipp
     });
   });
 
-  test('a node outage pages once: every other alert of the environment waits, a second node still pages', async () => {
-    const ns = 'nextgen-b';
-    const states = await scenario('b', [
-      { id: 'node-a', alertname: 'NodeUnreachable', severity: 'critical', area: 'scraping', node: 'node-a', instance: '10.0.1.10:10250' },
-      { id: 'node-b', alertname: 'NodeUnreachable', severity: 'critical', area: 'scraping', node: 'node-b', instance: '10.0.1.11:10250' },
-      { alertname: 'RedisDown', severity: 'critical', area: 'cache', namespace: ns, instance: '10.1.0.7:9121' },
-      { alertname: 'KubeStatefulSetNotReady', severity: 'warning', area: 'kubernetes', namespace: ns, statefulset: 'redis' },
-      { alertname: 'MetricsTargetDown', severity: 'warning', area: 'scraping', namespace: ns, job: 'redis' },
+  test('the standby down explains neither the API nor the primary: both still page', async () => {
+    const ns = 'nextgen-s';
+    const states = await scenario('s', [
+      { alertname: 'PostgresDown', severity: 'critical', area: 'database', namespace: ns, job: 'postgres-standby', instance: '10.1.0.6:9187' },
+      { alertname: 'NextgenApiHighErrorRate', severity: 'critical', area: 'api', namespace: ns },
+      { alertname: 'PostgresReplicationSlotInactive', severity: 'critical', area: 'database', namespace: ns, job: 'postgres', instance: '10.1.0.5:9187', slot_name: 'postgres_standby' },
     ]);
-    expect(states).toEqual({ 'node-a': 'active', 'node-b': 'active', RedisDown: 'suppressed', KubeStatefulSetNotReady: 'suppressed', MetricsTargetDown: 'suppressed' });
+    expect(states).toEqual({ PostgresDown: 'active', NextgenApiHighErrorRate: 'active', PostgresReplicationSlotInactive: 'active' });
   });
 
-  test('a failed backup Job explains the old backup; without it the old backup pages', async () => {
-    const failed = await scenario('c', [
-      { alertname: 'BackupJobFailed', severity: 'critical', area: 'backup', namespace: 'nextgen-c', job_name: 'postgres-backup-1' },
-      { alertname: 'BackupTooOld', severity: 'critical', area: 'backup', namespace: 'nextgen-c', job: 'postgres-backup' },
+  test("a node outage holds back only what carries that node's label; a database or cache outage elsewhere still pages", async () => {
+    const ns = 'nextgen-b';
+    const states = await scenario('b', [
+      { id: 'node-a', alertname: 'NodeUnreachable', severity: 'critical', area: 'scraping', job: 'kubelet', node: 'node-a', instance: '10.0.1.10:10250' },
+      { id: 'node-b', alertname: 'NodeUnreachable', severity: 'critical', area: 'scraping', job: 'kubelet', node: 'node-b', instance: '10.0.1.11:10250' },
+      { alertname: 'VolumeSpaceLow', severity: 'warning', area: 'resources', namespace: ns, job: 'kubelet', node: 'node-a', persistentvolumeclaim: 'data-redis-0' },
+      { alertname: 'RedisDown', severity: 'critical', area: 'cache', namespace: ns, instance: '10.1.0.7:9121' },
+      { alertname: 'PostgresDown', severity: 'critical', area: 'database', namespace: ns, job: 'postgres', instance: '10.1.0.5:9187' },
     ]);
-    expect(failed).toEqual({ BackupJobFailed: 'active', BackupTooOld: 'suppressed' });
-    const alone = await scenario('d', [{ alertname: 'BackupTooOld', severity: 'critical', area: 'backup', namespace: 'nextgen-d', job: 'postgres-backup' }]);
+    expect(states).toEqual({ 'node-a': 'active', 'node-b': 'active', VolumeSpaceLow: 'suppressed', RedisDown: 'active', PostgresDown: 'active' });
+  });
+
+  test('a failed backup Job explains that backup being old, not another backup; without it the old backup pages', async () => {
+    const failed = await scenario('c', [
+      { alertname: 'BackupJobFailed', severity: 'critical', area: 'backup', namespace: 'nextgen-c', job_name: 'postgres-backup-1', backup: 'postgres-backup' },
+      { id: 'dump', alertname: 'BackupTooOld', severity: 'critical', area: 'backup', namespace: 'nextgen-c', job: 'postgres-backup', backup: 'postgres-backup' },
+      { id: 'base', alertname: 'BackupTooOld', severity: 'warning', area: 'backup', namespace: 'nextgen-c', job: 'postgres-base-backup', backup: 'postgres-base-backup' },
+    ]);
+    expect(failed).toEqual({ BackupJobFailed: 'active', dump: 'suppressed', base: 'active' });
+    const alone = await scenario('d', [{ alertname: 'BackupTooOld', severity: 'critical', area: 'backup', namespace: 'nextgen-d', job: 'postgres-backup', backup: 'postgres-backup' }]);
     expect(alone).toEqual({ BackupTooOld: 'active' });
   });
 
   test('outages do not cross environments: PostgresDown in one namespace holds back nothing in another', async () => {
-    await scenario('e', [{ alertname: 'PostgresDown', severity: 'critical', area: 'database', namespace: 'nextgen-e', instance: '10.1.0.5:9187' }]);
+    await scenario('e', [{ alertname: 'PostgresDown', severity: 'critical', area: 'database', namespace: 'nextgen-e', job: 'postgres', instance: '10.1.0.5:9187' }]);
     const other = await scenario('f', [{ alertname: 'NextgenApiHighErrorRate', severity: 'critical', area: 'api', namespace: 'nextgen-f' }]);
     expect(other).toEqual({ NextgenApiHighErrorRate: 'active' });
   });

@@ -3,8 +3,8 @@
  * against a real PostgreSQL and MinIO, with the environment the shipped upload container gets,
  * pushes to a real Pushgateway (Debian's `prometheus-pushgateway`, persistence file on disk);
  * a real Prometheus scrapes it with the generated Pushgateway job and evaluates the generated
- * backup rules with a test-shortened RPO. The backup-age alert goes pending and firing once the
- * last success is older than the RPO, and resolves after the next successful run.
+ * backup rules with a test-shortened schedule gap. The backup-age alert fires once the last
+ * success is older than that gap plus one run, and resolves after the next successful run.
  */
 import * as cp from 'child_process';
 import * as fs from 'fs';
@@ -20,8 +20,8 @@ import { describeWith, freePort, MinioServer, PostgresServer, startMinio, startP
 
 const PUSHGATEWAY = 'prometheus-pushgateway';
 const BUCKET = 'nextgen-backups';
-/** Test-shortened objectives: the RPO and the grace of one run, in seconds. */
-const RPO = 6;
+/** Test-shortened schedule: the longest gap between runs and the grace of one run, in seconds. */
+const GAP = 6;
 const RUN = 2;
 
 
@@ -109,14 +109,14 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
 
     // The generated Pushgateway job, with Kubernetes discovery swapped for the loopback target
     // (and the namespace label its relabelling would set); the generated backup rules with the
-    // test's short RPO.
+    // test's short schedule gap.
     const job = generated.scrape_configs.find((j: any) => j.job_name === 'pushgateway');
     const { kubernetes_sd_configs: _sd, relabel_configs: _rl, ...rest } = job;
     const groups = alertGroups({
       namespace: ns,
       thresholds: env.monitoring.thresholds,
       rateWindowSeconds: 300,
-      backups: [{ job: chart.backup.peer.name, rpoSeconds: RPO, runSeconds: RUN }],
+      backups: [{ job: chart.backup.peer.name, title: 'dump', scheduleGapSeconds: GAP, runSeconds: RUN, severity: 'critical' }],
     }).filter((g) => g.name === 'nextgen-backup');
     fs.writeFileSync(path.join(work, 'backup.rules.yaml'), stringify(ruleFile(groups, env.monitoring.runbookBaseUrl)));
     fs.writeFileSync(
@@ -169,13 +169,12 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
     expect(value(M.backupDuration.name)).toBeLessThan(120);
   }, 60000);
 
-  test('BackupTooOld is pending, then firing, once the last success is older than the RPO; the next success resolves it', async () => {
+  test('BackupTooOld fires once the last success is older than the schedule gap plus one run; the next success resolves it', async () => {
     await waitForValue('a fresh backup is reported', async () => ((await query(`namespace_job:nextgen_backup_age_seconds{namespace="${ns}"}`)).length ? true : undefined));
     expect(await alertState('BackupTooOld')).toBe('inactive');
-    await waitForValue('BackupTooOld pending', async () => ((await alertState('BackupTooOld')) === 'pending' ? true : undefined), (RPO + 5) * 1000);
+    await waitForValue('BackupTooOld firing', async () => ((await alertState('BackupTooOld')) === 'firing' ? true : undefined), (GAP + RUN + 5) * 1000);
     const age = Number((await query(`namespace_job:nextgen_backup_age_seconds{namespace="${ns}"}`))[0].value[1]);
-    expect(age).toBeGreaterThan(RPO);
-    await waitForValue('BackupTooOld firing', async () => ((await alertState('BackupTooOld')) === 'firing' ? true : undefined), (RUN + 5) * 1000);
+    expect(age).toBeGreaterThan(GAP + RUN);
 
     backup();
     await waitForValue('BackupTooOld resolved', async () => ((await alertState('BackupTooOld')) === 'inactive' ? true : undefined), 10000);

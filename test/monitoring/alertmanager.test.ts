@@ -86,7 +86,22 @@ describe('Alertmanager', () => {
   test('inhibition: the node, database and cache outages and a failed backup Job hold back their consequences', () => {
     expect(amConfig(prod).inhibit_rules).toEqual(inhibitRules());
     const sources = inhibitRules().map((r: any) => r.source_matchers[0]);
-    expect(sources).toEqual(['severity="critical"', 'alertname="NodeUnreachable"', 'alertname="PostgresDown"', 'alertname="RedisDown"', 'alertname="BackupJobFailed"']);
+    expect(sources).toEqual(['severity="critical"', 'alertname="NodeUnreachable"', 'alertname="PostgresDown"', 'alertname="PostgresDown"', 'alertname="RedisDown"', 'alertname="BackupJobFailed"']);
+  });
+
+  test('inhibition is scoped to what its source explains: the same node, the same server, the read-write server for the API', () => {
+    const rules = inhibitRules('postgres') as any[];
+    const node = rules.find((r) => r.source_matchers[0] === 'alertname="NodeUnreachable"');
+    // Not the whole environment: only alerts carrying the lost node's label.
+    expect(node.equal).toEqual(['node']);
+    const db = rules.filter((r) => r.source_matchers[0] === 'alertname="PostgresDown"');
+    expect(db.find((r) => r.target_matchers[0] === 'area="database"').equal).toEqual(['namespace', 'instance']);
+    // The standby down (another job) never holds back the API.
+    const api = db.find((r) => /api/.test(r.target_matchers[0]));
+    expect(api.source_matchers).toEqual(['alertname="PostgresDown"', 'job="postgres"']);
+    // A promoted standby serves writes: its job is the one that explains the API's errors.
+    const promoted = parseYaml(find(synth({ tier: 'production', postgres: { standby: { enabled: true, promoted: true } } }), 'ConfigMap', 'alertmanager-config').data['alertmanager.yml']);
+    expect(promoted.inhibit_rules.find((r: any) => /api/.test(r.target_matchers[0])).source_matchers).toEqual(['alertname="PostgresDown"', 'job="postgres-standby"']);
   });
 
   test('disabled: no Alertmanager and no alerting section in Prometheus', () => {

@@ -17,10 +17,11 @@ describe('dashboards for backups and cluster state', () => {
   test('backups: last success age, RPO headroom, duration, size, failures and suspension of the backup CronJob', () => {
     const panels = of('nextgen-backups').map((q) => q.panel);
     expect(new Set(panels)).toEqual(
-      new Set(['Last success, age', 'RPO headroom', 'Backup age vs RPO', 'Duration (dump start to upload end)', 'Size', 'Failed Jobs kept', 'CronJob suspended']),
+      new Set(['Last success, age', 'Headroom before late', 'Backup age vs its limit', 'Duration (dump start to upload end)', 'Size', 'Failed Jobs kept', 'CronJob suspended']),
     );
-    const headroom = of('nextgen-backups').find((q) => q.panel === 'RPO headroom')!;
-    expect(headroom.expr.text).toBe(`${env.backup.rpoMinutes * 60} - namespace_job:nextgen_backup_age_seconds{namespace="${env.namespace}",job="postgres-backup"}`);
+    // Late = the schedule's longest gap (hourly: 1 h) plus one run's deadline, as the alert.
+    const headroom = of('nextgen-backups').find((q) => q.panel === 'Headroom before late')!;
+    expect(headroom.expr.text).toBe(`${3600 + env.backup.activeDeadlineSeconds} - namespace_job:nextgen_backup_age_seconds{namespace="${env.namespace}",job="postgres-backup"}`);
   });
 
   test('the backup-age alert and the dashboard read one recording rule', () => {
