@@ -343,6 +343,25 @@ describe('alert rules', () => {
     expect(byName('PostgresDown').for).toBe('1m');
   });
 
+  test('the traffic assumption decides NextgenApiRequestRateLow: always = page, busy hours = ticket inside them, never = no alert', () => {
+    const rateLow = (traffic: unknown) =>
+      parseYaml(find(synth({ monitoring: { traffic: { busyHoursUtc: traffic as any } } }), 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'])
+        .groups.flatMap((g: any) => g.rules)
+        .find((r: any) => r.alert === 'NextgenApiRequestRateLow');
+    const always = rateLow('always');
+    expect(always.labels.severity).toBe('critical');
+    expect(always.expr).not.toMatch(/hour\(\)/);
+    const hours = rateLow({ from: 7, to: 22 });
+    expect(hours.labels.severity).toBe('warning');
+    expect(hours.expr).toMatch(/and on\(\) \(hour\(\) >= 7 and hour\(\) < 22\)$/);
+    // Busy hours across midnight (a market in another time zone).
+    expect(rateLow({ from: 20, to: 4 }).expr).toMatch(/\(hour\(\) >= 20 or hour\(\) < 4\)$/);
+    expect(rateLow('never')).toBeUndefined();
+    // Production states its assumption: busy 07-22 UTC, quiet nights.
+    const prodRules = parseYaml(find(synthEnvironments(realEnvironments().filter((e) => e.name === 'prod')).byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml']);
+    expect(prodRules.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === 'NextgenApiRequestRateLow').labels.severity).toBe('warning');
+  });
+
   test('the p99 latency alert uses histogram_quantile over rate() of the _bucket series, by le', () => {
     const r = shippedRules.find((x: any) => x.alert === 'NextgenApiHighLatencyP99');
     expect(r.expr).toMatch(/^histogram_quantile\(0\.99, sum by \(le\) \(rate\(http_request_duration_seconds_bucket\{[^}]*\}\[5m\]\)\)\) > 1$/);

@@ -4,7 +4,8 @@
  * and every alert a failure case (`FAILURES`); test/monitoring/week.test.ts fails when a
  * rule reads a metric without one, or an alert has no case.
  *
- * The week (t = 0 is 1970-01-01 00:00 UTC, one sample per scrape interval):
+ * The week (t = 0 is 1970-01-01 00:00 UTC, one sample and one rule evaluation per minute, or
+ * per scrape/evaluation interval when those are longer; the bounds add one of each):
  *   - traffic follows the day: busy from 07:00 to 22:00 UTC (up to 8 req/s), a quiet night
  *     at 0.03 req/s, 0.1 % errors, p99 well under a second;
  *   - the HPA scales the API from 3 to its maximum for 10 minutes at the daily peak, new pods
@@ -293,7 +294,8 @@ export interface Failure {
 /** One scrape plus one evaluation: the pipeline's own delay. */
 const pipe = (c: BoundContext) => c.step + c.evaluation;
 const forPlus = (alert: string, extra = (_c: BoundContext) => 0) => (c: BoundContext) => c.forOf(alert) + extra(c) + pipe(c);
-const B = 14 * HOUR;
+/** Failures break at 08:00 on day 0: after the quiet night, an hour into busy hours, 8 h of history. */
+const B = 8 * HOUR;
 const set = (v: number) => () => v;
 const frozen = (at: number) => (_t: number, normal: (t: number) => number | undefined) => normal(at);
 
@@ -302,7 +304,7 @@ export function failures(env: Environment): Failure[] {
   const wal = env.backup.walArchive;
   const keep = Math.floor((env.postgres.storage.sizeGiB * 1024) / 4) * 1024 ** 2;
   const dumpStart = B + 5 * MIN;
-  const baseStart = DAY + HOUR + 30 * MIN;
+  const baseStart = HOUR + 30 * MIN;
   return [
     { name: 'traffic cut off in busy hours', alert: 'NextgenApiRequestRateLow', at: B, breaks: [{ match: { __name__: 'http_requests_total' }, value: frozen(B) }, { match: { __name__: 'http_request_duration_seconds_bucket' }, value: frozen(B) }], bound: forPlus('NextgenApiRequestRateLow', (c) => c.rateWindow), why: 'rate window + for' },
     { name: 'API slow', alert: 'NextgenApiHighLatencyP99', at: B, breaks: [{ match: { __name__: 'http_request_duration_seconds_bucket', le: '0.1' }, value: frozen(B) }, { match: { __name__: 'http_request_duration_seconds_bucket', le: '0.5' }, value: frozen(B) }, { match: { __name__: 'http_request_duration_seconds_bucket', le: '1' }, value: frozen(B) }], bound: forPlus('NextgenApiHighLatencyP99', (c) => c.rateWindow), why: 'rate window + for' },
