@@ -40,8 +40,10 @@ const ctx: BoundContext = {
   env,
   step,
   evaluation,
-  forOf: (alert) => {
-    const fors = alerts.filter((r) => r.alert === alert).map((r) => (r.for ? seconds(r.for) : 0));
+  forOf: (alert, labels = {}) => {
+    const fors = alerts
+      .filter((r) => r.alert === alert && Object.entries(labels).every(([k, v]) => r.labels?.[k] === v))
+      .map((r) => (r.for ? seconds(r.for) : 0));
     if (!fors.length) throw new Error(`no shipped rule for alert ${alert}`);
     return Math.max(...fors);
   },

@@ -85,7 +85,8 @@ export function normalWeek(w: World): Series[] {
     const errors = (t: number) => (inLife(t) ? Math.floor(total(t) / 1000) : undefined);
     add({ __name__: 'http_requests_total', job: 'nextgen-api', pod, status: '200' }, ok);
     add({ __name__: 'http_requests_total', job: 'nextgen-api', pod, status: '500' }, errors);
-    for (const [le, share] of [['0.1', 0.9], ['0.5', 0.995], ['1', 0.999], ['+Inf', 1]] as const) {
+    // prom-client's default buckets, from 0.1 s.
+    for (const [le, share] of [['0.1', 0.9], ['0.25', 0.97], ['0.5', 0.995], ['1', 0.999], ['2.5', 1], ['5', 1], ['10', 1], ['+Inf', 1]] as const) {
       add({ __name__: 'http_request_duration_seconds_bucket', job: 'nextgen-api', pod, le }, (t) => (inLife(t) ? Math.floor(total(t) * share) : undefined));
     }
     add({ __name__: 'up', job: 'nextgen-api', instance: `${pod}:3000`, pod }, (t) => (inLife(t) ? 1 : undefined));
@@ -268,8 +269,8 @@ export interface BoundContext {
   /** Scrape interval and rule evaluation interval, seconds. */
   readonly step: number;
   readonly evaluation: number;
-  /** The shipped `for:` of an alert, seconds. */
-  readonly forOf: (alert: string) => number;
+  /** The shipped `for:` of an alert (the longest of its rules, or of those with these labels), seconds. */
+  readonly forOf: (alert: string, labels?: Record<string, string>) => number;
   /** The rules' rate window, seconds. */
   readonly rateWindow: number;
 }
@@ -291,6 +292,9 @@ export interface Failure {
   readonly adds?: ReadonlyArray<Series>;
 }
 
+/** Prometheus's default `--query.lookback-delta`: a series that stops is still seen this long. */
+export const LOOKBACK_DELTA = 300;
+
 /** One scrape plus one evaluation: the pipeline's own delay. */
 const pipe = (c: BoundContext) => c.step + c.evaluation;
 const forPlus = (alert: string, extra = (_c: BoundContext) => 0) => (c: BoundContext) => c.forOf(alert) + extra(c) + pipe(c);
@@ -307,7 +311,8 @@ export function failures(env: Environment): Failure[] {
   const baseStart = HOUR + 30 * MIN;
   return [
     { name: 'traffic cut off in busy hours', alert: 'NextgenApiRequestRateLow', at: B, breaks: [{ match: { __name__: 'http_requests_total' }, value: frozen(B) }, { match: { __name__: 'http_request_duration_seconds_bucket' }, value: frozen(B) }], bound: forPlus('NextgenApiRequestRateLow', (c) => c.rateWindow), why: 'rate window + for' },
-    { name: 'API slow', alert: 'NextgenApiHighLatencyP99', at: B, breaks: [{ match: { __name__: 'http_request_duration_seconds_bucket', le: '0.1' }, value: frozen(B) }, { match: { __name__: 'http_request_duration_seconds_bucket', le: '0.5' }, value: frozen(B) }, { match: { __name__: 'http_request_duration_seconds_bucket', le: '1' }, value: frozen(B) }], bound: forPlus('NextgenApiHighLatencyP99', (c) => c.rateWindow), why: 'rate window + for' },
+    // Every request from the break takes 1-2.5 s.
+    { name: 'API slow', alert: 'NextgenApiHighLatencyP99', at: B, breaks: ['0.1', '0.25', '0.5', '1'].map((le) => ({ match: { __name__: 'http_request_duration_seconds_bucket', le }, value: frozen(B) })), bound: forPlus('NextgenApiHighLatencyP99', (c) => c.rateWindow), why: 'rate window + for' },
     { name: 'API erroring', alert: 'NextgenApiHighErrorRate', at: B, breaks: [{ match: { __name__: 'http_requests_total', status: '500' }, value: (t, n) => { const base = n(B)!; return base + (t - B) * trafficRps(t) * 0.1; } }], bound: forPlus('NextgenApiHighErrorRate', (c) => c.rateWindow), why: 'rate window + for' },
     { name: 'primary down', alert: 'PostgresDown', labels: { job: 'postgres' }, at: B, breaks: [{ match: { __name__: 'pg_up', job: 'postgres' }, value: set(0) }], bound: forPlus('PostgresDown'), why: 'for' },
     { name: 'connections exhausted', alert: 'PostgresConnectionsHigh', at: B, breaks: [{ match: { __name__: 'pg_stat_database_numbackends', job: 'postgres' }, value: set(env.postgres.maxConnections - 5) }], bound: forPlus('PostgresConnectionsHigh'), why: 'for' },
@@ -317,7 +322,8 @@ export function failures(env: Environment): Failure[] {
     { name: 'data volume almost full', alert: 'VolumeSpaceLow', at: B, breaks: [{ match: { __name__: 'kubelet_volume_stats_available_bytes', persistentvolumeclaim: 'data-postgres-0' }, value: set(env.postgres.storage.sizeGiB * GiB * 0.05) }], bound: forPlus('VolumeSpaceLow'), why: 'for' },
     { name: 'disk filling', alert: 'KubeVolumeFillingUp', at: B, breaks: [{ match: { __name__: 'kubelet_volume_stats_available_bytes', persistentvolumeclaim: 'data-postgres-0' }, value: (t, n) => n(B)! - ((t - B) / HOUR) * 4 * GiB }], bound: forPlus('KubeVolumeFillingUp', () => 6 * HOUR), why: '6 h trend window + for' },
     { name: 'Redis down', alert: 'RedisDown', at: B, breaks: [{ match: { __name__: 'redis_up' }, value: set(0) }], bound: forPlus('RedisDown'), why: 'for' },
-    { name: 'cache cold', alert: 'RedisHitRateLow', at: B, breaks: [{ match: { __name__: 'redis_keyspace_hits_total' }, value: frozen(B) }], bound: forPlus('RedisHitRateLow', (c) => c.rateWindow), why: 'rate window + for' },
+    // The same lookups, now all missing.
+    { name: 'cache cold', alert: 'RedisHitRateLow', at: B, breaks: [{ match: { __name__: 'redis_keyspace_hits_total' }, value: frozen(B) }, { match: { __name__: 'redis_keyspace_misses_total' }, value: (t, n) => n(t)! + Math.round((t - B) * trafficRps(t) * 3 * 0.95) }], bound: forPlus('RedisHitRateLow', (c) => c.rateWindow), why: 'rate window + for' },
     { name: 'Redis memory full', alert: 'RedisMemoryHigh', at: B, breaks: [{ match: { __name__: 'redis_memory_used_bytes' }, value: set(env.redis.maxmemoryMiB * 1024 ** 2 * 0.97) }], bound: forPlus('RedisMemoryHigh'), why: 'for' },
     { name: 'a target cannot be scraped', alert: 'MetricsTargetDown', labels: { job: 'minio' }, at: B, breaks: [{ match: { __name__: 'up', job: 'minio' }, value: set(0) }], bound: forPlus('MetricsTargetDown'), why: 'for' },
     { name: 'node lost', alert: 'NodeUnreachable', labels: { node: 'node-3' }, at: B, breaks: [{ match: { __name__: 'up', job: 'kubelet', node: 'node-3' }, value: set(0) }], bound: forPlus('NodeUnreachable'), why: 'for' },
@@ -329,7 +335,7 @@ export function failures(env: Environment): Failure[] {
     { name: 'standby lagging', alert: 'PostgresReplicationLagHigh', at: B, breaks: [{ match: { __name__: 'nextgen_pg_recovery_lag_seconds', job: 'postgres-standby' }, value: (t) => Math.min(t - B, env.monitoring.thresholds.replicationLagSeconds * 3) }], bound: forPlus('PostgresReplicationLagHigh', (c) => c.env.monitoring.thresholds.replicationLagSeconds), why: 'threshold + for' },
     { name: 'dump stale (runs stop succeeding)', alert: 'BackupTooOld', labels: { backup: 'postgres-backup' }, at: dumpStart, breaks: [{ match: { __name__: 'nextgen_backup_last_success_timestamp_seconds', job: 'postgres-backup' }, value: frozen(dumpStart) }], bound: (c) => 2 * c.env.backup.activeDeadlineSeconds + pipe(c), why: 'from the missed run: its deadline + the previous run (at most a deadline)' },
     { name: 'base backup stale', alert: 'BackupTooOld', labels: { backup: 'postgres-base-backup' }, at: baseStart, breaks: [{ match: { __name__: 'nextgen_backup_last_success_timestamp_seconds', job: 'postgres-base-backup' }, value: frozen(baseStart) }], bound: (c) => 2 * wal.baseBackupDeadlineSeconds + pipe(c), why: 'from the missed run: its deadline + the previous run' },
-    { name: 'dump never reported (Pushgateway wiped, pushes fail)', alert: 'BackupMissing', labels: { backup: 'postgres-backup' }, at: B, breaks: [{ match: { __name__: 'nextgen_backup_last_success_timestamp_seconds', job: 'postgres-backup' }, value: () => undefined }], bound: forPlus('BackupMissing'), why: 'longest schedule gap + one run' },
+    { name: 'dump never reported (Pushgateway wiped, pushes fail)', alert: 'BackupMissing', labels: { backup: 'postgres-backup' }, at: B, breaks: [{ match: { __name__: 'nextgen_backup_last_success_timestamp_seconds', job: 'postgres-backup' }, value: () => undefined }], bound: (c) => LOOKBACK_DELTA + c.forOf('BackupMissing', { backup: 'postgres-backup' }) + pipe(c), why: "Prometheus's 5 min lookback (a vanished series still counts) + longest schedule gap + one run" },
     { name: 'backup job failed', alert: 'BackupJobFailed', labels: { backup: 'postgres-backup' }, at: B, breaks: [{ match: { __name__: 'kube_job_failed', job_name: 'postgres-backup-29000000' }, value: set(1) }], bound: forPlus('BackupJobFailed'), why: 'for' },
     { name: 'backup CronJob left suspended', alert: 'BackupCronJobSuspended', labels: { backup: 'postgres-backup' }, at: B, breaks: [{ match: { __name__: 'kube_cronjob_spec_suspend', cronjob: 'postgres-backup' }, value: set(1) }], bound: forPlus('BackupCronJobSuspended'), why: 'for (the RTO: a restore takes that long)' },
     { name: 'WAL upload stale', alert: 'WalArchiveUploadStale', at: B, breaks: [{ match: { __name__: 'nextgen_wal_upload_last_success_timestamp_seconds' }, value: frozen(B) }], bound: (c) => c.env.backup.rpoMinutes * 60 - (c.env.backup.walArchive.archiveTimeoutSeconds + 30) + pipe(c), why: 'RPO - (archive_timeout + one upload)' },
