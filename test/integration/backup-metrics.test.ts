@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { alertGroups, ruleFile } from '../../constructs/monitoring/alerts';
 import { M } from '../../constructs/monitoring/catalog';
 import { Pushgateway } from '../../constructs/monitoring/pushgateway';
-import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT } from '../../constructs/postgres/scripts';
+import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT, WAL_ARCHIVE_SCRIPT } from '../../constructs/postgres/scripts';
 import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../support/synth';
 import { describeWith, freePort, MinioServer, PostgresServer, startMinio, startPostgres, which, waitForValue } from './lib/servers';
 
@@ -205,6 +205,30 @@ describeWith(['postgres', 'psql', 'pg_dump', 'pg_restore', 'aws', 'minio', PUSHG
     expect(r.status).toBe(0);
     const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
     expect(text).toMatch(/^nextgen_itest_pushed\{.*job="itest-job".*\} 7$/m);
+  });
+
+  test('the WAL uploader, with its shipped env, reports each good round (nothing to upload included) for WalArchiveUploadStale', async () => {
+    const up = podSpec(find(manifests, 'Deployment', 'postgres-wal-archive')).containers.find((c: any) => c.name === 'upload');
+    const val = (n: string) => up.env.find((e: any) => e.name === n)?.value as string;
+    const walDir = fs.mkdtempSync(path.join(work, 'wal-'));
+    const before = Math.floor(Date.now() / 1000);
+    const r = cp.spawnSync('bash', [WAL_ARCHIVE_SCRIPT, 'upload-once'], {
+      env: {
+        PATH: process.env.PATH,
+        WAL_DIR: walDir,
+        S3_BUCKET: BUCKET,
+        S3_PREFIX: 'wal-itest',
+        [Pushgateway.URL_ENV]: val(Pushgateway.URL_ENV).replace(/\/\/[^/]+/, `//127.0.0.1:${gatewayPort}`),
+        [Pushgateway.JOB_ENV]: val(Pushgateway.JOB_ENV),
+      },
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toMatch(/uploaded 0 file/);
+    expect(r.status).toBe(0);
+    const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
+    const m = new RegExp(`^${M.walUploadLastSuccess.name}\\{[^}]*job="postgres-wal-archive"[^}]*\\} (\\S+)$`, 'm').exec(text);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(before);
   });
 
   test('a failed push is reported, not hidden, and a bad job name is refused', () => {
