@@ -28,10 +28,11 @@ describe('Pushgateway', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
   });
 
-  test('only the backup pods may push and only Prometheus may scrape', () => {
+  test('only the backup pods (dump, base backup, WAL uploader) may push and only Prometheus may scrape', () => {
     const np = find(m, 'NetworkPolicy', 'pushgateway');
     const from = np.spec.ingress.flatMap((r: any) => r.from.map((f: any) => f.podSelector.matchLabels['app.kubernetes.io/name'])).sort();
-    expect(from).toEqual(['postgres-backup', 'prometheus']);
+    // The dump, the base backup and the WAL uploader report; Prometheus scrapes.
+    expect(from).toEqual(['postgres-backup', 'postgres-base-backup', 'postgres-wal-archive', 'prometheus']);
     expect(np.spec.egress ?? []).toEqual([]);
   });
 
