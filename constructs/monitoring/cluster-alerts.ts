@@ -80,9 +80,21 @@ export function backupGroups(ctx: AlertContext, rec: ReturnType<typeof recording
         // A round runs every upload interval, even with nothing to upload; its silence beyond
         // RPO - (archive bound - interval) means changes will be older than the RPO when it ends.
         forSeconds: 0,
-        expr: promql`(time() - ${M.walUploadLastSuccess}{namespace="${ns}",job="${w.job}"} > ${stale}) or (absent(${M.walUploadLastSuccess}{namespace="${ns}",job="${w.job}"}) * ${stale})`,
+        expr: promql`time() - ${M.walUploadLastSuccess}{namespace="${ns}",job="${w.job}"} > ${stale}`,
         summary: 'The WAL archive has not uploaded for longer than the RPO allows',
         description: `The WAL uploader's last good round was {{ $value | humanizeDuration }} ago (allowed ${duration(stale)}): new changes are not reaching S3.`,
+        labels: { backup: w.job },
+      },
+      {
+        alert: 'WalArchiveUploadStale',
+        threshold: `no upload round reported for ${humanDuration(stale)}`,
+        area: 'backup',
+        severity: 'critical',
+        // Never reported (a new deployment, or pushes refused): the same limit, as `for:`.
+        forSeconds: stale,
+        expr: promql`absent(${M.walUploadLastSuccess}{namespace="${ns}",job="${w.job}"})`,
+        summary: 'The WAL uploader has not reported a single round',
+        description: `No WAL upload round reached the Pushgateway for ${duration(stale)}: the uploader is not running or cannot push.`,
         labels: { backup: w.job },
       },
       {

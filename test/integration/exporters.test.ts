@@ -188,14 +188,15 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     const rules = body.data.groups.flatMap((g: any) => g.rules);
     expect(rules.length).toBe(chart.monitoring.groups.flatMap((g) => [...g.rules, ...(g.records ?? [])]).length);
     expect(rules.filter((r: any) => r.health !== 'ok').map((r: any) => `${r.name}: ${r.lastError}`)).toEqual([]);
-    const active = rules.filter((r: any) => r.type === 'alerting' && r.state !== 'inactive').map((r: any) => r.name);
-    // Only the API request-rate alert may be pending: no API runs here, so its rate is 0.
-    expect(active.filter((n: string) => n !== 'NextgenApiRequestRateLow')).toEqual([]);
+    // Only the API request-rate alert may be active (no API runs here, so its rate is 0), and
+    // the alerts on a report never pushed (no Pushgateway here) may be pending, never firing.
+    const active = rules.filter((r: any) => r.type === 'alerting' && r.state !== 'inactive' && r.name !== 'NextgenApiRequestRateLow');
+    expect(active.filter((r: any) => !(r.state === 'pending' && /^absent\(/.test(r.query))).map((r: any) => `${r.name} ${r.state}`)).toEqual([]);
   });
 
   test('the cache hit rate expression of the rule yields the live ratio', async () => {
     const rule = chart.monitoring.groups.flatMap((g) => g.rules).find((r) => r.alert === 'RedisHitRateLow')!;
-    const ratio = rule.expr.text.replace(/ < [0-9.]+$/, '');
+    const ratio = rule.expr.text.split(' < ')[0];
     const r = await query(ratio);
     // 80 hits and 4 misses were generated: about 95%.
     expect(Number(r[0].value[1])).toBeGreaterThan(90);

@@ -187,8 +187,12 @@ export const FIXTURES: Record<string, Fixture> = {
     quiet: (_t, ns, n, _env, rule) => [{ series: backupSeries(ns, rule), values: `0+${STEP}x${n}` }],
   },
   WalArchiveUploadStale: {
-    // Older than the rule's own limit (RPO-derived, so it differs per environment).
-    fire: (_t, ns, n, _e, rule) => [{ series: `nextgen_wal_upload_last_success_timestamp_seconds{namespace="${ns}",job="postgres-wal-archive",instance=""}`, values: gauge(-(Number(/> (\d+)\)/.exec(rule.expr.text)![1]) + 600), n) }],
+    // Older than the rule's own limit (RPO-derived, so it differs per environment); for the
+    // never-reported rule, no report at all.
+    fire: (_t, ns, n, _e, rule) =>
+      /^absent\(/.test(rule.expr.text)
+        ? [{ series: `nextgen_wal_upload_last_success_timestamp_seconds{namespace="${ns}",job="other",instance=""}`, values: `0+${STEP}x${n}` }]
+        : [{ series: `nextgen_wal_upload_last_success_timestamp_seconds{namespace="${ns}",job="postgres-wal-archive",instance=""}`, values: gauge(-(Number(/> (\d+)$/.exec(rule.expr.text)![1]) + 600), n) }],
     quiet: (_t, ns, n) => [{ series: `nextgen_wal_upload_last_success_timestamp_seconds{namespace="${ns}",job="postgres-wal-archive",instance=""}`, values: `0+${STEP}x${n}` }],
   },
   WalArchiverCrashLooping: {
