@@ -23,7 +23,7 @@ describe('MinIO', () => {
     const consoleSvc = find(prod, 'Service', 'minio-console');
     expect(api.spec.ports).toEqual([{ name: 'api', port: 9000, targetPort: 9000 }]);
     expect(consoleSvc.spec.ports).toEqual([{ name: 'console', port: 9001, targetPort: 9001 }]);
-    for (const s of [api, consoleSvc, find(prod, 'Service', sts.spec.serviceName)]) expect(s.spec.selector).toEqual(sts.spec.template.metadata.labels);
+    for (const s of [api, consoleSvc, find(prod, 'Service', sts.spec.serviceName)]) expect(s.spec.selector).toEqual(sts.spec.selector.matchLabels);
     expect(server.ports).toEqual([
       { containerPort: 9000, name: 'api' },
       { containerPort: 9001, name: 'console' },
