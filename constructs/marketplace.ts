@@ -125,6 +125,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       config: env.monitoring,
       namespace: env.namespace,
       environment: env.name,
+      opsEmail: env.opsEmail,
       grafanaHost: env.hosts.grafana,
       ingressClassName: env.ingressClassName,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,

@@ -5,6 +5,7 @@ export default defineEnvironment({
   name: 'dev',
   tier: 'development',
   namespace: 'nextgen-dev',
+  opsEmail: 'nextgen-team@nextgen.example.com',
   hosts: {
     api: 'api.dev.nextgen.example.com',
     app: 'app.dev.nextgen.example.com',

@@ -5,6 +5,8 @@ export default defineEnvironment({
   name: 'prod',
   tier: 'production',
   namespace: 'nextgen-prod',
+  // The on-call's address: ACME account of letsencrypt-prod and Alertmanager's e-mails.
+  opsEmail: 'oncall@nextgen.example.com',
   hosts: {
     api: 'api.nextgen.example.com',
     app: 'app.nextgen.example.com',
@@ -48,7 +50,7 @@ export default defineEnvironment({
       pagerduty: true,
       slack: true,
       slackChannel: '#nextgen-prod-alerts',
-      email: { to: 'oncall@nextgen.example.com', from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
+      email: { from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
     },
     grafana: { ingress: true },
     // Prod's autoscaler pinned at its maximum for 15 min is capacity to add, not a blip.

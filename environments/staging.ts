@@ -5,6 +5,7 @@ export default defineEnvironment({
   name: 'staging',
   tier: 'staging',
   namespace: 'nextgen-staging',
+  opsEmail: 'nextgen-team@nextgen.example.com',
   hosts: {
     api: 'api.staging.nextgen.example.com',
     app: 'app.staging.nextgen.example.com',
@@ -31,7 +32,7 @@ export default defineEnvironment({
       pagerduty: false,
       slackChannel: '#nextgen-staging',
       // Staging has no pager: critical alerts reach the team by e-mail as well as Slack.
-      email: { to: 'nextgen-team@nextgen.example.com', from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587', severities: ['critical'] },
+      email: { from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587', severities: ['critical'] },
     },
   },
   gitops: { automated: true },

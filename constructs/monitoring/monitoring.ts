@@ -29,6 +29,8 @@ export interface MonitoringProps {
   readonly namespace: string;
   /** Environment name: the `environment` label on every series and alert. */
   readonly environment: string;
+  /** The operators' address: Alertmanager's e-mail recipient unless its config names one. */
+  readonly opsEmail: string;
   /** Publish Grafana on this host when `config.grafana.ingress` is on. */
   readonly grafanaHost: string;
   readonly ingressClassName: string;
@@ -116,7 +118,7 @@ export class Monitoring extends Construct {
     const addons = addonSources.map((a) => ({ ...a, address: `${a.service}.${a.namespace}.svc:${a.port}` }));
 
     if (cfg.alertmanager.enabled) {
-      this.alertmanager = new Alertmanager(this, 'Alertmanager', { config: cfg.alertmanager, image: imageRef(cfg.alertmanager.image) });
+      this.alertmanager = new Alertmanager(this, 'Alertmanager', { config: cfg.alertmanager, image: imageRef(cfg.alertmanager.image), opsEmail: props.opsEmail });
     }
     this.prometheus = new Prometheus(this, 'Prometheus', {
       config: cfg.prometheus,
