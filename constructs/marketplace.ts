@@ -158,6 +158,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       ingressController: this.env.network.ingressController,
       loadBalancer: this.env.network.loadBalancer,
       nodeRanges: this.env.network.nodeRanges,
+      apiServerPort: this.env.network.apiServer.port,
+      externalRanges: { 'kube-apiserver': this.env.network.apiServer.ranges.map((cidr) => ({ cidr })) },
     });
     // Every pod template that reads a ConfigMap of this chart rolls when its data changes.
     stampConfigChecksums(this);

@@ -60,6 +60,22 @@ export const network = z
       })
       .prefault({}),
     /**
+     * Where the Kubernetes API server listens, as pods' egress policies must name it: the
+     * addresses and port of the `kubernetes` Service's endpoints, which is what a CNI sees
+     * after kube-proxy rewrites the Service address (`kubectl get endpointslices -n default
+     * -l kubernetes.io/service-name=kubernetes`). Managed control planes such as EKS and GKE
+     * answer on 443; kubeadm, k3s, kind and many others on 6443.
+     * Used by Prometheus's discovery, kube-state-metrics and the failover runbook Jobs.
+     */
+    apiServer: z
+      .strictObject({
+        /** @default 443 */
+        port: z.number().int().min(1).max(65535).default(443),
+        /** @default RFC 1918 ranges */
+        ranges: z.array(cidr).min(1).default(PRIVATE_RANGES),
+      })
+      .prefault({}),
+    /**
      * Address ranges of the cluster's nodes: the source of load-balancer traffic under
      * `externalTrafficPolicy: Cluster`.
      * @default RFC 1918 ranges
