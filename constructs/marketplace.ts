@@ -62,6 +62,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     this.redis = new Redis(this, 'Redis', { config: env.redis });
     this.minio = new Minio(this, 'Minio', {
       config: env.minio,
+      adminAccess: env.network.adminAccess,
       hosts: env.hosts,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
       ingressClassName: env.ingressClassName,
@@ -126,6 +127,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       namespace: env.namespace,
       environment: env.name,
       opsEmail: env.opsEmail,
+      adminAccess: env.network.adminAccess,
       grafanaHost: env.hosts.grafana,
       ingressClassName: env.ingressClassName,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,

@@ -39,6 +39,7 @@ export default defineEnvironment({
     resources: { requests: { cpuMillis: 200, memoryMiB: 512 }, limits: { cpuMillis: 1000, memoryMiB: 1024 } },
     maxmemoryMiB: 768,
   },
+  // The S3 API is public (browsers use the presigned URLs MINIO_SERVER_URL signs).
   minio: { storage: { storageClass: 'fast-ssd', sizeGiB: 200 }, ingress: true },
   // RPO 5 min from the WAL archive (bound 60 s archive_timeout + 15 s upload interval + 30 s
   // upload = 105 s); hourly dumps stay as the portable second line.
@@ -52,7 +53,8 @@ export default defineEnvironment({
       slackChannel: '#nextgen-prod-alerts',
       email: { from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
     },
-    grafana: { ingress: true },
+    // Grafana and the MinIO console are admin UIs: closed here (kubectl port-forward, see
+    // docs/operations.md) until network.adminAccess names who may open them.
     // Prod's autoscaler pinned at its maximum for 15 min is capacity to add, not a blip.
     thresholds: { errorRatePercent: 2, p99LatencySeconds: 1, hpaAtMaxMinutes: 15 },
   },

@@ -23,6 +23,8 @@ export default defineEnvironment({
   // 5 API pods at max scale (4 + 1 surge) x 20 connections need more than the default 100.
   // A standby as in prod: 20 GiB cannot be restored within the 15-minute RTO at the measured
   // point-in-time throughput (recovery-objectives), and failover drills are rehearsed here.
+  // MINIO_SERVER_URL must lead somewhere: the S3 API is published as in prod.
+  minio: { ingress: true },
   postgres: { storage: { storageClass: 'standard', sizeGiB: 20 }, maxConnections: 150, standby: { enabled: true } },
   backup: { schedule: '15 */6 * * *', rpoMinutes: 360 },
   monitoring: {

@@ -15,6 +15,7 @@ import { imageRef, type MonitoringConfig } from '../../environments/schema';
 import { Alertmanager } from './alertmanager';
 import { Grafana } from './grafana';
 import { Prometheus } from './prometheus';
+import { AdminAccess, restricts } from '../lib/ingress';
 import { Topology } from '../lib/topology';
 import { KubeStateMetrics } from './kube-state-metrics';
 import { Pushgateway } from './pushgateway';
@@ -36,6 +37,12 @@ export interface MonitoringProps {
   readonly ingressClassName: string;
   /** @default - plain HTTP */
   readonly tls?: { readonly clusterIssuer: string };
+  /**
+   * Who may open Grafana through its Ingress (`network.adminAccess`); the schema refuses
+   * `grafana.ingress` without a restriction.
+   * @default - no restriction: Grafana gets no Ingress
+   */
+  readonly adminAccess?: AdminAccess;
   /** Backups that push their results to the Pushgateway, for the backup alerts and dashboard. @default - none */
   readonly backups?: readonly BackupSource[];
   /** How long a restore may take (the RTO), in seconds. @default 900 */
@@ -147,9 +154,10 @@ export class Monitoring extends Construct {
       prometheus: { url: `http://${Prometheus.NAME}:${Prometheus.PORT}`, endpoint: this.prometheus.endpoint, scrapeIntervalSeconds: interval },
       dashboards,
       datasourceUid: DATASOURCE_UID,
-      ingress: cfg.grafana.ingress
-        ? { host: props.grafanaHost, className: props.ingressClassName, rateLimitRps: cfg.grafana.ingressRateLimitRps, tls: props.tls }
-        : undefined,
+      ingress:
+        cfg.grafana.ingress && restricts(props.adminAccess)
+          ? { host: props.grafanaHost, className: props.ingressClassName, rateLimitRps: cfg.grafana.ingressRateLimitRps, tls: props.tls, access: props.adminAccess }
+          : undefined,
     });
   }
 }

@@ -82,6 +82,15 @@ export const environmentSchema = z
     quota,
   })
   .superRefine((env, ctx) => {
+    const admin = env.network.adminAccess;
+    if (env.monitoring.grafana.ingress && !admin.sourceRanges.length && !admin.authUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['monitoring', 'grafana', 'ingress'],
+        input: true,
+        message: 'false, or true with network.adminAccess.sourceRanges or network.adminAccess.authUrl set (an admin UI is never published to the whole internet; without an Ingress use kubectl port-forward)',
+      });
+    }
     if (env.tier !== 'development' && env.image.tag === 'latest') {
       ctx.addIssue({
         code: 'custom',
