@@ -9,7 +9,7 @@ import { Api } from './api';
 import { Minio } from './minio';
 import { Monitoring } from './monitoring';
 import { FailoverRunbook, Migrations, Postgres, PostgresBackup, PostgresStandby, RestoreRunbookChart, WalArchive } from './postgres';
-import { NamespaceBaseline, NetworkPolicies, SecretCatalog } from './platform';
+import { NamespaceBaseline, NetworkPolicies, NetworkPolicyCheck, SecretCatalog } from './platform';
 import { Redis } from './redis';
 import { stampConfigChecksums } from './lib/checksum';
 import { LABEL, PART_OF } from './lib/identity';
@@ -99,6 +99,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       postgresImage: imageRef(env.postgres.image),
       dataSizeGiB: env.postgres.storage.sizeGiB,
     });
+    // Proof that the cluster enforces the NetworkPolicies below: a hand-run Job (README, install).
+    new NetworkPolicyCheck(this.runbooks, 'NetworkPolicyCheck', { target: this.postgres.target, image: imageRef(env.postgres.image), uid: Postgres.UID });
     this.migrations = new Migrations(this, 'Migrations', {
       config: env.migrations,
       database: this.postgres.target,

@@ -613,3 +613,24 @@ describe('egress to the Kubernetes API server: address and port from the cluster
     expect(() => testEnvironment({ network: { apiServer: { port: 0 } } })).toThrow(/network\.apiServer\.port/);
   });
 });
+
+describe('the NetworkPolicy enforcement check (runbooks/job-networkpolicy-check.yaml)', () => {
+  const env = testEnvironment();
+  const { byFolder } = synthEnvironments([env]);
+  const job = byFolder.get(`${env.name}/runbooks`)!.find((m: any) => m.kind === 'Job' && m.metadata.name === 'networkpolicy-check') as any;
+  const policies = byFolder.get(env.name)!.filter((m: any) => m.kind === 'NetworkPolicy');
+  const pod: Pod = { namespace: env.namespace, labels: job.spec.template.metadata.labels, ip: '10.244.1.99' };
+  const world = new World(env.namespace, policies);
+
+  test('its pod is selected only by default-deny and allow-dns, so it may resolve names and nothing else', () => {
+    const selecting = policies.filter((p: any) => Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => pod.labels[k] === v));
+    expect(selecting.map((p: any) => p.metadata.name).sort()).toEqual(['allow-dns', 'default-deny']);
+  });
+
+  test('the policies deny what it probes (the database) and allow its control (cluster DNS over TCP)', () => {
+    const postgres = world.pod({ name: 'postgres', selector: { 'app.kubernetes.io/name': 'postgres', 'app.kubernetes.io/instance': `nextgen-${env.name}` } });
+    expect(job.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([{ name: 'TARGET_HOST', value: 'postgres' }, { name: 'CONTROL_PORT', value: '53' }]));
+    expect(allowed(policies, pod, { pod: postgres, port: 5432 })).toBe(false);
+    expect(allowed(policies, pod, { pod: DNS_POD, port: 53 })).toBe(true);
+  });
+});
