@@ -226,3 +226,20 @@ describe("the guide's kubectl lines against dist/", () => {
     }
   });
 });
+
+describe('docs/operations.md: the admin UIs reached by port-forward', () => {
+  const doc = fs.readFileSync(path.join(ROOT, 'docs', 'operations.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Reach the admin UIs'), doc.indexOf('\n## ', doc.indexOf('## Reach the admin UIs') + 3));
+  const forwards = [...section.matchAll(/kubectl -n \$NS port-forward svc\/([a-z0-9-]+) \d+:(\d+)/g)].map((m) => ({ service: m[1], port: Number(m[2]) }));
+  const prod = distObjects().get('prod')!;
+
+  test('Grafana, the MinIO console, Prometheus and Alertmanager each have a line, and Argo CD is documented', () => {
+    expect(forwards.map((f) => f.service).sort()).toEqual(['alertmanager', 'grafana', 'minio-console', 'prometheus']);
+    expect(section).toContain('port-forward svc/argocd-server');
+  });
+
+  test.each(forwards.map((f) => [f.service, f.port]))('svc/%s has port %i in dist/prod', (service, port) => {
+    const svc = prod.find((o) => o.kind === 'Service' && o.metadata.name === service);
+    expect(svc?.spec.ports.map((p: any) => p.port)).toContain(port);
+  });
+});
