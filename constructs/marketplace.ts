@@ -9,7 +9,7 @@ import { Api } from './api';
 import { Minio } from './minio';
 import { Monitoring } from './monitoring';
 import { FailoverRunbook, Migrations, Postgres, PostgresBackup, PostgresStandby, RestoreRunbookChart, WalArchive } from './postgres';
-import { NamespaceBaseline, NetworkPolicies, SecretCatalog } from './platform';
+import { NamespaceBaseline, NetworkPolicies, NetworkPolicyCheck, SecretCatalog } from './platform';
 import { Redis } from './redis';
 import { stampConfigChecksums } from './lib/checksum';
 import { LABEL, PART_OF } from './lib/identity';
@@ -62,6 +62,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     this.redis = new Redis(this, 'Redis', { config: env.redis });
     this.minio = new Minio(this, 'Minio', {
       config: env.minio,
+      adminAccess: env.network.adminAccess,
       hosts: env.hosts,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
       ingressClassName: env.ingressClassName,
@@ -98,6 +99,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       postgresImage: imageRef(env.postgres.image),
       dataSizeGiB: env.postgres.storage.sizeGiB,
     });
+    // Proof that the cluster enforces the NetworkPolicies below: a hand-run Job (README, install).
+    new NetworkPolicyCheck(this.runbooks, 'NetworkPolicyCheck', { target: this.postgres.target, image: imageRef(env.postgres.image), uid: Postgres.UID });
     this.migrations = new Migrations(this, 'Migrations', {
       config: env.migrations,
       database: this.postgres.target,
@@ -125,6 +128,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       config: env.monitoring,
       namespace: env.namespace,
       environment: env.name,
+      opsEmail: env.opsEmail,
+      adminAccess: env.network.adminAccess,
       grafanaHost: env.hosts.grafana,
       ingressClassName: env.ingressClassName,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
@@ -157,6 +162,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       ingressController: this.env.network.ingressController,
       loadBalancer: this.env.network.loadBalancer,
       nodeRanges: this.env.network.nodeRanges,
+      apiServerPort: this.env.network.apiServer.port,
+      externalRanges: { 'kube-apiserver': this.env.network.apiServer.ranges.map((cidr) => ({ cidr })) },
     });
     // Every pod template that reads a ConfigMap of this chart rolls when its data changes.
     stampConfigChecksums(this);

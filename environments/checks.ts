@@ -115,10 +115,10 @@ export function crossEnvironmentProblems(
 
     if (env.tls.enabled && env.tls.createIssuer) {
       const seen = issuers.get(env.tls.clusterIssuer);
-      if (seen && seen.email !== env.tls.acmeEmail) {
-        out.push({ file, path: ['tls', 'acmeEmail'], value: env.tls.acmeEmail, allowed: `${JSON.stringify(seen.email)}, as ${seen.file} creates the same ClusterIssuer ${env.tls.clusterIssuer} with it (there is one issuer per cluster)` });
+      if (seen && seen.email !== env.opsEmail) {
+        out.push({ file, path: ['opsEmail'], value: env.opsEmail, allowed: `${JSON.stringify(seen.email)}, as ${seen.file} creates the same ClusterIssuer ${env.tls.clusterIssuer} with it (there is one issuer per cluster)` });
       } else if (!seen) {
-        issuers.set(env.tls.clusterIssuer, { email: env.tls.acmeEmail, file });
+        issuers.set(env.tls.clusterIssuer, { email: env.opsEmail, file });
       }
     }
   }

@@ -5,6 +5,8 @@ export default defineEnvironment({
   name: 'prod',
   tier: 'production',
   namespace: 'nextgen-prod',
+  // The on-call's address: ACME account of letsencrypt-prod and Alertmanager's e-mails.
+  opsEmail: 'oncall@nextgen.example.com',
   hosts: {
     api: 'api.nextgen.example.com',
     app: 'app.nextgen.example.com',
@@ -37,6 +39,7 @@ export default defineEnvironment({
     resources: { requests: { cpuMillis: 200, memoryMiB: 512 }, limits: { cpuMillis: 1000, memoryMiB: 1024 } },
     maxmemoryMiB: 768,
   },
+  // The S3 API is public (browsers use the presigned URLs MINIO_SERVER_URL signs).
   minio: { storage: { storageClass: 'fast-ssd', sizeGiB: 200 }, ingress: true },
   // RPO 5 min from the WAL archive (bound 60 s archive_timeout + 15 s upload interval + 30 s
   // upload = 105 s); hourly dumps stay as the portable second line.
@@ -48,9 +51,10 @@ export default defineEnvironment({
       pagerduty: true,
       slack: true,
       slackChannel: '#nextgen-prod-alerts',
-      email: { to: 'oncall@nextgen.example.com', from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
+      email: { from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
     },
-    grafana: { ingress: true },
+    // Grafana and the MinIO console are admin UIs: closed here (kubectl port-forward, see
+    // docs/operations.md) until network.adminAccess names who may open them.
     // Prod's autoscaler pinned at its maximum for 15 min is capacity to add, not a blip.
     thresholds: { errorRatePercent: 2, p99LatencySeconds: 1, hpaAtMaxMinutes: 15 },
   },

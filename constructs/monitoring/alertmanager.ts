@@ -30,6 +30,8 @@ export interface AlertmanagerProps {
   readonly config: MonitoringConfig['alertmanager'];
   /** Full image reference. */
   readonly image: string;
+  /** Recipient of the e-mails when `config.email.to` is not set: the environment's `opsEmail`. */
+  readonly opsEmail: string;
 }
 
 export class Alertmanager extends Construct {
@@ -77,7 +79,7 @@ export class Alertmanager extends Construct {
         pagerduty: cfg.pagerduty ? { routingKeyFile: file(Alertmanager.KEYS.pagerduty) } : undefined,
         email: cfg.email
           ? {
-              to: cfg.email.to,
+              to: cfg.email.to ?? props.opsEmail,
               from: cfg.email.from,
               smarthost: cfg.email.smarthost,
               authUsername: cfg.email.authUsername ?? cfg.email.from,

@@ -12,7 +12,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { MonitoringConfig } from '../../environments/schema';
-import { hardenIngress } from '../lib/ingress';
+import { AdminAccess, hardenIngress } from '../lib/ingress';
 import { Wave, selectPods } from '../lib/identity';
 import { declareWorkload } from '../lib/workload';
 import { toYaml } from '../lib/output';
@@ -31,7 +31,7 @@ export interface GrafanaProps {
   /** Uid given to the provisioned Prometheus datasource; dashboards refer to it. */
   readonly datasourceUid: string;
   /** Publish through an Ingress on this host. @default - no Ingress */
-  readonly ingress?: { readonly host: string; readonly className: string; readonly rateLimitRps: number; readonly tls?: { readonly clusterIssuer: string } };
+  readonly ingress?: { readonly host: string; readonly className: string; readonly rateLimitRps: number; readonly tls?: { readonly clusterIssuer: string }; readonly access: AdminAccess };
 }
 
 export class Grafana extends Construct {
@@ -150,6 +150,7 @@ export class Grafana extends Construct {
         tls: props.ingress.tls,
         tlsSecretName: `${name}-tls`,
         rateLimitRps: props.ingress.rateLimitRps,
+        access: props.ingress.access,
       });
       topology.allow(INGRESS_CONTROLLER, this.endpoint, 'operators reach Grafana through the ingress controller');
     }

@@ -340,6 +340,12 @@ export class Postgres extends Construct implements DatabaseTarget {
    * DATABASE_URL is assembled by Kubernetes `$(VAR)` expansion from the two Secret-backed
    * variables before it, so no password is written anywhere. Expansion does not URL-encode:
    * the secret backend must generate URL-safe passwords (letters, digits, `-._~`).
+   *
+   * DATABASE_URL carries Prisma's own parameters (`schema`, `connection_limit`: the pool size
+   * the connection budget counts), which libpq refuses ("invalid URI query parameter"), and
+   * no form carries a pool size both accept. So the API also gets libpq's own variables
+   * (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD): `psql` with no arguments in the API pod
+   * connects as the API's role, to the API's database (README, "The guide's commands").
    */
   apiBackend(connectionLimit: number): ApiBackend {
     return {
@@ -354,6 +360,11 @@ export class Postgres extends Construct implements DatabaseTarget {
           `postgresql://$(DB_USER):$(DB_PASSWORD)@${this.serviceName}:${this.port}/${this.database}` +
             `?schema=public&connection_limit=${connectionLimit}`,
         ),
+        PGHOST: kplus.EnvValue.fromValue(this.serviceName),
+        PGPORT: kplus.EnvValue.fromValue(String(this.port)),
+        PGDATABASE: kplus.EnvValue.fromValue(this.database),
+        PGUSER: this.appSecret.env('username'),
+        PGPASSWORD: this.appSecret.env('password'),
       }),
     };
   }

@@ -113,7 +113,12 @@ export const minio = z
         abortIncompleteUploadDays: positiveInt.default(7),
       })
       .prefault({}),
-    /** Publish `hosts.minio` / `hosts.minioConsole` through Ingresses. @default false */
+    /**
+     * Publish `hosts.minio` (the S3 API, `MINIO_SERVER_URL`) through an Ingress, and
+     * `hosts.minioConsole` (`MINIO_BROWSER_URL`) too when `network.adminAccess` restricts it.
+     * Off, the API gets neither URL.
+     * @default false
+     */
     ingress: z.boolean().default(false),
     /** ingress-nginx `proxy-body-size` on those Ingresses, for uploads straight to MinIO. @default 1024 */
     ingressBodySizeMiB: positiveInt.max(10240).default(1024),

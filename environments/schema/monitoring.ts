@@ -96,8 +96,8 @@ export const monitoring = z
          */
         email: z
           .strictObject({
-            /** Recipient address(es), comma-separated as Alertmanager accepts them. */
-            to: z.email(),
+            /** Recipient address(es), comma-separated as Alertmanager accepts them. @default - the environment's `opsEmail` */
+            to: z.email().optional(),
             /** Sender address. */
             from: z.email(),
             /** SMTP server `host:port` (587 with STARTTLS is the usual submission port). */

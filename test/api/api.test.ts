@@ -1,4 +1,5 @@
-import { find, podSpec, realEnvironments, synth, synthEnvironments } from '../support/synth';
+import { ENDPOINTS_PROPAGATION_SECONDS } from '../../constructs/api/api';
+import { find, podSpec, realEnvironments, synth, synthEnvironments, testEnvironment } from '../support/synth';
 
 describe('API workload', () => {
   const prod = synth();
@@ -81,7 +82,9 @@ describe('API workload', () => {
   test('Service nextgen-api maps 80 to 3001 and selects the API pods', () => {
     const svc = find(prod, 'Service', 'nextgen-api');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 3001 }]);
-    expect(svc.spec.selector).toEqual(deploy.spec.template.metadata.labels);
+    // The Deployment's own selector (the pod template also carries the guide's `app` label).
+    expect(svc.spec.selector).toEqual(deploy.spec.selector.matchLabels);
+    expect(deploy.spec.template.metadata.labels).toMatchObject(svc.spec.selector);
   });
 
   test('LoadBalancer Service nextgen-api-lb exists only when asked for', () => {
@@ -156,5 +159,30 @@ describe('liveness is not readiness, in every container of every environment', (
       }
     }
     expect(same).toEqual([]);
+  });
+});
+
+describe('graceful shutdown: no request reaches a pod that has stopped serving', () => {
+  const deploy = find(synth(), 'Deployment', 'nextgen-api');
+  const pod = podSpec(deploy);
+  const api = pod.containers.find((c: any) => c.name === 'api');
+
+  test('preStop sleeps longer than the endpoints propagation, so SIGTERM comes after the endpoint is gone', () => {
+    const command: string[] = api.lifecycle?.preStop?.exec?.command ?? [];
+    expect(command[0]).toBe('sleep');
+    expect(Number(command[1])).toBeGreaterThan(ENDPOINTS_PROPAGATION_SECONDS);
+  });
+
+  test('the grace period covers the preStop delay plus the drain', () => {
+    const delay = Number(api.lifecycle.preStop.exec.command[1]);
+    expect(pod.terminationGracePeriodSeconds).toBe(delay + 30);
+    const custom = podSpec(find(synth({ api: { shutdown: { preStopSeconds: 20, drainSeconds: 40 } } }), 'Deployment', 'nextgen-api'));
+    expect(custom.containers[0].lifecycle.preStop.exec.command).toEqual(['sleep', '20']);
+    expect(custom.terminationGracePeriodSeconds).toBe(60);
+  });
+
+  test('a preStop delay not longer than the propagation is refused by the schema', () => {
+    expect(() => testEnvironment({ api: { shutdown: { preStopSeconds: ENDPOINTS_PROPAGATION_SECONDS } } })).toThrow(/preStopSeconds/);
+    expect(() => testEnvironment({ api: { shutdown: { preStopSeconds: ENDPOINTS_PROPAGATION_SECONDS + 1 } } })).not.toThrow();
   });
 });

@@ -242,7 +242,7 @@ describe('what two environments could share: backups and secrets', () => {
     ['a secret path with ".."', { 'dev.ts': { secrets: { remotePrefix: 'nextgen/../prod' } } }, 'dev.ts: secrets.remotePrefix', /"\.\." segment/],
     ['sealed secrets outside the repository', { 'dev.ts': { secrets: { provider: 'sealed-secrets', sealedSecretsDir: '../../etc' } } }, 'dev.ts: secrets.sealedSecretsDir', /"\.\." segment/],
     ['a zero refresh interval', { 'dev.ts': { secrets: { refreshInterval: '0h' } } }, 'dev.ts: secrets.refreshInterval = "0h"', /30m or 1h/],
-    ['two environments creating one issuer differently', { 'staging.ts': { tls: { clusterIssuer: 'letsencrypt-prod', createIssuer: true, acmeEmail: 'someone@example.org' } } }, 'staging.ts: tls.acmeEmail', /one issuer per cluster/],
+    ['two environments creating one issuer differently', { 'staging.ts': { tls: { clusterIssuer: 'letsencrypt-prod', createIssuer: true }, opsEmail: 'someone@example.org' } }, 'staging.ts: opsEmail', /one issuer per cluster/],
   ];
   test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
     expectRefused(edits, field, says);

@@ -99,11 +99,25 @@ describe('Grafana', () => {
   });
 
   test('Ingress on hosts.grafana only when asked for, with TLS from the environment', () => {
-    const ing = find(prod, 'Ingress', 'grafana');
+    const open = synth({ monitoring: { grafana: { ingress: true } }, network: { adminAccess: { sourceRanges: ['203.0.113.0/24'] } } });
+    const ing = find(open, 'Ingress', 'grafana');
+    const c = podSpec(find(open, 'Deployment', 'grafana')).containers[0];
+    const env = (name: string) => c.env.find((e: any) => e.name === name);
     expect(ing.spec.rules[0].host).toBe(testEnvironment().hosts.grafana);
     expect(ing.spec.tls[0].secretName).toBe('grafana-tls');
     expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe(String(testEnvironment().monitoring.grafana.ingressRateLimitRps));
     expect(env('GF_SERVER_ROOT_URL').value).toBe(`https://${testEnvironment().hosts.grafana}/`);
     expect(synth({ monitoring: { grafana: { ingress: false } } }).some((m) => m.kind === 'Ingress' && m.metadata.name === 'grafana')).toBe(false);
+  });
+
+  test('Grafana is an admin UI: its Ingress admits only network.adminAccess, and none is published without it', () => {
+    const ranges = find(synth({ monitoring: { grafana: { ingress: true } }, network: { adminAccess: { sourceRanges: ['203.0.113.0/24'] } } }), 'Ingress', 'grafana');
+    expect(ranges.metadata.annotations['nginx.ingress.kubernetes.io/whitelist-source-range']).toBe('203.0.113.0/24');
+    const auth = find(synth({ monitoring: { grafana: { ingress: true } }, network: { adminAccess: { authUrl: 'https://sso.example.com/oauth2/auth' } } }), 'Ingress', 'grafana');
+    expect(auth.metadata.annotations['nginx.ingress.kubernetes.io/auth-url']).toBe('https://sso.example.com/oauth2/auth');
+    // Asking for an open Ingress is refused, naming the field.
+    expect(() => testEnvironment({ monitoring: { grafana: { ingress: true } } })).toThrow(/monitoring\.grafana\.ingress.*network\.adminAccess/);
+    // Prod's data publishes no admin UI.
+    expect(prod.some((m) => m.kind === 'Ingress' && ['grafana', 'minio-console'].includes(m.metadata.name))).toBe(false);
   });
 });

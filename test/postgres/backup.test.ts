@@ -99,7 +99,7 @@ describe('PostgreSQL backup CronJob', () => {
 
   test('network: the backup pods may reach PostgreSQL and S3 on the configured port, nothing else', () => {
     const np = find(prod, 'NetworkPolicy', 'postgres-backup');
-    expect(np.spec.podSelector.matchLabels).toEqual(cron.spec.jobTemplate.spec.template.metadata.labels);
+    expect(cron.spec.jobTemplate.spec.template.metadata.labels).toMatchObject(np.spec.podSelector.matchLabels);
     const ports = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port));
     // 9091: the upload container reports its success to the Pushgateway (constructs/monitoring/pushgateway.ts).
     expect([...new Set(ports)].sort()).toEqual([443, 5432, 9091]);

@@ -63,7 +63,7 @@ describe('migrations', () => {
 
   test('network: migrations may reach PostgreSQL', () => {
     const np = find(prod, 'NetworkPolicy', 'nextgen-migrate');
-    expect(np.spec.podSelector.matchLabels).toEqual(job.spec.template.metadata.labels);
+    expect(job.spec.template.metadata.labels).toMatchObject(np.spec.podSelector.matchLabels);
     expect(np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port))).toContain(5432);
   });
 

@@ -48,8 +48,9 @@ describe('PostgreSQL', () => {
     expect(headless.spec.clusterIP).toBe('None');
     const client = find(prod, 'Service', 'postgres');
     expect(client.spec.ports).toContainEqual({ name: 'postgres', port: 5432, targetPort: 5432 });
-    for (const svc of [headless, client]) expect(svc.spec.selector).toEqual(sts.spec.template.metadata.labels);
-    expect(sts.spec.selector.matchLabels).toEqual(sts.spec.template.metadata.labels);
+    for (const svc of [headless, client]) expect(svc.spec.selector).toEqual(sts.spec.selector.matchLabels);
+    // The template has the selector's labels plus the guide's `app` (never in the immutable selector).
+    expect(sts.spec.template.metadata.labels).toEqual({ ...sts.spec.selector.matchLabels, app: 'postgres' });
   });
 
   test('liveness asks only whether the postmaster accepts TCP connections on 5432', () => {

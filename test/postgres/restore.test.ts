@@ -15,6 +15,7 @@ describe('restore runbook', () => {
 
   test('the restore Job is in dist/<env>/runbooks, in the namespace, and not in the applied folder', () => {
     expect(runbooks.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'Job/networkpolicy-check',
       'Job/postgres-pitr',
       'Job/postgres-promote',
       'Job/postgres-rebuild',
@@ -23,6 +24,7 @@ describe('restore runbook', () => {
       'PersistentVolumeClaim/data-postgres-0',
       'Role/postgres-switch',
       'RoleBinding/postgres-switch',
+      'ServiceAccount/networkpolicy-check',
       'ServiceAccount/postgres-switch',
     ]);
     expect(job.metadata.namespace).toBe('nextgen-test');

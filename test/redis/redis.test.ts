@@ -112,7 +112,7 @@ describe('Redis', () => {
     expect(client.spec.ports).toContainEqual({ name: 'redis', port: 6379, targetPort: 6379 });
     const headless = find(prod, 'Service', sts.spec.serviceName);
     expect(headless.spec.clusterIP).toBe('None');
-    for (const s of [client, headless]) expect(s.spec.selector).toEqual(sts.spec.template.metadata.labels);
+    for (const s of [client, headless]) expect(s.spec.selector).toEqual(sts.spec.selector.matchLabels);
   });
 
   test('the API gets REDIS_HOST/PORT/PASSWORD and a REDIS_URL built from them', () => {
