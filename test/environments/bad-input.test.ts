@@ -363,14 +363,32 @@ describe('the real CLI', () => {
     expect(r.unchanged).toBe(true);
   });
 
-  test('a bad value through the cdk8s CLI does not claim the output folder is unchanged (the CLI removed it)', () => {
-    const o = fs.mkdtempSync(path.join(scratch, 'cdk8s-'));
-    fs.writeFileSync(path.join(o, 'marker.txt'), 'previous synth');
-    const r = cli(tz('Local'), ['npx', 'cdk8s', 'synth', '--no-check-upgrade', '-o', o], {}, o);
+  test('`cdk8s synth` after a success and then with a bad value leaves dist/ byte-identical and nothing beside it', () => {
+    // The CLI deletes its own output folder (a private one under .build/, here a temporary one)
+    // before the app runs; the app writes dist/ ($NEXTGEN_DIST here) itself.
+    const parent = fs.mkdtempSync(path.join(scratch, 'cdk8s-'));
+    const dist = path.join(parent, 'dist');
+    fs.cpSync(out, dist, { recursive: true });
+    const cliOut = path.join(fs.mkdtempSync(path.join(scratch, 'cdk8s-private-')), 'out');
+    const args = ['npx', 'cdk8s', 'synth', '--no-check-upgrade', '-o', cliOut];
+    const ok = cli({}, args, { NEXTGEN_DIST: dist }, dist);
+    expect(ok.status).toBe(0);
+    expect(ok.unchanged).toBe(true);
+    // The CLI found the manifests through its folder, a link to dist/.
+    expect(fs.realpathSync(cliOut)).toBe(fs.realpathSync(dist));
+    fs.writeFileSync(path.join(dist, 'marker.txt'), 'previous synth');
+    const r = cli(tz('Local'), args, { NEXTGEN_DIST: dist }, dist);
     expect(r.status).not.toBe(0);
     expect(r.errors).toEqual([expect.stringMatching(/^error: environments\/prod\.ts: backup\.timeZone = "Local"/)]);
-    expect(r.stderr).toMatch(/synthesis failed: 1 problem\(s\); nothing was written; .* is (missing|empty) because the cdk8s CLI removes it/);
-    expect(r.stderr).not.toMatch(/was not changed/);
+    expect(r.stderr).toMatch(/synthesis failed: 1 problem\(s\); .*dist\/ was not changed/);
+    expect(r.unchanged).toBe(true);
+    expect(fs.readFileSync(path.join(dist, 'marker.txt'), 'utf8')).toBe('previous synth');
+    expect(fs.readdirSync(parent)).toEqual(['dist']);
+  });
+
+  test('cdk8s.yaml gives the CLI a private output folder, never dist/', () => {
+    const config = fs.readFileSync(path.join(ROOT, 'cdk8s.yaml'), 'utf8');
+    expect(/^output: (.+)$/m.exec(config)?.[1]).toBe('.build/cdk8s-out');
   });
 
   // Write failures need a small or read-only file system: a private mount namespace (root).
