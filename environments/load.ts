@@ -49,7 +49,7 @@ const sources = new WeakMap<Environment, EnvironmentSource>();
 
 /** The file an environment was loaded from (for error lines about values derived from it). */
 export function sourceOf(env: Environment): EnvironmentSource {
-  return sources.get(env) ?? { file: `environment ${env.name}`, input: env };
+  return sources.get(env) ?? { file: `environments/${env.name}.ts`, input: env };
 }
 
 /** Every string the operator wrote in an environment file, with its field path. */

@@ -10,6 +10,8 @@ const MIN_REPLICAS = 2;
 
 const rule: Rule = {
   id: 'availability',
+  field: 'api.autoscaling.minReplicas',
+  allowed: 'at least 2 API replicas in production, a disruption budget that lets one pod go but never all, and replicas spread across nodes',
   description:
     'Production runs at least 2 API replicas, its PodDisruptionBudget allows at least one voluntary disruption without allowing all, and replicas spread across nodes.',
   check(ctx) {
