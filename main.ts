@@ -11,7 +11,7 @@ import * as path from 'path';
 import { App, Chart } from 'cdk8s';
 import { ConfigError, fieldPath, loadAllEnvironments, show, sourceOf, writtenStrings } from './environments/load';
 import type { Environment } from './environments/schema';
-import { storageClasses } from './environments/shared/cluster';
+import { storageClassProblems, storageClasses } from './environments/shared/cluster';
 import { gitopsRepository } from './environments/shared/gitops';
 import { admissionErrors } from './constructs/lib/admission';
 import { ClusterChart, GitopsChart } from './constructs/platform';
@@ -31,6 +31,8 @@ export interface BuiltApp {
 
 /** Build every chart for the given environments. Throws ConfigError on invalid combinations. */
 export function buildApp(envs: Environment[]): BuiltApp {
+  const classes = storageClassProblems(storageClasses);
+  if (classes.length) throw new ConfigError(classes);
   const app = new App({ outdir: 'dist' });
   const cluster = refusing(envs, () => new ClusterChart(app, { storageClasses, environments: envs }));
   const environments = envs.map((env) => refusing(envs, () => new MarketplaceChart(app, env), env));

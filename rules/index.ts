@@ -11,6 +11,7 @@ import referenceIntegrity from './reference-integrity';
 import scheduling from './scheduling';
 import recoveryObjectives from './recovery-objectives';
 import supplyChain from './supply-chain';
+import volumeLimits from './volume-limits';
 
 export const rules: Rule[] = [
   connectionBudget,
@@ -21,4 +22,5 @@ export const rules: Rule[] = [
   supplyChain,
   recoveryObjectives,
   firstSyncHealth,
+  volumeLimits,
 ];

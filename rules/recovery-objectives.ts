@@ -27,6 +27,7 @@ import { Manifest, chartManifests } from '../constructs/lib/output';
 import { RestoreRunbookChart } from '../constructs/postgres/restore';
 import { MEASURED_BACKUP_THROUGHPUT_MIBPS, backupEstimate, restoreEstimate, restoreThroughput, walArchiveBoundSeconds } from '../constructs/lib/recovery';
 import { toMiB } from '../constructs/lib/quantity';
+import { volumeProblem } from '../environments/shared/cluster';
 import type { Finding, Rule } from './engine';
 
 const MINUTE = 60_000;
@@ -146,7 +147,7 @@ const containers = (m: any) => [...(m.spec.template?.spec?.initContainers ?? [])
  * (`job`), and shorter than the shortest gap between runs. False when the schedule cannot be
  * evaluated (reported).
  */
-function checkRunDeadline(cron: any, findings: Finding[], job: { sizeGiB: number; throughputMiBps: number }): boolean {
+function checkRunDeadline(cron: any, findings: Finding[], job: { sizeGiB: number; throughputMiBps: number } | undefined): boolean {
   const schedule: string = cron.spec.schedule;
   const tz: string = cron.spec.timeZone ?? 'Etc/UTC';
   const deadline: number | undefined = cron.spec.jobTemplate.spec.activeDeadlineSeconds;
@@ -163,16 +164,16 @@ function checkRunDeadline(cron: any, findings: Finding[], job: { sizeGiB: number
     return false;
   }
   const gap = shortest * 60;
-  const need = backupEstimate(job.sizeGiB, job.throughputMiBps);
-  const why = `a full ${job.sizeGiB} GiB data volume at the measured ${job.throughputMiBps} MiB/s takes ${need.dataSeconds} s, ${need.deadlineSeconds} s with margin and start-up`;
-  if (need.deadlineSeconds >= gap) {
+  const need = job ? backupEstimate(job.sizeGiB, job.throughputMiBps) : { dataSeconds: 0, deadlineSeconds: 0 };
+  const why = job ? `a full ${job.sizeGiB} GiB data volume at the measured ${job.throughputMiBps} MiB/s takes ${need.dataSeconds} s, ${need.deadlineSeconds} s with margin and start-up` : '';
+  if (job && need.deadlineSeconds >= gap) {
     findings.push({
       resource: `CronJob/${cron.metadata.name}`,
       field: scheduleField,
       allowed: `a schedule whose runs are more than ${need.deadlineSeconds} s apart (${humanSeconds(need.deadlineSeconds)})`,
       message: `its runs can be ${gap} s apart, but ${why}: a run cannot finish before the next is due (concurrencyPolicy Forbid skips it)`,
     });
-  } else if (deadline === undefined || deadline < need.deadlineSeconds) {
+  } else if (deadline === undefined || (job && deadline < need.deadlineSeconds)) {
     findings.push({
       resource: `CronJob/${cron.metadata.name}`,
       field: deadlineField,
@@ -211,7 +212,12 @@ const rule: Rule = {
     }
     const claim = server?.spec.volumeClaimTemplates?.find((t: any) => t.metadata.name === 'data');
     const sizeGiB = Math.ceil(toMiB(claim?.spec.resources.requests.storage) / 1024);
-    const cronReadable = cron ? checkRunDeadline(cron, findings, { sizeGiB, throughputMiBps: MEASURED_BACKUP_THROUGHPUT_MIBPS.dump }) : false;
+    // A data volume its provider cannot create is reported by rule volume-limits; timing a
+    // backup of it would only repeat that on other fields.
+    const sc = (ctx.clusterManifests as any[]).find((m) => m.kind === 'StorageClass' && m.metadata.name === claim?.spec.storageClassName);
+    const timed = !sc || !volumeProblem({ name: sc.metadata.name, provisioner: sc.provisioner, parameters: sc.parameters }, sizeGiB);
+    const job = (throughputMiBps: number) => (timed ? { sizeGiB, throughputMiBps } : undefined);
+    const cronReadable = cron ? checkRunDeadline(cron, findings, job(MEASURED_BACKUP_THROUGHPUT_MIBPS.dump)) : false;
     if (archive) {
       // The bound from the objects that ship: the server's archive_timeout, the uploader's interval.
       const timeout = Number(setting(server?.spec.template.spec.containers.find((c: any) => c.name === 'postgres'), 'archive_timeout'));
@@ -231,7 +237,7 @@ const rule: Rule = {
       }
       const base = find(ctx.manifests, 'CronJob', BASE_BACKUP);
       if (!base) findings.push({ resource: `CronJob/${BASE_BACKUP}`, message: 'missing: a WAL archive without base backups cannot be restored' });
-      else checkRunDeadline(base, findings, { sizeGiB, throughputMiBps: MEASURED_BACKUP_THROUGHPUT_MIBPS.baseBackup });
+      else checkRunDeadline(base, findings, job(MEASURED_BACKUP_THROUGHPUT_MIBPS.baseBackup));
     } else if (cron && cronReadable) {
       const schedule: string = cron.spec.schedule;
       const tz: string = cron.spec.timeZone ?? 'Etc/UTC';
