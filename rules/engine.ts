@@ -80,7 +80,12 @@ export function findingLine(rule: Rule, ctx: Pick<RuleContext, 'env'>, f: Findin
   return `${b.file}: ${b.field}${b.shown}: allowed: ${b.allowed} (${b.why})`;
 }
 
-/** Run every rule on every environment; return the error lines (empty when all pass). */
+/** Every finding of every rule as its own line (tests read them one by one; `runRules` groups them per field). */
+export function findingLines(rules: readonly Rule[], contexts: readonly RuleContext[]): string[] {
+  return contexts.flatMap((ctx) => rules.flatMap((rule) => rule.check(ctx).map((f) => findingLine(rule, ctx, f))));
+}
+
+/** Run every rule on every environment; return the error lines (empty when all pass), one per environment field. */
 export function runRules(rules: readonly Rule[], contexts: readonly RuleContext[]): string[] {
   const lines: string[] = [];
   for (const ctx of contexts) {
