@@ -6,7 +6,7 @@
 import rule, { place, podsAtMaximum } from '../../rules/scheduling';
 import volumeLimits from '../../rules/volume-limits';
 import { findingLines } from '../../rules/engine';
-import { storageClassProblems, storageClasses, volumeProblem } from '../../environments/shared/cluster';
+import { storageClassProblems, storageClasses, volumeProblem, type StorageClassSpec } from '../../environments/shared/cluster';
 import { realEnvironments, ruleContext, ruleContexts } from '../support/synth';
 
 describe('scheduling', () => {
@@ -79,7 +79,7 @@ describe('volume-limits', () => {
     expect(volumeProblem(io, 31)).toMatch(/at least 32 GiB on io-heavy, whose 16000 IOPS/);
     expect(volumeProblem(io, 32)).toBeUndefined();
     expect(storageClassProblems(storageClasses)).toEqual([]);
-    const bad = [
+    const bad: StorageClassSpec[] = [
       { ...storageClasses[0], parameters: { type: 'gp3', iops: '20000', throughput: '125' } },
       { ...storageClasses[0], parameters: { type: 'gp3', iops: '3000', throughput: '1000' } },
       { ...storageClasses[1], parameters: { type: 'gp2', iops: '3000' } },
