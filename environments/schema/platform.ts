@@ -51,7 +51,9 @@ export const cluster = z
      */
     zones: positiveInt.max(16).default(1),
   })
-  .refine((c) => c.zones <= c.nodes, { message: 'at most cluster.nodes zones (every zone has a node)', path: ['zones'] })
+  .superRefine((c, ctx) => {
+    if (c.zones > c.nodes) ctx.addIssue({ code: 'custom', path: ['zones'], input: c.zones, message: `at most cluster.nodes (${c.nodes}) zones: every zone has a node` });
+  })
   .prefault({});
 export type ClusterConfig = z.infer<typeof cluster>;
 

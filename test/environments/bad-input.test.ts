@@ -277,6 +277,73 @@ describe('which files are environments', () => {
   });
 });
 
+const am = (email: object) => ({ 'prod.ts': { monitoring: { alertmanager: { email } } } });
+
+describe('a cluster that works: schedulable, within the provider, finishing in time', () => {
+  const cases: Case[] = [
+    ['production on a single node (the standby needs another node, the API spreads one per node)', { 'prod.ts': { cluster: { nodes: 1 } } }, 'prod.ts: cluster.nodes = 1', /allowed: at least 2 nodes of 4000m\/8192Mi \(scheduling: StatefulSet\/postgres.*anti-affinity/],
+    ['staging on a single node', { 'staging.ts': { cluster: { nodes: 1 } } }, 'staging.ts: cluster.nodes = 1', /at least 2 nodes .*anti-affinity/],
+    ['a development standby on the one node of dev', { 'dev.ts': { postgres: { standby: { enabled: true } } } }, 'dev.ts: cluster.nodes = 1', /at least 2 nodes of 4000m\/16384Mi .*anti-affinity/],
+    ['a pod whose requests exceed every node', { 'prod.ts': { redis: { resources: { requests: { cpuMillis: 200, memoryMiB: 8300 }, limits: { cpuMillis: 1000, memoryMiB: 8300 } } } } }, 'prod.ts: redis.resources.requests.memoryMiB = 8300', /requests within a node's allocatable \(4000m CPU, 8192Mi memory.*stay Pending/],
+    ['a CPU request larger than a node', { 'prod.ts': { redis: { resources: { requests: { cpuMillis: 4500, memoryMiB: 512 }, limits: { cpuMillis: 4500, memoryMiB: 1024 } } } } }, 'prod.ts: redis.resources.requests.cpuMillis = 4500', /requests within a node's allocatable/],
+    ['more zones than nodes', { 'prod.ts': { cluster: { zones: 4 } } }, 'prod.ts: cluster.zones = 4', /at most cluster.nodes \(3\) zones/],
+    ['100 TiB on gp3 (the EBS limit is 16 TiB)', { 'prod.ts': { postgres: { storage: { storageClass: 'fast-ssd', sizeGiB: 102400 } } } }, 'prod.ts: postgres.storage.sizeGiB = 102400', /allowed: 1 to 16384 GiB on fast-ssd \(gp3: the provider's size limit, https:\/\/docs\.aws\.amazon\.com\/ebs\/latest\/userguide\/general-purpose\.html\)/],
+    ['one GiB beyond gp3', { 'prod.ts': { minio: { storage: { storageClass: 'fast-ssd', sizeGiB: 16385 } } } }, 'prod.ts: minio.storage.sizeGiB = 16385', /1 to 16384 GiB on fast-ssd/],
+    ['20 TiB of Prometheus data on gp2', { 'staging.ts': { monitoring: { prometheus: { storage: { storageClass: 'standard', sizeGiB: 20480 } } } } }, 'staging.ts: monitoring.prometheus.storage.sizeGiB = 20480', /1 to 16384 GiB on standard \(gp2/],
+    ['a dump that cannot finish before the next run (every 30 min for 100 GiB)', { 'prod.ts': { backup: { schedule: '*/30 * * * *', activeDeadlineSeconds: 1700 } } }, 'prod.ts: backup.schedule = "*/30 * * * *"', /more than 4388 s apart .*measured 36 MiB\/s takes 2845 s/],
+    ['a dump deadline shorter than the dump of 100 GiB', { 'prod.ts': { backup: { activeDeadlineSeconds: 1800 } } }, 'prod.ts: backup.activeDeadlineSeconds = 1800', /from 4388 to 7199 s/],
+    ['a base backup deadline shorter than the base backup of 100 GiB', { 'prod.ts': { backup: { walArchive: { baseBackupDeadlineSeconds: 7200 } } } }, 'prod.ts: backup.walArchive.baseBackupDeadlineSeconds = 7200', /from 25721 to 86399 s .*6 MiB\/s/],
+    ['a database grown past its hourly dump', { 'staging.ts': { postgres: { storage: { storageClass: 'standard', sizeGiB: 150 } }, backup: { schedule: '15 * * * *', walArchive: { enabled: false }, rpoMinutes: 60 } } }, 'staging.ts: backup.schedule = "15 * * * *"', /more than 6521 s apart/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+describe('reserved names, lists and ports', () => {
+  const cases: Case[] = [
+    ['database template0', { 'prod.ts': { postgres: { database: 'template0' } } }, 'prod.ts: postgres.database = "template0"', /every PostgreSQL cluster already has/],
+    ['database template1', { 'staging.ts': { postgres: { database: 'template1' } } }, 'staging.ts: postgres.database = "template1"', /template0, template1, postgres/],
+    ['database postgres (the maintenance database)', { 'dev.ts': { postgres: { database: 'postgres' } } }, 'dev.ts: postgres.database = "postgres"', /name the application's own/],
+    ['an SMTP port beyond 65535', am({ smarthost: 'smtp.nextgen.example.com:70000' }), 'prod.ts: monitoring.alertmanager.email.smarthost = "smtp.nextgen.example.com:70000"', /port 70000, outside 1-65535/],
+    ['an SMTP port 0', am({ smarthost: 'smtp.nextgen.example.com:0' }), 'prod.ts: monitoring.alertmanager.email.smarthost', /port 0, outside 1-65535/],
+    ['an SMTP server without a port', am({ smarthost: 'smtp.nextgen.example.com' }), 'prod.ts: monitoring.alertmanager.email.smarthost', /has no ":port"/],
+    ['an e-mail recipient that is not an address', am({ to: 'oncall' }), 'prod.ts: monitoring.alertmanager.email.to = "oncall"', /one or more e-mail addresses separated by ",", such as .*; this value "oncall" has no "@"/],
+    ['an e-mail list with an empty entry', am({ to: 'oncall@nextgen.example.com,' }), 'prod.ts: monitoring.alertmanager.email.to', /empty entry/],
+    ['a sender list (Alertmanager takes one sender)', am({ from: 'a@nextgen.example.com, b@nextgen.example.com' }), 'prod.ts: monitoring.alertmanager.email.from', /an e-mail address such as/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    const r = expectRefused(edits, field, says);
+    expect(r.errors[0]).not.toMatch(/NetworkPolicy|Invalid/);
+  });
+});
+
+describe('messages in our words, pointing at the file', () => {
+  const cases: Case[] = [
+    ['a list written as text', { 'prod.ts': { gitops: { syncWindows: 'weekdays' } } }, 'prod.ts: gitops.syncWindows = "weekdays": allowed: a list [...]'],
+    ['a number in quotes', { 'prod.ts': { api: { autoscaling: { maxReplicas: '6' } } } }, 'prod.ts: api.autoscaling.maxReplicas = "6": allowed: a number, written without quotes: 6'],
+    ['an ACME e-mail that is not an address', { 'prod.ts': { tls: { acmeEmail: 'ops-team' } } }, 'prod.ts: tls.acmeEmail = "ops-team": allowed: an e-mail address such as ops@example.com'],
+    ['an empty list of severities', am({ severities: [] }), 'prod.ts: monitoring.alertmanager.email.severities = []: allowed: a list [...] with at least one entry'],
+    ['a section written as a list', { 'prod.ts': { backup: [] } }, 'prod.ts: backup = []: allowed: an object { ... }'],
+    ['an environment file named schema (the folder of the schema)', { 'schema.ts': { namespace: 'nextgen-schema', hosts: hostsOf('sc') } }, 'schema.ts: file name = "schema.ts"', /folders of environments\/.*rename the file/],
+    ['an environment file named shared', { 'shared.ts': { namespace: 'nextgen-shared', hosts: hostsOf('sh') } }, 'shared.ts: file name = "shared.ts"'],
+    ['an upper-case file name', { 'Preview.ts': { name: 'preview', namespace: 'nextgen-preview', hosts: hostsOf('pv') } }, 'Preview.ts: file name = "Preview.ts"', /rename it to environments\/preview\.ts/],
+    ['a preview environment without hosts', { 'pr-42.ts': { name: 'pr-42', tier: 'development', namespace: 'nextgen-pr-42', hosts: undefined } }, 'pr-42.ts: hosts = (missing)', /an object \{ api, app, admin, vendor, minio, minioConsole, grafana \} \(this field is required/],
+    ['an index.ts re-exporting the environments', { 'index.ts': "export { default as prod } from './prod';\n" }, 'index.ts: file name = "index.ts"', /has no index \(the loader reads every environments\/<name>\.ts\)/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    const r = expectRefused(edits, field, says);
+    expect(r.errors[0]).not.toMatch(/\ba array\b|\ba object\b|Invalid (email|input|url)|expected (string|number|array)/i);
+  });
+});
+
+describe('rule findings name the file and the field', () => {
+  test('a finding of a cross-resource rule is one line in the form of a schema error', () => {
+    const r = expectRefused({ 'prod.ts': { postgres: { maxConnections: 50 } } }, 'prod.ts: postgres.maxConnections = 50: allowed: ', /\(connection-budget: StatefulSet\/postgres: /);
+    expect(r.errors[0]).not.toMatch(/environment prod:/);
+  });
+});
+
 describe('values we derive are held to the API server\'s rules', () => {
   test('a name that fits a label but not inside `nextgen-<name>` is refused with the exact limit, and that limit is accepted', () => {
     const name = long(60, 'p');
@@ -300,6 +367,8 @@ describe('valid edge cases are accepted', () => {
       'dev.ts': { namespace: long(63, 'n'), backup: { s3: { prefix: 'marketplace/dev' } } },
       'prod.ts': { backup: { s3: { prefix: 'marketplace/prod' } }, monitoring: { operator: { selectorLabels: { 'example.com/team': 'a.b_c-1' } } } },
     }],
+    ['a comma-separated list of e-mail recipients, one with a display name', am({ to: 'oncall@nextgen.example.com, Platform Team <platform@nextgen.example.com>' })],
+    ['a cluster of 6 nodes in 3 zones', { 'prod.ts': { cluster: { nodes: 6, zones: 3 } } }],
     ['a development environment without Alertmanager, TLS or paging, seeding its data', { 'dev.ts': { tls: { enabled: false }, migrations: { seed: true }, monitoring: { alertmanager: { enabled: false } } } }],
   ];
   let validator: Validator | undefined;
