@@ -299,7 +299,8 @@ const rule: Rule = {
       } else if (!standby && deadline > rto * 60) {
         findings.push({
           resource: `Job/${name}`,
-          field: 'restore.activeDeadlineSeconds',
+          // A derived deadline (the worst case) is the RTO's problem, reported on restore.rtoMinutes.
+          field: ctx.env.restore.activeDeadlineSeconds !== undefined ? 'restore.activeDeadlineSeconds' : 'restore.rtoMinutes',
           allowed: `at most restore.rtoMinutes x 60 (${rto * 60} s)`,
           message: `activeDeadlineSeconds ${deadline} does not fit restore.rtoMinutes = ${rto} (${rto * 60} s)`,
         });
