@@ -462,15 +462,20 @@ describe('the real CLI', () => {
 
   // Write failures need a small or read-only file system: a private mount namespace (root).
   const unshare = cp.spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
-  function inMount(size: string, setup: string) {
+  function inMount(size: string, setup: string, viaCdk8sCli = false) {
     const m = fs.mkdtempSync(path.join(scratch, 'mnt-'));
+    // The cdk8s CLI's own (private) output folder lives outside the mount, as .build/ does.
+    const cliOut = path.join(fs.mkdtempSync(path.join(scratch, 'cli-out-')), 'out');
+    const run = viaCdk8sCli
+      ? `NEXTGEN_DIST=${m}/dist SYNTH_QUIET=1 CDK8S_CHECK_UPGRADE=false npx cdk8s synth --no-check-upgrade -o ${cliOut} >/dev/null; echo "exit=$?"`
+      : `CDK8S_OUTDIR=${m}/dist SYNTH_QUIET=1 ${process.execPath} scripts/synth.mjs; echo "exit=$?"`;
     const script = [
       `mount -t tmpfs -o size=${size} tmpfs ${m}`,
       `cp -a ${out} ${m}/dist`,
       `sha() { (cd ${m} && find . -type f | sort | xargs sha256sum | sha256sum); }`,
       'before=$(sha)',
       setup.replace(/\$M/g, m),
-      `CDK8S_OUTDIR=${m}/dist SYNTH_QUIET=1 ${process.execPath} scripts/synth.mjs; echo "exit=$?"`,
+      run,
       'after=$(sha)',
       '[ "$before" = "$after" ] && echo unchanged',
       `ls -A ${m}`,
@@ -494,6 +499,15 @@ describe('the real CLI', () => {
 
   (unshare ? test.each(writeCases) : test.skip.each(writeCases))('%s leaves dist/ as it was and nothing beside it (skips without unshare/mount)', (_what, size, setup, says) => {
     const r = inMount(size, setup);
+    const lines = r.stdout.trim().split('\n');
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+    expect(errors).toEqual([expect.stringMatching(says)]);
+    expect(r.stderr).toMatch(/synthesis failed: nothing was written; .*dist\/ was not changed/);
+    expect(lines).toEqual(['exit=1', 'unchanged', 'dist']);
+  });
+
+  (unshare ? test.each(writeCases) : test.skip.each(writeCases))('through `cdk8s synth`, %s leaves dist/ as it was and nothing beside it (skips without unshare/mount)', (_what, size, setup, says) => {
+    const r = inMount(size, setup, true);
     const lines = r.stdout.trim().split('\n');
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
     expect(errors).toEqual([expect.stringMatching(says)]);
