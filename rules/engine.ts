@@ -3,7 +3,9 @@
  * anything is written. A rule is one file in `rules/` that default-exports a `Rule`;
  * `rules/index.ts` registers it. Each finding becomes one error line in the form of every
  * configuration error, on the environment file and the field the operator changes:
- *   environments/prod.ts: postgres.maxConnections = 100: allowed: ... (connection-budget: StatefulSet/postgres: 7 x 20 + 8 > 97)
+ *   environments/prod.ts: postgres.maxConnections = 50: allowed: more than every client's pool can ask
+ *   for at maximum scale, plus the reserved connections (connection-budget: StatefulSet/postgres:
+ *   PostgreSQL can be asked for 151 connections (...) but max_connections is 50; ...)
  */
 import { fieldPath, show, sourceOf, writtenStrings } from '../environments/load';
 import type { Environment } from '../environments/schema';
