@@ -337,6 +337,38 @@ describe('messages in our words, pointing at the file', () => {
   });
 });
 
+describe('no validator wording anywhere', () => {
+  test('every field of prod given a value of the wrong type is one line in our words, on that field', () => {
+    const { loadEnvironment, ConfigError } = require('../../environments/load') as typeof import('../../environments/load');
+    const wrong = (v: unknown): unknown => (typeof v === 'string' ? 7 : typeof v === 'number' ? 'seven' : typeof v === 'boolean' ? 'yes' : Array.isArray(v) ? 'a list' : 7);
+    const leaves: PropertyKey[][] = [];
+    const walk = (v: unknown, at: PropertyKey[]) => {
+      leaves.push(at);
+      if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...at, Array.isArray(v) ? Number(k) : k]);
+    };
+    walk(prod, []);
+    const lines: string[] = [];
+    for (const at of leaves.slice(1)) {
+      const input = JSON.parse(JSON.stringify(prod));
+      let o = input;
+      for (const k of at.slice(0, -1)) o = o[k as string];
+      const key = at[at.length - 1] as string;
+      o[key] = wrong(o[key]);
+      try {
+        loadEnvironment('environments/prod.ts', input);
+        lines.push(`accepted: ${at.join('.')}`);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        lines.push(...e.lines);
+      }
+    }
+    expect(leaves.length).toBeGreaterThan(60);
+    expect(lines.filter((l) => l.startsWith('accepted'))).toEqual([]);
+    expect(lines.filter((l) => /Invalid|expected [a-z]|received|\ba (array|object|int)\b|of type/i.test(l))).toEqual([]);
+    for (const l of lines) expect(l).toMatch(/^environments\/prod\.ts: \S+ = .*: allowed: /);
+  });
+});
+
 describe('rule findings name the file and the field', () => {
   test('a finding of a cross-resource rule is one line in the form of a schema error', () => {
     const r = expectRefused({ 'prod.ts': { postgres: { maxConnections: 50 } } }, 'prod.ts: postgres.maxConnections = 50: allowed: ', /\(connection-budget: StatefulSet\/postgres: /);
