@@ -18,6 +18,8 @@ export function pinning(image: string): 'digest' | 'version' | 'mutable' {
 
 const rule: Rule = {
   id: 'supply-chain',
+  field: 'image',
+  allowed: 'a pinned image (a digest or a version tag) outside development',
   description:
     'Outside development, images are pinned by digest or an immutable version tag; pull policy is IfNotPresent for pinned images and Always for mutable tags.',
   check(ctx) {

@@ -50,7 +50,8 @@ function measure(label, cmd, argv, n, extraEnv = {}) {
   const cpu = [];
   for (let i = 0; i < n; i++) {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
-    xs.push(time(label, cmd, argv(out), { CDK8S_OUTDIR: out, ...extraEnv }));
+    // NEXTGEN_DIST: under the cdk8s CLI the app writes there (else the repository's dist/).
+    xs.push(time(label, cmd, argv(out), { CDK8S_OUTDIR: out, NEXTGEN_DIST: out, ...extraEnv }));
     cpu.push(lastCpuMs);
     fs.rmSync(out, { recursive: true, force: true });
   }

@@ -22,6 +22,18 @@ export const MEASURED_THROUGHPUT_MIBPS = {
 } as const;
 
 /**
+ * Backups, measured by the same `npm run bench` run on the same database (README "Backups, RPO
+ * and RTO"), rounded down: the scheduled Jobs must finish a full data volume at these rates
+ * before their deadline (rule `recovery-objectives`).
+ */
+export const MEASURED_BACKUP_THROUGHPUT_MIBPS = {
+  /** `pg_dump -Fc`, verification and upload with SSE: the `postgres-backup` CronJob. */
+  dump: 36,
+  /** `pg_basebackup -Ft -z -X stream`, verification and upload: the `postgres-base-backup` CronJob. */
+  baseBackup: 6,
+} as const;
+
+/**
  * The default restore throughput: the slowest restore path, so the worst case holds
  * whichever runbook the operator starts.
  */
@@ -48,6 +60,11 @@ export function restoreEstimate(sizeGiB: number, throughputMiBps: number): Resto
   if (!(throughputMiBps > 0)) throw new Error(`restore.throughputMiBps must be positive (got ${throughputMiBps})`);
   const dataSeconds = Math.ceil((sizeGiB * 1024) / throughputMiBps);
   return { dataSeconds, deadlineSeconds: Math.ceil(dataSeconds * RESTORE_MARGIN) + RESTORE_STARTUP_SECONDS, sizeGiB, throughputMiBps };
+}
+
+/** A backup Job of a full `sizeGiB` volume at `throughputMiBps`: the same margin and start-up as a restore. */
+export function backupEstimate(sizeGiB: number, throughputMiBps: number): RestoreEstimate {
+  return restoreEstimate(sizeGiB, throughputMiBps);
 }
 
 /** The largest database (GiB) whose worst-case restore fits `rtoMinutes`. */

@@ -128,3 +128,43 @@ export const volume = z.strictObject({
   storageClass: dnsSubdomain,
   sizeGiB: positiveInt,
 });
+
+/** `local@domain.tld`: what an SMTP server and Let's Encrypt accept as a plain address. */
+const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** What is wrong with one address (`ops@example.com` or `Ops Team <ops@example.com>`), if anything. */
+function addressProblem(a: string, named: boolean): string | undefined {
+  const m = named ? /^[^<>@,]*<([^<>]+)>$/.exec(a) : null;
+  const bare = m ? m[1] : a;
+  if (bare === '') return 'is empty';
+  if (!bare.includes('@')) return `${JSON.stringify(a)} has no "@"`;
+  if (!ADDRESS.test(bare)) return `${JSON.stringify(a)} is not an address of the form name@example.com`;
+  return undefined;
+}
+
+/** One e-mail address. */
+export const emailAddress = kubeString((v) => addressProblem(v, false), 'an e-mail address such as alertmanager@example.com');
+
+/**
+ * One or more e-mail addresses, comma-separated, optionally with display names: what
+ * Alertmanager's `email_configs[].to` accepts (it parses the field as an RFC 5322 address list).
+ * @see https://prometheus.io/docs/alerting/latest/configuration/#email_config
+ */
+export const emailList = kubeString((v) => {
+  const parts = v.split(',').map((p) => p.trim());
+  for (const p of parts) {
+    const problem = p === '' ? 'has an empty entry (a "," too many)' : addressProblem(p, true);
+    if (problem) return problem;
+  }
+  return undefined;
+}, 'one or more e-mail addresses separated by ",", such as oncall@example.com, team@example.com');
+
+/** `host:port` of a server outside the cluster, port 1 to 65535. */
+export const hostPort = kubeString((v) => {
+  const m = /^(.*):([0-9]+)$/.exec(v);
+  if (!m) return 'has no ":port"';
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(m[1])) return `has host ${JSON.stringify(m[1])}, not a lower-case host name or address`;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return `has port ${port}, outside 1-65535`;
+  return undefined;
+}, 'host:port with a port from 1 to 65535, e.g. smtp.example.com:587');

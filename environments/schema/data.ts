@@ -1,6 +1,15 @@
 /** PostgreSQL, Redis and MinIO sections of an environment. */
 import { z } from 'zod';
-import { dnsLabel, image, positiveInt, resources, res, volume } from './common';
+import { dnsLabel, image, kubeString, positiveInt, resources, res, volume } from './common';
+
+/**
+ * Databases initdb creates in every cluster: `template0`/`template1` are the templates every
+ * CREATE DATABASE copies (template0 does not even accept connections), `postgres` is the
+ * maintenance database tools connect to first. The application's data, its dump, restore and
+ * owner role never belong in them.
+ * @see https://www.postgresql.org/docs/16/manage-ag-templatedbs.html
+ */
+export const RESERVED_DATABASES: readonly string[] = ['template0', 'template1', 'postgres'];
 
 export const postgres = z
   .strictObject({
@@ -21,10 +30,11 @@ export const postgres = z
      * `nextgen_marketplace_prod` (set in `environments/prod.ts`) and uses `nextgen_marketplace`
      * elsewhere. @default nextgen_marketplace
      */
-    database: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'a PostgreSQL database name (lower-case letters, digits and "_", at most 63, not starting with a digit)' })
-      .default('nextgen_marketplace'),
+    database: kubeString((v) => {
+      if (RESERVED_DATABASES.includes(v)) return `is a database every PostgreSQL cluster already has (${RESERVED_DATABASES.join(', ')}); name the application's own, e.g. nextgen_marketplace`;
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v)) return v.length > 63 ? `is ${v.length} characters long, more than 63` : 'has a character other than a-z, 0-9 and "_", or starts with a digit';
+      return undefined;
+    }, 'a PostgreSQL database name of our own (lower-case letters, digits and "_", at most 63, not starting with a digit)').default('nextgen_marketplace'),
     // Role names are not configured here: they are the `username` keys of the Secrets
     // `postgres-owner` and `postgres-app` in the secret backend, next to their passwords.
     /** `max_connections`. @default 100 */

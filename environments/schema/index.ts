@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { api } from './api';
 import { backup, migrations, restore } from './backup';
-import { dnsLabel, dnsSubdomain, hostname, image } from './common';
+import { dnsLabel, dnsSubdomain, emailAddress, hostname, image } from './common';
 import { minio, postgres, redis } from './data';
 import { monitoring } from './monitoring';
 import { network } from './network';
@@ -37,7 +37,7 @@ export const environmentSchema = z
      * notices), and the recipient of Alertmanager's e-mails (`monitoring.alertmanager.email`).
      * Required: there is no sensible default, and the guide's placeholder is refused.
      */
-    opsEmail: z.email().refine((a) => !/@your-domain\.com$/i.test(a), { message: "your operators' address, not the guide's placeholder @your-domain.com" }),
+    opsEmail: emailAddress.refine((a) => !/@your-domain\.com$/i.test(a), { message: "your operators' address, not the guide's placeholder @your-domain.com" }),
     hosts: z.strictObject({
       api: hostname,
       app: hostname,

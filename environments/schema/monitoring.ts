@@ -1,6 +1,6 @@
 /** Monitoring section: Prometheus, Alertmanager, Grafana and alert thresholds. */
 import { z } from 'zod';
-import { dnsLabel, image, labelKey, labelValue, percent, positiveInt, resources, res, volume } from './common';
+import { dnsLabel, emailAddress, emailList, hostPort, image, labelKey, labelValue, percent, positiveInt, resources, res, volume } from './common';
 
 export const thresholds = z
   .strictObject({
@@ -97,11 +97,11 @@ export const monitoring = z
         email: z
           .strictObject({
             /** Recipient address(es), comma-separated as Alertmanager accepts them. @default - the environment's `opsEmail` */
-            to: z.email().optional(),
+            to: emailList.optional(),
             /** Sender address. */
-            from: z.email(),
+            from: emailAddress,
             /** SMTP server `host:port` (587 with STARTTLS is the usual submission port). */
-            smarthost: z.string().regex(/^[a-z0-9.-]+:[0-9]{1,5}$/, { message: 'host:port, e.g. smtp.example.com:587' }),
+            smarthost: hostPort,
             /** SMTP login. @default - the `from` address */
             authUsername: z.string().min(1).optional(),
             /** Only alerts of these severities are e-mailed. @default ['critical', 'warning'] */

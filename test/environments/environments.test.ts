@@ -35,7 +35,7 @@ describe('environment model', () => {
   // One bad value per validated field: [description, overrides, field path, words of the allowed part].
   const cases: Array<[string, Parameters<typeof testEnvironmentInput>[0], string, RegExp]> = [
     ['negative replicas', { api: { replicas: -1 } }, 'api.replicas = -1', />= 1/],
-    ['fractional replicas', { api: { replicas: 1.5 } }, 'api.replicas = 1.5', /integer|int/],
+    ['fractional replicas', { api: { replicas: 1.5 } }, 'api.replicas = 1.5', /a whole number$/],
     ['max below min', { api: { autoscaling: { minReplicas: 5, maxReplicas: 2 } } }, 'api.autoscaling.maxReplicas', /maxReplicas must be >= minReplicas/],
     ['cpu target over 100', { api: { autoscaling: { targetCpuPercent: 150 } } }, 'api.autoscaling.targetCpuPercent = 150', /<= 100/],
     ['limits below requests', { api: { resources: { requests: { cpuMillis: 500, memoryMiB: 512 }, limits: { cpuMillis: 100, memoryMiB: 512 } } } }, 'api.resources.limits.cpuMillis', />= requests/],
@@ -53,7 +53,7 @@ describe('environment model', () => {
     ['bad storage class', { postgres: { storage: { storageClass: 'Fast_SSD', sizeGiB: 10 } } }, 'postgres.storage.storageClass = "Fast_SSD"', /DNS-1123 subdomain/],
     ['zero volume size', { postgres: { storage: { storageClass: 'fast-ssd', sizeGiB: 0 } } }, 'postgres.storage.sizeGiB = 0', />= 1/],
     ['bad issuer name', { tls: { clusterIssuer: 'Lets Encrypt' } }, 'tls.clusterIssuer = "Lets Encrypt"', /DNS-1123 subdomain/],
-    ['bad tls switch', { tls: { enabled: 'yes' as never } }, 'tls.enabled = "yes"', /boolean/],
+    ['bad tls switch', { tls: { enabled: 'yes' as never } }, 'tls.enabled = "yes"', /allowed: true or false$/],
     ['bad pull secret', { imagePullSecret: 'Reg Cred' }, 'imagePullSecret = "Reg Cred"', /DNS-1123 subdomain/],
     ['unknown tier', { tier: 'qa' as never }, 'tier = "qa"', /one of "development", "staging", "production"/],
     ['bad cron', { backup: { schedule: 'every hour' } }, 'backup.schedule = "every hour"', /five-field cron/],

@@ -13,7 +13,7 @@ describe('PostgreSQL backup CronJob', () => {
   const env = (c: any, name: string) => c.env.find((e: any) => e.name === name);
 
   test('schedule and time zone come from the environment', () => {
-    expect(cron.spec.schedule).toBe('5 * * * *');
+    expect(cron.spec.schedule).toBe('5 */2 * * *');
     expect(cron.spec.timeZone).toBe('Etc/UTC');
     const other = find(synth({ backup: { schedule: '15 */6 * * *', rpoMinutes: 360, timeZone: 'Europe/Berlin' } }), 'CronJob', 'postgres-backup');
     expect(other.spec.schedule).toBe('15 */6 * * *');
@@ -23,7 +23,7 @@ describe('PostgreSQL backup CronJob', () => {
   test('runs never overlap, may start late only within the deadline, retry and expire', () => {
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
     expect(cron.spec.startingDeadlineSeconds).toBe(300);
-    expect(job.activeDeadlineSeconds).toBe(1800);
+    expect(job.activeDeadlineSeconds).toBe(5400);
     expect(job.backoffLimit).toBe(2);
     expect(cron.spec.successfulJobsHistoryLimit).toBeGreaterThan(0);
     expect(cron.spec.failedJobsHistoryLimit).toBeGreaterThan(0);
