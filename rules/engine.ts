@@ -4,6 +4,7 @@
  * `rules/index.ts` registers it. Each finding becomes one error line:
  *   environment prod: Deployment/nextgen-api: connection-budget: 6 x 20 + 8 > 197 max_connections
  */
+import type { Chart } from 'cdk8s';
 import type { Environment } from '../environments/schema';
 import type { Manifest } from '../constructs/lib/output';
 import type { MarketplaceChart } from '../constructs/marketplace';
@@ -17,6 +18,12 @@ export interface RuleContext {
   readonly cluster: ClusterChart;
   /** The cluster folder's synthesized objects. */
   readonly clusterManifests: readonly Manifest[];
+  /**
+   * Another chart's synthesized objects (the environment's runbooks): main.ts passes the ones
+   * it has already rendered, since rendering is the expensive part of synthesis.
+   * @default - the chart rendered again (chartManifests)
+   */
+  readonly manifestsOf?: (chart: Chart) => readonly Manifest[];
 }
 
 export interface Finding {

@@ -191,7 +191,8 @@ export function parseYaml(text: string): any {
 export function ruleContexts(envs: Environment[]): import('../../rules/engine').RuleContext[] {
   const { built, byFolder } = synthEnvironments(envs);
   const clusterManifests = byFolder.get(built.cluster.folder)!;
-  return built.environments.map((chart) => ({ env: chart.env, chart, manifests: byFolder.get(chart.folder)!, cluster: built.cluster, clusterManifests }));
+  const manifestsOf = (c: import('cdk8s').Chart) => byFolder.get((c as import('cdk8s').Chart & { folder: string }).folder)!;
+  return built.environments.map((chart) => ({ env: chart.env, chart, manifests: byFolder.get(chart.folder)!, cluster: built.cluster, clusterManifests, manifestsOf }));
 }
 
 /** Rule context for one test environment built from prod's data plus `overrides`. */
