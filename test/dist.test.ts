@@ -6,7 +6,7 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { renderCharts } from '../constructs/lib/output';
+import { renderCharts, writeTree } from '../constructs/lib/output';
 import { buildApp, synthesize } from '../main';
 import { ROOT, parseYaml, readTree, realEnvironments, realTree, synthesisInputsHash } from './support/synth';
 
@@ -126,8 +126,9 @@ describe('dist/', () => {
 
   const kubectl = cp.spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
   (kubectl.status === 0 ? test : test.skip)('kubectl kustomize renders every applied folder (skips without kubectl)', () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'kust-'));
-    expect(runSynth({ CDK8S_OUTDIR: out, SYNTH_QUIET: '1' }).status).toBe(0);
+    // What the synth writes (the tree checked against fresh synths above), written by its writer.
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kust-')), 'dist');
+    expect(writeTree(out, realTree())).toEqual([]);
     const tree = readTree(out);
     for (const f of new Set([...tree.keys()].filter((k) => k.endsWith('/kustomization.yaml')).map((k) => path.dirname(k)))) {
       const r = cp.spawnSync('kubectl', ['kustomize', path.join(out, f)], { encoding: 'utf8' });
