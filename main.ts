@@ -108,6 +108,7 @@ export function synthesize(built: BuiltApp): Map<string, string> {
       manifests: manifestsOf(chart),
       cluster: built.cluster,
       clusterManifests,
+      manifestsOf,
     })),
   );
   if (findings.length) throw new ConfigError(findings);

@@ -7,6 +7,7 @@
  *   for at maximum scale, plus the reserved connections (connection-budget: StatefulSet/postgres:
  *   PostgreSQL can be asked for 151 connections (...) but max_connections is 50; ...)
  */
+import type { Chart } from 'cdk8s';
 import { fieldPath, show, sourceOf, writtenStrings } from '../environments/load';
 import type { Environment } from '../environments/schema';
 import type { Manifest } from '../constructs/lib/output';
@@ -21,6 +22,12 @@ export interface RuleContext {
   readonly cluster: ClusterChart;
   /** The cluster folder's synthesized objects. */
   readonly clusterManifests: readonly Manifest[];
+  /**
+   * Another chart's synthesized objects (the environment's runbooks): main.ts passes the ones
+   * it has already rendered, since rendering is the expensive part of synthesis.
+   * @default - the chart rendered again (chartManifests)
+   */
+  readonly manifestsOf?: (chart: Chart) => readonly Manifest[];
 }
 
 export interface Finding {

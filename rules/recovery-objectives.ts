@@ -280,7 +280,7 @@ const rule: Rule = {
       });
     }
 
-    const runbooks = ctx.chart.runbooks && chartManifests(ctx.chart.runbooks);
+    const runbooks = ctx.chart.runbooks && (ctx.manifestsOf ?? chartManifests)(ctx.chart.runbooks);
     const jobs = [RestoreRunbookChart.JOB, ...(archive ? [PITR] : [])];
     for (const name of jobs) {
       const job = runbooks && find(runbooks, 'Job', name);

@@ -1,5 +1,5 @@
 import { ENDPOINTS_PROPAGATION_SECONDS } from '../../constructs/api/api';
-import { find, podSpec, realEnvironments, synth, synthEnvironments, testEnvironment } from '../support/synth';
+import { find, podSpec, realManifests, synth, testEnvironment } from '../support/synth';
 
 describe('API workload', () => {
   const prod = synth();
@@ -149,7 +149,7 @@ describe('liveness is not readiness, in every container of every environment', (
   // Readiness may check dependencies (database, cache); liveness restarts the container, so it
   // must not fail for a reason a restart cannot fix. A liveness probe identical to the
   // readiness probe turns every dependency outage into a restart of every pod.
-  const { byFolder } = synthEnvironments(realEnvironments());
+  const byFolder = realManifests();
   const handler = (p: any) => JSON.stringify({ exec: p.exec, httpGet: p.httpGet, tcpSocket: p.tcpSocket, grpc: p.grpc });
   test.each([...byFolder.keys()])('%s', (folder) => {
     const same: string[] = [];

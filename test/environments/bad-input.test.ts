@@ -550,23 +550,23 @@ describe('the real CLI', () => {
 
 describe('a bug, not a user mistake', () => {
   test('is one line naming where in our sources it happened, exit 2; --verbose adds the stack trace', () => {
-    const run = (verbose: boolean) => {
-      let result: Run | undefined;
-      jest.isolateModules(() => {
-        jest.doMock('../../rules', () => ({
-          rules: [{ id: 'broken-rule', description: 'a rule with a bug in it', check: () => [].concat((undefined as any).findings) }],
-        }));
-        const isolated: typeof import('../../main') = require('../../main');
-        const lines: string[] = [];
-        const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-        try {
-          const code = isolated.main({ root: ROOT, outdir: out, environmentsDir: environmentsWith({}), verbose });
-          result = { code, errors: lines.filter((l) => l.startsWith('error: ')), stderr: lines.join('\n') };
-        } finally {
-          err.mockRestore();
-        }
-      });
-      return result!;
+    // One isolated module registry (loading the app again is the slow part) for both runs.
+    let isolated: typeof import('../../main') | undefined;
+    jest.isolateModules(() => {
+      jest.doMock('../../rules', () => ({
+        rules: [{ id: 'broken-rule', description: 'a rule with a bug in it', check: () => [].concat((undefined as any).findings) }],
+      }));
+      isolated = require('../../main');
+    });
+    const run = (verbose: boolean): Run => {
+      const lines: string[] = [];
+      const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+      try {
+        const code = isolated!.main({ root: ROOT, outdir: out, environmentsDir: environmentsWith({}), verbose });
+        return { code, errors: lines.filter((l) => l.startsWith('error: ')), stderr: lines.join('\n') };
+      } finally {
+        err.mockRestore();
+      }
     };
     const before = hashTree(out);
     const quiet = run(false);

@@ -1,4 +1,4 @@
-import { find, findAll, podSpec, realEnvironments, synth, synthEnvironments, findJob } from '../support/synth';
+import { find, findAll, podSpec, realEnvironments, realManifests, synth, findJob } from '../support/synth';
 
 const WAVE = 'argocd.argoproj.io/sync-wave';
 const wave = (m: any) => Number(m.metadata.annotations?.[WAVE] ?? 0);
@@ -79,7 +79,7 @@ describe('migrations', () => {
 });
 
 describe('setup Jobs outlast the start of the store they need (fresh install: the Job may start first)', () => {
-  const { byFolder } = synthEnvironments(realEnvironments());
+  const byFolder = realManifests();
   const budget = (p: any) => (p.initialDelaySeconds ?? 0) + (p.failureThreshold ?? 3) * (p.periodSeconds ?? 10);
   const startupOf = (ms: any[], name: string) => budget(podSpec(find(ms, 'StatefulSet', name)).containers.find((c: any) => c.name === name).startupProbe);
   const envOf = (c: any, n: string) => c.env?.find((e: any) => e.name === n);

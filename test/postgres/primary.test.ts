@@ -1,7 +1,7 @@
 import { appRoleSql } from '../../constructs/postgres/config';
 import { Postgres } from '../../constructs/postgres/primary';
 import { K8S_VERSIONS, kubernetesValidator } from '../support/schema';
-import { find, podSpec, realEnvironments, synth, synthEnvironments, testEnvironment, findJob } from '../support/synth';
+import { find, podSpec, realEnvironments, realManifests, synth, synthEnvironments, testEnvironment, findJob } from '../support/synth';
 
 const env = testEnvironment();
 const { built, byFolder } = synthEnvironments([env]);
@@ -165,7 +165,7 @@ describe('PostgreSQL', () => {
 });
 
 describe('database name (DB_NAME) per environment', () => {
-  const real = synthEnvironments(realEnvironments());
+  const real = { byFolder: realManifests() };
   const dbNamesIn = (folder: string): string[] => {
     const names = new Set<string>();
     for (const m of real.byFolder.get(folder)!) {

@@ -19,13 +19,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { renderCharts } from '../../constructs/lib/output';
 import type { Environment } from '../../environments/schema';
-import { buildApp } from '../../main';
-import { ROOT, parseYaml, realEnvironments } from '../support/synth';
+import { ROOT, parseYaml, realEnvironments, realTree } from '../support/synth';
 
 const envs = realEnvironments();
-const tree = renderCharts(buildApp(envs).charts);
+const tree = realTree();
 const INSTANCE = 'app.kubernetes.io/instance';
 const clone = <T>(x: T): T => (x === undefined ? x : JSON.parse(JSON.stringify(x)));
 

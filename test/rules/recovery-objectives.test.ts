@@ -85,4 +85,13 @@ describe('recovery-objectives: data size, standby and WAL archive', () => {
       'recovery-objectives: backup.schedule: "5 */2 * * *" (Etc/UTC) leaves 120 min between backups (2028-01-01T00:05Z to 2028-01-01T02:05Z), more than backup.rpoMinutes = 5',
     ]);
   });
+
+  test('reads the runbooks from the manifests synthesis already rendered (ctx.manifestsOf), else renders them', () => {
+    const ctx = ruleContext();
+    expect(reasons([rule], [ctx])).toEqual([]);
+    expect(reasons([rule], [{ ...ctx, manifestsOf: undefined }])).toEqual([]);
+    // What the rule is handed is what it checks: runbooks without the restore Job fire.
+    const without = { ...ctx, manifestsOf: (c: any) => ctx.manifestsOf!(c).filter((m) => !(m.kind === 'Job' && m.metadata.name === 'postgres-restore')) };
+    expect(reasons([rule], [without])).toEqual(['recovery-objectives: Job/postgres-restore: missing: no restore runbook Job for an RTO of 15 min']);
+  });
 });
