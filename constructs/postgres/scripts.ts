@@ -18,6 +18,8 @@ export const BASE_BACKUP_SCRIPT = path.join(__dirname, 'base-backup.sh');
 export const PITR_SCRIPT = path.join(__dirname, 'pitr.sh');
 /** The post-restore check: writable primary, migrations complete, rows present. */
 export const VERIFY_SCRIPT = path.join(__dirname, 'verify.sh');
+/** Timeline chains (sourced by the three scripts above). */
+export const TIMELINES_SCRIPT = path.join(__dirname, 'timelines.sh');
 /** Standby bootstrap, promotion and rebuild of an old primary. */
 export const STANDBY_SCRIPT = path.join(__dirname, 'standby.sh');
 
