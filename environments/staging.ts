@@ -23,7 +23,8 @@ export default defineEnvironment({
   // A standby as in prod: 20 GiB cannot be restored within the 15-minute RTO at the measured
   // point-in-time throughput (recovery-objectives), and failover drills are rehearsed here.
   postgres: { storage: { storageClass: 'standard', sizeGiB: 20 }, maxConnections: 150, standby: { enabled: true } },
-  backup: { schedule: '15 */6 * * *', rpoMinutes: 360 },
+  // A full 20 GiB base backup at the measured 4 MiB/s: 7800 s with margin (rule recovery-objectives).
+  backup: { schedule: '15 */6 * * *', rpoMinutes: 360, walArchive: { baseBackupDeadlineSeconds: 9000 } },
   monitoring: {
     alertmanager: {
       enabled: true,

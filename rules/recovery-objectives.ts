@@ -11,7 +11,10 @@
  *     (its claim template's size) at `restore.throughputMiBps` (measured by `npm run bench`),
  *     with margin and start-up time (constructs/lib/recovery.ts);
  *   - every restore runbook Job's deadline is at least that worst case (or a restore that
- *     would succeed is killed), and without a standby at most the RTO.
+ *     would succeed is killed), and without a standby at most the RTO;
+ *   - the base backup of a full data volume at the measured base-backup throughput (with the
+ *     same margin and start-up) ends before the base backup CronJob's deadline: otherwise it
+ *     fails every night once the database fills its volume, and PITR beyond the WAL kept with it.
  *
  * The schedule is read from the synthesized CronJob and parsed by cron-parser. The longest gap
  * is found over a whole leap year of runs (every month length, Feb 29 and both DST switches)
@@ -23,7 +26,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { PostgresBackup } from '../constructs/postgres/backup';
 import { Manifest, chartManifests } from '../constructs/lib/output';
 import { RestoreRunbookChart } from '../constructs/postgres/restore';
-import { restoreEstimate, restoreThroughput, walArchiveBoundSeconds } from '../constructs/lib/recovery';
+import { MEASURED_BASE_BACKUP_MIBPS, restoreEstimate, restoreThroughput, walArchiveBoundSeconds } from '../constructs/lib/recovery';
 import { toMiB } from '../constructs/lib/quantity';
 import type { Finding, Rule } from './engine';
 
@@ -166,10 +169,16 @@ function checkRunDeadline(cron: any, findings: Finding[]): boolean {
   return true;
 }
 
+/** The data volume's size, from the claim template of the StatefulSet that ships. */
+function dataSizeGiB(server: any): number {
+  const claim = server?.spec.volumeClaimTemplates?.find((t: any) => t.metadata.name === 'data');
+  return Math.ceil(toMiB(claim?.spec.resources.requests.storage) / 1024);
+}
+
 const rule: Rule = {
   id: 'recovery-objectives',
   description:
-    'RPO: the WAL archive bound (or the longest gap between dumps) is at most backup.rpoMinutes, and backup runs end before the next is due. RTO: promotion of the standby, or else the worst-case restore of a full data volume at the measured throughput, fits restore.rtoMinutes; restore Job deadlines cover that worst case.',
+    'RPO: the WAL archive bound (or the longest gap between dumps) is at most backup.rpoMinutes, and backup runs end before the next is due. RTO: promotion of the standby, or else the worst-case restore of a full data volume at the measured throughput, fits restore.rtoMinutes; restore Job deadlines cover that worst case; a full base backup fits its deadline at the measured rate.',
   check(ctx) {
     const findings: Finding[] = [];
     const cron = find(ctx.manifests, 'CronJob', PostgresBackup.NAME);
@@ -197,7 +206,21 @@ const rule: Rule = {
       }
       const base = find(ctx.manifests, 'CronJob', BASE_BACKUP);
       if (!base) findings.push({ resource: `CronJob/${BASE_BACKUP}`, message: 'missing: a WAL archive without base backups cannot be restored' });
-      else checkRunDeadline(base, findings);
+      else {
+        checkRunDeadline(base, findings);
+        // A full volume at the measured rate, with the restore's margin and start-up.
+        const tput = ctx.env.backup.walArchive.baseBackupThroughputMiBps ?? MEASURED_BASE_BACKUP_MIBPS;
+        const need = restoreEstimate(dataSizeGiB(server), tput);
+        const deadline: number | undefined = base.spec.jobTemplate.spec.activeDeadlineSeconds;
+        if (deadline === undefined || need.deadlineSeconds > deadline) {
+          findings.push({
+            resource: 'backup.walArchive.baseBackupDeadlineSeconds',
+            message:
+              `a base backup of the ${need.sizeGiB} GiB data volume at ${tput} MiB/s takes ${need.dataSeconds} s (${need.deadlineSeconds} s with margin and start-up), ` +
+              `more than the base backup deadline ${deadline ?? '(unset)'} s; raise it, or measure a faster base backup (backup.walArchive.baseBackupThroughputMiBps)`,
+          });
+        }
+      }
     } else if (cron && cronReadable) {
       const schedule: string = cron.spec.schedule;
       const tz: string = cron.spec.timeZone ?? 'Etc/UTC';
@@ -221,8 +244,7 @@ const rule: Rule = {
     }
 
     const rto = ctx.env.restore.rtoMinutes;
-    const claim = server?.spec.volumeClaimTemplates?.find((t: any) => t.metadata.name === 'data');
-    const sizeGiB = Math.ceil(toMiB(claim?.spec.resources.requests.storage) / 1024);
+    const sizeGiB = dataSizeGiB(server);
     const worst = restoreEstimate(sizeGiB, restoreThroughput(ctx.env.restore));
     const standby = find(ctx.manifests, 'StatefulSet', STANDBY);
     if (standby) {

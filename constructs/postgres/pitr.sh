@@ -129,8 +129,9 @@ restore() {
   rm -rf "$PGDATA.partial"
   mkdir -p "$PGDATA.partial"
   chmod 700 "$PGDATA.partial"
-  tar -xzf "$BASE/base.tar.gz" -C "$PGDATA.partial"
-  tar -xzf "$BASE/pg_wal.tar.gz" -C "$PGDATA.partial/pg_wal"
+  # zstd archives (base-backup.sh now); gzip ones from before the switch are still in the window.
+  if [[ -e "$BASE/base.tar.zst" ]]; then zstd -dcq "$BASE/base.tar.zst" | tar -xf - -C "$PGDATA.partial"; else tar -xzf "$BASE/base.tar.gz" -C "$PGDATA.partial"; fi
+  if [[ -e "$BASE/pg_wal.tar" ]]; then tar -xf "$BASE/pg_wal.tar" -C "$PGDATA.partial/pg_wal"; else tar -xzf "$BASE/pg_wal.tar.gz" -C "$PGDATA.partial/pg_wal"; fi
   # A base backup of a standby would carry its role; the restored cluster starts as a primary.
   rm -f "$PGDATA.partial/standby.signal"
   touch "$PGDATA.partial/recovery.signal"

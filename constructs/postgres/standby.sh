@@ -114,7 +114,8 @@ promote() {
   [[ "$($q -c "SELECT pg_promote(true, ${PROMOTE_WAIT_SECONDS:-60})")" == t ]] || die "pg_promote did not finish within ${PROMOTE_WAIT_SECONDS:-60} s"
   state=$($q -c 'SELECT pg_is_in_recovery()')
   [[ "$state" == f ]] || die "${PGHOST} is still in recovery after pg_promote"
-  log "${PGHOST} is the primary now (timeline $($q -c 'SELECT timeline_id FROM pg_control_checkpoint()')); switch the Services next"
+  # The timeline of the WAL it writes now (pg_control only learns it at the next checkpoint).
+  log "${PGHOST} is the primary now (timeline $((16#$($q -c 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')))); switch the Services next"
 }
 
 rebuild() {

@@ -117,6 +117,16 @@ follow_timeline() {
   log "timeline fork: the server's timeline $tli_server left timeline $tli_local in segment $(segment_name "$tli_local" "$last"); the archive had $local_seg. Diverged segments set aside in $WAL_DIR/diverged/; resuming at the switch point"
 }
 
+# pg_receivewal --compress also compresses the timeline history files it fetches at a switch;
+# a restore and retention read them plain (`0000000N.history`).
+plain_histories() {
+  local f
+  for f in "$WAL_DIR"/*.history.gz; do
+    [[ -e "$f" ]] || continue
+    gzip -dc "$f" >"${f%.gz}.tmp" && mv "${f%.gz}.tmp" "${f%.gz}" && rm -f "$f"
+  done
+}
+
 receive() {
   : "${SLOT:?SLOT is required}"
   mkdir -p "$WAL_DIR"
@@ -130,8 +140,13 @@ receive() {
       rc=0
       pg_receivewal --directory="$WAL_DIR" --slot="$SLOT" --compress=gzip --no-loop --no-password --status-interval=10 &
       child=$!
+      while kill -0 "$child" 2>/dev/null; do
+        plain_histories
+        sleep 2
+      done
       wait "$child" || rc=$?
       child=
+      plain_histories
       # A connection that streamed a while was healthy: only quick failures count.
       if (( $(date +%s) - started >= 60 )); then failures=0; fi
       log "pg_receivewal exited with $rc; reconnecting in 5 s"
@@ -149,6 +164,20 @@ upload_once() {
   : "${S3_PREFIX:?S3_PREFIX is required}"
   local sse="${S3_SSE:-AES256}" f name n=0 newest=''
   shopt -s nullglob
+  # A partial segment of an older timeline than the newest here is finished: what the old
+  # timeline had after the switch point. Set aside with the diverged ones.
+  local top=0 t
+  for f in "$WAL_DIR"/*; do
+    name=${f##*/}
+    [[ "$name" =~ ^[0-9A-F]{24}(\.gz)?(\.partial)?$ ]] || continue
+    t=$(tli_of "$name"); ((t > top)) && top=$t
+  done
+  for f in "$WAL_DIR"/*.partial; do
+    name=${f##*/}
+    [[ "$name" =~ ^[0-9A-F]{24} ]] && (($(tli_of "$name") < top)) || continue
+    mkdir -p "$WAL_DIR/diverged"
+    mv "$f" "$WAL_DIR/diverged/$name"
+  done
   # Set aside after a timeline fork: kept in S3 outside wal/ (never restored), then deleted here.
   for f in "$WAL_DIR"/diverged/*; do
     s3 s3 cp --only-show-errors --sse "$sse" "$f" "s3://$S3_BUCKET/$S3_PREFIX/diverged/${f##*/}" ||

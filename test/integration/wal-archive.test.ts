@@ -101,8 +101,8 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     expect(up.status).toBe(0);
     const base = keys('itest').filter((k) => k.startsWith('itest/base/'));
     baseStamp = /base\/(\d{8}T\d{6}Z)\//.exec(base[0])![1];
-    expect(base.map((k) => k.replace(baseStamp, 'S'))).toEqual(['itest/base/S/SHA256SUMS', 'itest/base/S/backup_manifest', 'itest/base/S/base.tar.gz', 'itest/base/S/info', 'itest/base/S/pg_wal.tar.gz']);
-    const head = aws(['s3api', 'head-object', '--bucket', BUCKET, '--key', `itest/base/${baseStamp}/base.tar.gz`]);
+    expect(base.map((k) => k.replace(baseStamp, 'S'))).toEqual(['itest/base/S/SHA256SUMS', 'itest/base/S/backup_manifest', 'itest/base/S/base.tar.zst', 'itest/base/S/info', 'itest/base/S/pg_wal.tar']);
+    const head = aws(['s3api', 'head-object', '--bucket', BUCKET, '--key', `itest/base/${baseStamp}/base.tar.zst`]);
     expect(JSON.parse(head.stdout).ServerSideEncryption).toBe('AES256');
     expect(fs.readdirSync(baseDir)).toEqual([]);
   });

@@ -6,7 +6,7 @@
  */
 import { runRules } from '../../rules/engine';
 import rule from '../../rules/recovery-objectives';
-import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, MEASURED_THROUGHPUT_MIBPS, largestRestorableGiB, restoreEstimate, walArchiveBoundSeconds } from '../../constructs/lib/recovery';
+import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, MEASURED_BASE_BACKUP_MIBPS, MEASURED_THROUGHPUT_MIBPS, largestRestorableGiB, restoreEstimate, walArchiveBoundSeconds } from '../../constructs/lib/recovery';
 import { find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../support/synth';
 
 const noStandby = { standby: { enabled: false } };
@@ -46,7 +46,9 @@ describe('recovery-objectives: data size, standby and WAL archive', () => {
     const ctx = withManifests(ruleContext({ postgres: { ...noStandby, storage: { storageClass: 'fast-ssd', sizeGiB: 10 } } }), (ms) => {
       find(ms, 'StatefulSet', 'postgres').spec.volumeClaimTemplates[0].spec.resources.requests.storage = '500Gi';
     });
-    expect(runRules([rule], [ctx])[0]).toMatch(/worst-case restore of the 500 GiB data volume/);
+    expect(runRules([rule], [ctx]).join('\n')).toMatch(/worst-case restore of the 500 GiB data volume/);
+    // The base backup check reads the same size.
+    expect(runRules([rule], [ctx]).join('\n')).toMatch(/base backup of the 500 GiB data volume/);
   });
 
   test('with a standby the RTO is the promotion, which must fit too', () => {
@@ -73,6 +75,20 @@ describe('recovery-objectives: data size, standby and WAL archive', () => {
     expect(runRules([rule], [ctx])).toEqual([
       expect.stringMatching(/^environment test: Deployment\/postgres-wal-archive: recovery-objectives: the primary's archive_timeout \(NaN\) and the uploader's UPLOAD_INTERVAL_SECONDS \(15\) must both be set/),
     ]);
+  });
+
+  test("a full base backup must fit its deadline: prod's 100 GiB at the issue's gzip rate (9 MiB/s) and the old 7200 s does not", () => {
+    // 102400 MiB at 9 MiB/s: 11378 s, 17187 s with margin and start-up, against 7200 s.
+    expect(runRules([rule], [ruleContext({ backup: { walArchive: { baseBackupThroughputMiBps: 9, baseBackupDeadlineSeconds: 7200 } } })])).toEqual([
+      'environment test: backup.walArchive.baseBackupDeadlineSeconds: recovery-objectives: a base backup of the 100 GiB data volume at 9 MiB/s takes 11378 s ' +
+        '(17187 s with margin and start-up), more than the base backup deadline 7200 s; raise it, or measure a faster base backup (backup.walArchive.baseBackupThroughputMiBps)',
+    ]);
+    // Prod as shipped: its deadline covers a full volume at the measured rate, with the margin.
+    const need = restoreEstimate(100, MEASURED_BASE_BACKUP_MIBPS).deadlineSeconds;
+    expect(runRules([rule], [ruleContext()])).toEqual([]);
+    expect(runRules([rule], [ruleContext({ backup: { walArchive: { baseBackupDeadlineSeconds: need - 1 } } })])[0]).toMatch(
+      new RegExp(`baseBackupDeadlineSeconds: .* at ${MEASURED_BASE_BACKUP_MIBPS} MiB/s .*\\(${need} s with margin and start-up\\), more than the base backup deadline ${need - 1} s`),
+    );
   });
 
   test('fires when the WAL archive ships without base backups', () => {
