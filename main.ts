@@ -39,7 +39,7 @@ export function buildApp(envs: Environment[]): BuiltApp {
   const gitops = refusing(envs, () =>
     new GitopsChart(app, {
       repository: gitopsRepository,
-      targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
+      targets: environments.map((chart) => ({ chart, policy: chart.env.gitops, operatorOwnedFields: chart.operatorOwnedFields })),
     }),
   );
   const charts = app.node.findAll().filter(isOutputFolder);

@@ -35,6 +35,12 @@ export class MarketplaceChart extends Chart implements OutputFolder {
   readonly standby?: PostgresStandby;
   /** `dist/<env>/runbooks/`: the restore Job, never applied by GitOps (a sibling chart). */
   readonly runbooks: RestoreRunbookChart;
+  /**
+   * Fields the runbooks change on live objects and own from then on (docs/operations.md):
+   * the servers' replicas (a fence, a PITR's stop), the archiver's replicas, the Service
+   * switch's selectors. The environment's Argo CD Application never syncs them back.
+   */
+  readonly operatorOwnedFields: { group: string; kind: string; name: string; jsonPointer: string }[] = [];
 
   constructor(
     scope: Construct,
@@ -120,6 +126,14 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       const promoted = env.postgres.standby.promoted;
       this.standby = new PostgresStandby(this, 'Standby', { primary: this.postgres, promoted, runbookPeer: this.backup.peer });
       new FailoverRunbook(this.runbooks, 'Failover', { primary: this.postgres, standby: this.standby, peer: this.backup.peer, promoted });
+    }
+    const owned = (group: string, kind: string, name: string, jsonPointer: string) => this.operatorOwnedFields.push({ group, kind, name, jsonPointer });
+    owned('apps', 'StatefulSet', Postgres.NAME, '/spec/replicas');
+    if (this.walArchive) owned('apps', 'Deployment', WalArchive.NAME, '/spec/replicas');
+    if (this.standby) {
+      owned('apps', 'StatefulSet', PostgresStandby.NAME, '/spec/replicas');
+      owned('', 'Service', Postgres.NAME, '/spec/selector');
+      owned('', 'Service', PostgresStandby.READ_ONLY_SERVICE, '/spec/selector');
     }
 
     // Monitoring LAST among the workloads: its scrape jobs and monitors are derived from every

@@ -237,7 +237,7 @@ const rule: Rule = {
       }
       const base = find(ctx.manifests, 'CronJob', BASE_BACKUP);
       if (!base) findings.push({ resource: `CronJob/${BASE_BACKUP}`, message: 'missing: a WAL archive without base backups cannot be restored' });
-      else checkRunDeadline(base, findings, job(MEASURED_BACKUP_THROUGHPUT_MIBPS.baseBackup));
+      else checkRunDeadline(base, findings, job(ctx.env.backup.walArchive.baseBackupThroughputMiBps ?? MEASURED_BACKUP_THROUGHPUT_MIBPS.baseBackup));
     } else if (cron && cronReadable) {
       const schedule: string = cron.spec.schedule;
       const tz: string = cron.spec.timeZone ?? 'Etc/UTC';

@@ -22,15 +22,20 @@ export const MEASURED_THROUGHPUT_MIBPS = {
 } as const;
 
 /**
- * Backups, measured by the same `npm run bench` run on the same database (README "Backups, RPO
- * and RTO"), rounded down: the scheduled Jobs must finish a full data volume at these rates
- * before their deadline (rule `recovery-objectives`).
+ * Backups, measured by `npm run bench` on the same database (README "Backups, RPO and RTO"),
+ * rounded down: the scheduled Jobs must finish a full data volume at these rates before their
+ * deadline (rule `recovery-objectives`; `backup.walArchive.baseBackupThroughputMiBps` overrides
+ * the base backup's once measured in the cluster).
  */
 export const MEASURED_BACKUP_THROUGHPUT_MIBPS = {
   /** `pg_dump -Fc`, verification and upload with SSE: the `postgres-backup` CronJob. */
   dump: 36,
-  /** `pg_basebackup -Ft -z -X stream`, verification and upload: the `postgres-base-backup` CronJob. */
-  baseBackup: 6,
+  /**
+   * The nightly base backup, end to end: `pg_basebackup -Ft` with client-side zstd, verify
+   * (zstd frame checksums, backup_label), upload with SSE and retention; measured on a loaded
+   * two-core machine, where upload and retention calls dominated (with gzip on one core: 6).
+   */
+  baseBackup: 4,
 } as const;
 
 /**

@@ -89,6 +89,12 @@ export const backup = z
         /** Base backup Job `activeDeadlineSeconds`. @default 7200 */
         baseBackupDeadlineSeconds: positiveInt.default(7200),
         /**
+         * Base backup throughput (MiB of database per second, end to end) once measured on this
+         * cluster; the `recovery-objectives` rule checks a full volume fits the deadline at it.
+         * @default - the rate `npm run bench` measured (constructs/lib/recovery.ts)
+         */
+        baseBackupThroughputMiBps: z.number().positive().optional(),
+        /**
          * Point-in-time window: base backups younger than this, plus the newest older one, and
          * every WAL segment they need are kept. @default 7
          */

@@ -21,6 +21,7 @@ describe('restore runbook', () => {
       'Job/postgres-rebuild',
       'Job/postgres-restore',
       'Job/postgres-switch',
+      'Job/postgres-verify',
       'PersistentVolumeClaim/data-postgres-0',
       'Role/postgres-switch',
       'RoleBinding/postgres-switch',

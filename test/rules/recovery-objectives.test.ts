@@ -6,7 +6,7 @@
  */
 import { reasons } from '../support/rules';
 import rule from '../../rules/recovery-objectives';
-import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, MEASURED_THROUGHPUT_MIBPS, largestRestorableGiB, restoreEstimate, walArchiveBoundSeconds } from '../../constructs/lib/recovery';
+import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, MEASURED_BACKUP_THROUGHPUT_MIBPS, MEASURED_THROUGHPUT_MIBPS, backupEstimate, largestRestorableGiB, restoreEstimate, walArchiveBoundSeconds } from '../../constructs/lib/recovery';
 import { find, realEnvironments, ruleContext, ruleContexts, withManifests } from '../support/synth';
 
 const noStandby = { standby: { enabled: false } };
@@ -47,6 +47,8 @@ describe('recovery-objectives: data size, standby and WAL archive', () => {
       find(ms, 'StatefulSet', 'postgres').spec.volumeClaimTemplates[0].spec.resources.requests.storage = '500Gi';
     });
     expect(reasons([rule], [ctx])).toContainEqual(expect.stringMatching(/worst-case restore of the 500 GiB data volume/));
+    // The base backup check reads the same size.
+    expect(reasons([rule], [ctx])).toContainEqual(expect.stringMatching(/CronJob\/postgres-base-backup: .*full 500 GiB data volume/));
   });
 
   test('with a standby the RTO is the promotion, which must fit too', () => {
@@ -73,6 +75,19 @@ describe('recovery-objectives: data size, standby and WAL archive', () => {
     expect(reasons([rule], [ctx])).toEqual([
       expect.stringMatching(/^recovery-objectives: Deployment\/postgres-wal-archive: the primary's archive_timeout \(NaN\) and the uploader's UPLOAD_INTERVAL_SECONDS \(15\) must both be set/),
     ]);
+  });
+
+  test("a full base backup must fit its deadline: prod's 100 GiB at the issue's gzip rate (9 MiB/s) and the old 7200 s does not", () => {
+    // 102400 MiB at 9 MiB/s: 11378 s, 17187 s with margin and start-up, against 7200 s.
+    expect(reasons([rule], [ruleContext({ backup: { walArchive: { baseBackupThroughputMiBps: 9, baseBackupDeadlineSeconds: 7200 } } })])).toEqual([
+      'recovery-objectives: CronJob/postgres-base-backup: activeDeadlineSeconds 7200 would stop the Job before it finishes: a full 100 GiB data volume at the measured 9 MiB/s takes 11378 s, 17187 s with margin and start-up',
+    ]);
+    // As shipped: the deadline covers a full volume at the measured rate, with the margin.
+    const need = backupEstimate(100, MEASURED_BACKUP_THROUGHPUT_MIBPS.baseBackup).deadlineSeconds;
+    expect(reasons([rule], [ruleContext({ backup: { walArchive: { baseBackupDeadlineSeconds: need } } })])).toEqual([]);
+    expect(reasons([rule], [ruleContext({ backup: { walArchive: { baseBackupDeadlineSeconds: need - 1 } } })])[0]).toMatch(
+      new RegExp(`activeDeadlineSeconds ${need - 1} would stop .* at the measured ${MEASURED_BACKUP_THROUGHPUT_MIBPS.baseBackup} MiB/s .*, ${need} s with margin and start-up`),
+    );
   });
 
   test('fires when the WAL archive ships without base backups', () => {

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { findingLines } from '../../rules/engine';
 import { reasons } from '../support/rules';
 import rule, { gapBeyond, shortestGapMinutes } from '../../rules/recovery-objectives';
+import { MEASURED_BACKUP_THROUGHPUT_MIBPS, backupEstimate } from '../../constructs/lib/recovery';
 import { ROOT, realEnvironments, ruleContext, ruleContexts, withManifests } from '../support/synth';
 
 describe('a schedule or zone cron-parser cannot read', () => {
@@ -96,12 +97,15 @@ describe('recovery-objectives rule', () => {
   });
 
   test('fires when a backup deadline would stop a dump or base backup of the full volume, on the deadline field, and is silent at the estimate', () => {
+    // The base backup of the test environment's full 100 GiB volume at the measured rate.
+    const rate = MEASURED_BACKUP_THROUGHPUT_MIBPS.baseBackup;
+    const base = backupEstimate(100, rate);
     const lines = findingLines([rule], [ruleContext({ backup: { activeDeadlineSeconds: 4387, walArchive: { baseBackupDeadlineSeconds: 7200 } } })]);
     expect(lines).toEqual([
       expect.stringMatching(/^environments\/test\.ts: backup\.activeDeadlineSeconds = 4387: allowed: from 4388 to 7199 s \(recovery-objectives: CronJob\/postgres-backup: .*would stop the Job before it finishes/),
-      expect.stringMatching(/^environments\/test\.ts: backup\.walArchive\.baseBackupDeadlineSeconds = 7200: allowed: from 25721 to 86399 s .*at the measured 6 MiB\/s takes 17067 s/),
+      expect.stringMatching(new RegExp(`^environments/test\\.ts: backup\\.walArchive\\.baseBackupDeadlineSeconds = 7200: allowed: from ${base.deadlineSeconds} to 86399 s .*at the measured ${rate} MiB/s takes ${base.dataSeconds} s`)),
     ]);
-    expect(findingLines([rule], [ruleContext({ backup: { activeDeadlineSeconds: 4388, walArchive: { baseBackupDeadlineSeconds: 25721 } } })])).toEqual([]);
+    expect(findingLines([rule], [ruleContext({ backup: { activeDeadlineSeconds: 4388, walArchive: { baseBackupDeadlineSeconds: base.deadlineSeconds } } })])).toEqual([]);
   });
 
   test('fires when a restore Job deadline would stop a worst-case restore (full 100 GiB volume at 51 MiB/s)', () => {
