@@ -22,7 +22,7 @@ import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '..
 import { APP_ROLE_SQL_FILE } from '../../constructs/postgres/config';
 import { describeWith, freePort, startPostgres, startRedis, which, PostgresServer, RedisServer, waitForValue } from './lib/servers';
 
-const PG_EXPORTER = 'prometheus-postgres-exporter';
+const PG_EXPORTER = 'postgres_exporter';
 const REDIS_EXPORTER = 'prometheus-redis-exporter';
 
 
