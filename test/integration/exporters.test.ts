@@ -34,6 +34,13 @@ function shippedEnv(container: any, secrets: Record<string, string>, replace: Ar
       const v = secrets[e.valueFrom.secretKeyRef.key];
       if (v === undefined) throw new Error(`no test value for secret key ${e.valueFrom.secretKeyRef.key}`);
       env[e.name] = v;
+    } else if (/_FILE$/.test(e.name) && String(e.value).startsWith('/run/secrets/')) {
+      // A Secret key mounted as a file (`*_FILE`): the same value, in a file of our own.
+      const key = path.basename(e.value);
+      if (secrets[key] === undefined) throw new Error(`no test value for secret key ${key}`);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'secret-')), key);
+      fs.writeFileSync(file, secrets[key], { mode: 0o400 });
+      env[e.name] = file;
     } else {
       env[e.name] = replace.reduce((s, [from, to]) => s.replace(from, to), String(e.value ?? ''));
     }
