@@ -209,3 +209,28 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     expect(Number(r[0].value[1])).toBeLessThan(100);
   });
 });
+
+describeWith([PG_EXPORTER, REDIS_EXPORTER], "an exporter sidecar's readiness does not depend on its database (or any other pod)", () => {
+  const manifests = synthEnvironments([testEnvironment()]).byFolder.get('test')!;
+  const cases: Array<{ sts: string; bin: string; flag: string; secrets: Record<string, string> }> = [
+    { sts: Postgres.NAME, bin: PG_EXPORTER, flag: '--web.listen-address', secrets: { username: 'monitor', password: 'x' } },
+    { sts: Redis.NAME, bin: REDIS_EXPORTER, flag: '-web.listen-address', secrets: { password: 'x' } },
+    { sts: `${Postgres.NAME}-standby`, bin: PG_EXPORTER, flag: '--web.listen-address', secrets: { username: 'monitor', password: 'x' } },
+  ];
+
+  test.each(cases)('$sts: the readiness probe of its exporter answers 200 while nothing listens where the database should be', async ({ sts, bin, flag, secrets }) => {
+    const container = podSpec(find(manifests, 'StatefulSet', sts)).containers.find((c: any) => c.name === 'exporter');
+    const probe = container.readinessProbe.httpGet;
+    expect(probe.host).toBeUndefined(); // the pod itself
+    const closed = await freePort(); // nothing listens here: the database is "down"
+    const port = await freePort();
+    const env = shippedEnv(container, secrets, [[/127\.0\.0\.1:\d+/, `127.0.0.1:${closed}`]]);
+    const proc = cp.spawn(which(bin)!, [`${flag}=127.0.0.1:${port}`], { env, stdio: 'ignore' });
+    try {
+      const status = await waitForValue(`${bin} readiness`, async () => (await fetch(`http://127.0.0.1:${port}${probe.path}`)).status, 20000);
+      expect(status).toBe(200);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  });
+});
