@@ -120,6 +120,9 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind',
     expect(onPrimary).toMatch(/^pg_stat_replication_pg_wal_lsn_diff\{[^}]*application_name="postgres-standby"[^}]*\} \d/m);
     const onStandby = await scrape(standby);
     expect(onStandby).toMatch(/^pg_up 1/m);
+    // The shipped exporter release (the catalog's build) has the `replication` collector the lag alert reads.
+    expect(onStandby).toMatch(/^pg_replication_is_replica(\{[^}]*\})? 1$/m);
+    expect(onStandby).toMatch(/^pg_replication_lag_seconds(\{[^}]*\})? \d/m);
     // The query behind pg_replication_lag_seconds (postgres_exporter's replication collector),
     // run as the monitoring role on the standby: a real number of seconds.
     const lag = standby.psql(
