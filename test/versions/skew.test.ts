@@ -1,7 +1,7 @@
 /**
  * Ship what we test: every program the tests run is asked for its version, which must be the
- * upstream version of the image the catalog ships (`v3.13.5` -> 3.13.5, `16.10-bookworm` ->
- * 16.10; a distribution's packaging suffix aside). Where that is impossible here, the catalog
+ * upstream version of the image the catalog ships (`v1.2.3` -> 1.2.3, `15.4-bookworm` ->
+ * 15.4; a distribution's packaging suffix aside). Where that is impossible here, the catalog
  * records the accepted difference (`accepted.tested` and `accepted.reason`): the program must
  * then report exactly that version, and the README's table lists it.
  *
