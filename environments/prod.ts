@@ -20,7 +20,9 @@ export default defineEnvironment({
   image: {
     registry: 'registry.example.com/nextgen',
     repository: 'nextgen-marketplace',
-    digest: 'sha256:4b6f3d1c9a0e8b7d2f5a6c3e1b9d8f7a6e5c4b3a2d1f0e9c8b7a6d5e4f3c2b1a',
+    tag: '3.4.1',
+    // No real digest is known yet: the release pipeline pins it (tag@sha256:...) on first push.
+    pin: 'awaiting-first-pin',
   },
   api: {
     autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 6 },

@@ -191,7 +191,9 @@ cleanup();
 
 // First apply to all-healthy on the simulated cluster (newest server), per environment.
 if (!skipCluster) {
-  const versions = Object.fromEntries(fs.readFileSync(path.join(root, '.ci', 'versions'), 'utf8').split('\n').map((l) => /^([A-Z_]+)=(\S+)/.exec(l)).filter(Boolean).map((m) => [m[1], m[2]]));
+  // The version catalog (versions.json), as .ci/install reads it.
+  const shell = spawnSync(process.execPath, [path.join(root, '.ci', 'catalog.mjs'), 'shell'], { encoding: 'utf8' }).stdout;
+  const versions = Object.fromEntries(shell.split('\n').map((l) => /^([A-Z_]+)='([^']*)'/.exec(l)).filter(Boolean).map((m) => [m[1], m[2]]));
   const version = versions.KUBERNETES_NEWEST;
   const gobin = path.join(spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout.trim() || path.join(os.homedir(), 'go'), 'bin');
   if (!fs.existsSync(path.join(gobin, 'kubernetes', version, 'kube-apiserver'))) {

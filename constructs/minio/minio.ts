@@ -113,7 +113,6 @@ export class Minio extends Construct implements ObjectStoreTarget {
 
     const env: Record<string, kplus.EnvValue> = {
       MINIO_ROOT_USER: this.rootSecret.env('root-user'),
-      MINIO_ROOT_PASSWORD: this.rootSecret.env('root-password'),
       // Prometheus scrapes /minio/v2/metrics/cluster without a bearer token; the network policy
       // derived from addMetrics() limits who can reach the port.
       MINIO_PROMETHEUS_AUTH_TYPE: kplus.EnvValue.fromValue('public'),
@@ -156,6 +155,9 @@ export class Minio extends Construct implements ObjectStoreTarget {
       envVariables: env,
     });
     server.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }));
+    // MinIO reads the root password from the file MINIO_ROOT_PASSWORD_FILE names (Docker secrets style).
+    const rootFiles = this.rootSecret.mountFiles(this, server, ['root-password']);
+    server.env.addVariable('MINIO_ROOT_PASSWORD_FILE', kplus.EnvValue.fromValue(rootFiles['root-password']));
     addClaimTemplate(this.statefulSet, {
       name: 'data',
       container: server,

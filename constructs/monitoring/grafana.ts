@@ -114,7 +114,6 @@ export class Grafana extends Construct {
       securityContext: restrictedContainer(Grafana.UID),
       envVariables: {
         GF_SECURITY_ADMIN_USER: admin.env('admin-user'),
-        GF_SECURITY_ADMIN_PASSWORD: admin.env('admin-password'),
         GF_PATHS_DATA: kplus.EnvValue.fromValue('/var/lib/grafana'),
         GF_PATHS_LOGS: kplus.EnvValue.fromValue('/var/lib/grafana/log'),
         GF_LOG_MODE: kplus.EnvValue.fromValue('console'),
@@ -133,6 +132,9 @@ export class Grafana extends Construct {
     }), { readOnly: true });
     container.mount(Grafana.DASHBOARD_DIR, kplus.Volume.fromConfigMap(this, 'DashboardsVolume', this.dashboards, { name: 'dashboards' }), { readOnly: true });
     // SQLite database, sessions and plugin cache; rebuilt from provisioning on restart.
+    // Grafana reads any setting from a file named by `<VAR>__FILE`: the password is never in the environment.
+    const adminFiles = admin.mountFiles(this, container, ['admin-password']);
+    container.env.addVariable('GF_SECURITY_ADMIN_PASSWORD__FILE', kplus.EnvValue.fromValue(adminFiles['admin-password']));
     container.mount('/var/lib/grafana', kplus.Volume.fromEmptyDir(this, 'Data', 'data', { sizeLimit: Size.mebibytes(512) }));
     container.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(64) }));
     hardenPodSpec(this.deployment);

@@ -247,8 +247,8 @@ export class Postgres extends Construct implements DatabaseTarget {
       // writes only PGDATA (volume), the socket folder and /tmp (emptyDirs below).
       securityContext: restrictedContainer(Postgres.UID),
       envVariables: {
+        // The user name stays in the environment: the pg_isready probes read it.
         POSTGRES_USER: this.ownerSecret.env('username'),
-        POSTGRES_PASSWORD: this.ownerSecret.env('password'),
         POSTGRES_DB: kplus.EnvValue.fromValue(cfg.database),
         PGDATA: kplus.EnvValue.fromValue(Postgres.PGDATA),
         // Read by the roles script on first start (docker-entrypoint-initdb.d).
@@ -258,6 +258,9 @@ export class Postgres extends Construct implements DatabaseTarget {
         PGPASSWORD: this.replicationSecret.env('password'),
       },
     });
+    // The official image's entrypoint reads POSTGRES_PASSWORD_FILE (file_env) at first start.
+    const ownerFiles = this.ownerSecret.mountFiles(scope, server, ['password']);
+    server.env.addVariable('POSTGRES_PASSWORD_FILE', kplus.EnvValue.fromValue(ownerFiles.password));
     // Writable paths with a read-only root: the Unix socket and lock file, and temp files.
     server.mount('/var/run/postgresql', kplus.Volume.fromEmptyDir(scope, 'Run', 'run', { sizeLimit: Size.mebibytes(1) }));
     server.mount('/tmp', kplus.Volume.fromEmptyDir(scope, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }));
@@ -279,7 +282,7 @@ export class Postgres extends Construct implements DatabaseTarget {
     });
 
     const exporterUid = opts.exporterUid ?? 65534;
-    sts.addContainer({
+    const exporter = sts.addContainer({
       name: 'exporter',
       image: imageRef(cfg.exporterImage),
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
@@ -294,9 +297,11 @@ export class Postgres extends Construct implements DatabaseTarget {
         DATA_SOURCE_URI: kplus.EnvValue.fromValue(`127.0.0.1:${Postgres.PORT}/${cfg.database}?sslmode=disable`),
         // The monitoring role (pg_monitor), not the owner: the exporter reads statistics, never data.
         DATA_SOURCE_USER: this.monitorSecret.env('username'),
-        DATA_SOURCE_PASS: this.monitorSecret.env('password'),
       },
     });
+    // postgres_exporter reads the password from DATA_SOURCE_PASS_FILE (a mounted Secret key).
+    const monitorFiles = this.monitorSecret.mountFiles(scope, exporter, ['password']);
+    exporter.env.addVariable('DATA_SOURCE_PASS_FILE', kplus.EnvValue.fromValue(monitorFiles.password));
     hardenPodSpec(sts);
     return sts;
   }

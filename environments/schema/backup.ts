@@ -1,6 +1,7 @@
 /** Backup, restore and migration sections of an environment. */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { catalogImage } from '../shared/versions';
 import { dnsSubdomain, image, keyPath, kubeString, positiveInt, resources, res, timeZone } from './common';
 import { cronProblem, dns1123SubdomainProblem } from './kube';
 
@@ -43,9 +44,9 @@ export const backup = z
     /**
      * Official AWS CLI image for upload, download and retention. pg_dump/pg_restore come from
      * `postgres.image` (same major as the server), so no custom image is needed.
-     * @default amazon/aws-cli:2.32.9
+     * @default - the version catalog's `awsCli` (versions.json)
      */
-    awsCliImage: image.default({ registry: '', repository: 'amazon/aws-cli', tag: '2.32.9' }),
+    awsCliImage: image.default(catalogImage('awsCli')),
     /** CronJob `startingDeadlineSeconds`: a run that cannot start within this is counted as missed. @default 300 */
     startingDeadlineSeconds: positiveInt.default(300),
     /** Job `activeDeadlineSeconds`; must be shorter than the shortest gap between runs. @default 1800 */

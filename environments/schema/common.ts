@@ -5,6 +5,7 @@
  * environment file is plain data; constructs turn them into typed `Cpu`, `Size`, `Duration`.
  */
 import { z } from 'zod';
+import { AWAITING_FIRST_PIN } from '../shared/versions';
 import {
   INT32_MAX,
   dns1123LabelProblem,
@@ -73,7 +74,10 @@ export const positiveInt = z.number().int().min(1).max(INT32_MAX);
 export const nonNegativeInt = z.number().int().min(0).max(INT32_MAX);
 export const percent = z.number().int().min(1).max(100);
 
-/** A container image reference as data. Exactly one of `tag` or `digest`. */
+/**
+ * A container image reference as data: a tag, a digest, or both (`tag@sha256:...`, the form
+ * Renovate pins). Defaults come from the version catalog (`versions.json`, environments/versions.ts).
+ */
 export const image = z
   .strictObject({
     /** Registry host and path, e.g. `registry.example.com/nextgen`; empty for Docker Hub. */
@@ -91,16 +95,21 @@ export const image = z
       .string()
       .regex(/^sha256:[a-f0-9]{64}$/, { message: 'a digest of the form sha256:<64 hex digits>' })
       .optional(),
+    /**
+     * `awaiting-first-pin`: this image has no digest yet and its first pin is expected
+     * (production refuses an undigested image without this mark). @default - none: a digest is expected in production
+     */
+    pin: z.literal(AWAITING_FIRST_PIN).optional(),
   })
-  .refine((i) => (i.tag === undefined) !== (i.digest === undefined), {
-    message: 'exactly one of tag or digest',
+  .refine((i) => i.tag !== undefined || i.digest !== undefined, {
+    message: 'a tag, a digest, or both',
   });
 export type ImageConfig = z.infer<typeof image>;
 
-/** Render an image config as a pull reference (`registry/repo@sha256:...` or `registry/repo:tag`). */
+/** Render an image config as a pull reference (`registry/repo:tag`, `registry/repo@sha256:...` or `registry/repo:tag@sha256:...`). */
 export function imageRef(i: ImageConfig): string {
   const base = i.registry ? `${i.registry}/${i.repository}` : i.repository;
-  return i.digest ? `${base}@${i.digest}` : `${base}:${i.tag}`;
+  return `${base}${i.tag !== undefined ? `:${i.tag}` : ''}${i.digest ? `@${i.digest}` : ''}`;
 }
 
 /** Requests and limits for one container, validated so limits are never below requests. */

@@ -1,5 +1,6 @@
 /** PostgreSQL, Redis and MinIO sections of an environment. */
 import { z } from 'zod';
+import { catalogImage } from '../shared/versions';
 import { dnsLabel, image, kubeString, positiveInt, resources, res, volume } from './common';
 
 /**
@@ -13,14 +14,12 @@ export const RESERVED_DATABASES: readonly string[] = ['template0', 'template1', 
 
 export const postgres = z
   .strictObject({
-    /** Official image, pinned. @default postgres:16.10-bookworm */
-    image: image.default({ registry: '', repository: 'postgres', tag: '16.10-bookworm' }),
-    /** postgres_exporter image. @default quay.io/prometheuscommunity/postgres-exporter:v0.17.1 */
-    exporterImage: image.default({
-      registry: 'quay.io',
-      repository: 'prometheuscommunity/postgres-exporter',
-      tag: 'v0.17.1',
-    }),
+    /** Official image. @default - the version catalog's `postgres` (versions.json) */
+    image: image.default(catalogImage('postgres')),
+    /** postgres_exporter image. @default - the version catalog's `postgresExporter` */
+    exporterImage: image.default(catalogImage('postgresExporter')),
+    /** kubectl image of the failover runbook's Service switch. @default - the version catalog's `kubectl` */
+    kubectlImage: image.default(catalogImage('kubectl')),
     /** @default standard, 20 GiB */
     storage: volume.default({ storageClass: 'standard', sizeGiB: 20 }),
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */
@@ -68,10 +67,10 @@ export type PostgresConfig = z.infer<typeof postgres>;
 
 export const redis = z
   .strictObject({
-    /** @default redis:7.4.6-bookworm */
-    image: image.default({ registry: '', repository: 'redis', tag: '7.4.6-bookworm' }),
-    /** @default oliver006/redis_exporter:v1.77.0 */
-    exporterImage: image.default({ registry: '', repository: 'oliver006/redis_exporter', tag: 'v1.77.0' }),
+    /** @default - the version catalog's `redis` (versions.json) */
+    image: image.default(catalogImage('redis')),
+    /** @default - the version catalog's `redisExporter` */
+    exporterImage: image.default(catalogImage('redisExporter')),
     /** @default standard, 5 GiB */
     storage: volume.default({ storageClass: 'standard', sizeGiB: 5 }),
     /** @default requests 100m/256Mi, limits 500m/512Mi */
@@ -105,10 +104,10 @@ export type RedisConfig = z.infer<typeof redis>;
 
 export const minio = z
   .strictObject({
-    /** @default quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z */
-    image: image.default({ registry: 'quay.io', repository: 'minio/minio', tag: 'RELEASE.2025-09-07T16-13-09Z' }),
-    /** `mc` client image for the bucket Job. @default quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z */
-    mcImage: image.default({ registry: 'quay.io', repository: 'minio/mc', tag: 'RELEASE.2025-08-13T08-35-41Z' }),
+    /** @default - the version catalog's `minio` (versions.json) */
+    image: image.default(catalogImage('minio')),
+    /** `mc` client image for the bucket Job. @default - the version catalog's `mc` */
+    mcImage: image.default(catalogImage('mc')),
     /** @default standard, 50 GiB */
     storage: volume.default({ storageClass: 'standard', sizeGiB: 50 }),
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */

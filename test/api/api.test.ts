@@ -51,10 +51,14 @@ describe('API workload', () => {
     expect(hostSpread.labelSelector.matchLabels).toEqual(deploy.spec.selector.matchLabels);
   });
 
-  test('images are pulled with regcred and the pinned digest', () => {
+  test('images are pulled with regcred, by version tag while awaiting the first pin, by tag@digest once pinned', () => {
     expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
-    expect(api.image).toMatch(/@sha256:[0-9a-f]{64}$/);
+    expect(api.image).toMatch(/:[0-9]+\.[0-9]+\.[0-9]+$/);
     expect(api.imagePullPolicy).toBe('IfNotPresent');
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const pinned = podSpec(find(synth({ image: { pin: undefined, digest } }), 'Deployment', 'nextgen-api')).containers[0];
+    expect(pinned.image).toBe(`registry.example.com/nextgen/nextgen-marketplace:3.4.1@${digest}`);
+    expect(pinned.imagePullPolicy).toBe('IfNotPresent');
   });
 
   test('non-secret settings live in a ConfigMap; ALLOWED_ORIGINS derives from the hosts', () => {

@@ -46,7 +46,10 @@ describe('environment model', () => {
     ['zero session TTL', { api: { cache: { sessionTtlSeconds: 0 } } }, 'api.cache.sessionTtlSeconds = 0', />= 1/],
     ['zero query TTL', { api: { cache: { queryTtlSeconds: 0 } } }, 'api.cache.queryTtlSeconds = 0', />= 1/],
     ['latest outside dev', { image: { digest: undefined, tag: 'latest' } }, 'image.tag = "latest"', /only in development/],
-    ['tag and digest', { image: { tag: '1.0.0' } }, 'image', /exactly one of tag or digest/],
+    ['neither tag nor digest', { image: { tag: undefined, digest: undefined } }, 'image', /a tag, a digest, or both/],
+    ['production image neither digested nor awaiting its first pin', { image: { pin: undefined } }, 'image.tag = "3.4.1"', /a digest \(tag@sha256:\.\.\.\) in production, or pin: 'awaiting-first-pin'/],
+    ['production override of a catalog image without a digest', { postgres: { image: { registry: '', repository: 'postgres', tag: '15.4-bookworm' } } }, 'postgres.image.tag = "15.4-bookworm"', /a digest \(tag@sha256:\.\.\.\) in production/],
+    ['unknown pin mark', { image: { pin: 'later' as never } }, 'image.pin = "later"', /awaiting-first-pin/],
     ['bad digest', { image: { digest: 'sha256:xyz' } }, 'image.digest = "sha256:xyz"', /sha256:<64 hex digits>/],
     ['upper-case namespace', { namespace: 'Nextgen-Prod' }, 'namespace = "Nextgen-Prod"', /DNS-1123 label/],
     ['host with scheme', { hosts: { api: 'https://api.example.com' } }, 'hosts.api = "https://api.example.com"', /host name/],
@@ -66,6 +69,12 @@ describe('environment model', () => {
     expect(lines[0]).toContain(`environments/test.ts: ${field}`);
     expect(lines[0]).toMatch(allowed);
     expect(lines[0]).not.toContain('\n');
+  });
+
+  test('only production needs a digest: staging takes a version tag without a pin mark; production takes tag@sha256', () => {
+    expect(errorsOf({ tier: 'staging', image: { pin: undefined }, postgres: { image: { registry: '', repository: 'postgres', tag: '15.4-bookworm' } } })).toEqual([]);
+    const digest = `sha256:${'c'.repeat(64)}`;
+    expect(errorsOf({ image: { pin: undefined, digest }, postgres: { image: { registry: '', repository: 'postgres', tag: '15.4-bookworm', digest } } })).toEqual([]);
   });
 
   test('a fourth environment is one new file and nothing else', () => {

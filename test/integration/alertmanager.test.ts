@@ -1,6 +1,6 @@
 /**
  * The shipped alertmanager.yml in the real tools: `amtool config routes test` sends a test
- * alert to each receiver, and a real Alertmanager (Debian's `prometheus-alertmanager`) given
+ * alert to each receiver, and a real Alertmanager (built at the catalog's version) given
  * alerts of an outage holds back its consequences with the generated inhibition rules (as
  * its API reports them: `suppressed`, `inhibitedBy`).
  */
@@ -75,7 +75,7 @@ describeWith(['amtool'], 'amtool check-config accepts the shipped configuration'
   });
 });
 
-describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipped inhibition rules', () => {
+describeWith(['alertmanager'], 'a real Alertmanager applies the shipped inhibition rules', () => {
   let proc: cp.ChildProcess;
   let dir: string;
   let url = '';
@@ -83,7 +83,7 @@ describeWith(['prometheus-alertmanager'], 'a real Alertmanager applies the shipp
   const start = async () => {
     const log = fs.openSync(path.join(dir, 'log'), 'a');
     proc = cp.spawn(
-      which('prometheus-alertmanager')!,
+      which('alertmanager')!,
       [`--config.file=${path.join(dir, 'alertmanager.yml')}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=${url.replace('http://', '')}`, '--cluster.listen-address='],
       { stdio: ['ignore', log, log] },
     );

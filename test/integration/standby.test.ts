@@ -13,7 +13,7 @@ import { find, podSpec, synth } from '../support/synth';
 import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, runAs, runRolesScript, startGenerated } from './lib/replication';
 import { describeWith, freePort } from './lib/servers';
 
-const EXPORTER = 'prometheus-postgres-exporter';
+const EXPORTER = 'postgres_exporter';
 
 describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind', EXPORTER], 'streaming standby and failover on real PostgreSQL', () => {
   const manifests = synth();
@@ -120,11 +120,14 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind',
     primary.psql(`INSERT INTO orders (note) VALUES ('lag probe')`, { db });
     const onPrimary = await scrape(primary);
     expect(onPrimary).toMatch(/^pg_up 1/m);
-    // Debian's exporter (0.11) reports each standby's lag in bytes from pg_stat_replication;
-    // the pinned v0.17.1 adds the `replication` collector's pg_replication_lag_seconds.
+    // Each standby's lag in bytes from pg_stat_replication (every exporter version reports it);
+    // the `replication` collector's pg_replication_lag_seconds is checked below and live in exporters.test.ts.
     expect(onPrimary).toMatch(/^pg_stat_replication_pg_wal_lsn_diff\{[^}]*application_name="postgres-standby"[^}]*\} \d/m);
     const onStandby = await scrape(standby);
     expect(onStandby).toMatch(/^pg_up 1/m);
+    // The shipped exporter release (the catalog's build) has the `replication` collector the lag alert reads.
+    expect(onStandby).toMatch(/^pg_replication_is_replica(\{[^}]*\})? 1$/m);
+    expect(onStandby).toMatch(/^pg_replication_lag_seconds(\{[^}]*\})? \d/m);
     // The query behind pg_replication_lag_seconds (postgres_exporter's replication collector),
     // run as the monitoring role on the standby: a real number of seconds.
     const lag = standby.psql(

@@ -1,7 +1,7 @@
 import { appPolicy, bucketScript } from '../../constructs/minio/config';
 import { toYaml } from '../../constructs/lib/output';
 import { K8S_VERSIONS, kubernetesValidator } from '../support/schema';
-import { find, podSpec, synth, synthEnvironments, testEnvironment, findJob } from '../support/synth';
+import { find, podSpec, synth, synthEnvironments, testEnvironment, findJob, secretFileOf } from '../support/synth';
 
 const { built, byFolder } = synthEnvironments([testEnvironment()]);
 const prod = byFolder.get('test')!;
@@ -14,7 +14,9 @@ const envOf = (c: any, name: string) => c.env.find((e: any) => e.name === name);
 describe('MinIO', () => {
   test('root credentials come from Secret minio-root', () => {
     expect(envOf(server, 'MINIO_ROOT_USER').valueFrom.secretKeyRef).toEqual({ name: 'minio-root', key: 'root-user' });
-    expect(envOf(server, 'MINIO_ROOT_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'minio-root', key: 'root-password' });
+    // The password is a file (MINIO_ROOT_PASSWORD_FILE), never in the environment.
+    expect(envOf(server, 'MINIO_ROOT_PASSWORD')).toBeUndefined();
+    expect(secretFileOf(pod, server, 'MINIO_ROOT_PASSWORD_FILE')).toEqual({ secret: 'minio-root', key: 'root-password' });
     expect(chart.secrets.declared.find((s) => s.name === 'minio-root')?.keys).toEqual(['root-password', 'root-user']);
   });
 

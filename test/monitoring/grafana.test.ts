@@ -3,7 +3,7 @@
  * dashboards as valid Grafana JSON. (Alertmanager: test/alertmanager.test.ts.)
  */
 import { buildDashboard, dashboardQueries, dashboardSpecs } from '../../constructs/monitoring/dashboards';
-import { find, parseYaml, podSpec, synth, testEnvironment } from '../support/synth';
+import { find, parseYaml, podSpec, secretFileOf, synth, testEnvironment } from '../support/synth';
 
 describe('Grafana', () => {
   const prod = synth();
@@ -22,11 +22,14 @@ describe('Grafana', () => {
       const container = podSpec(find(m, 'Deployment', 'grafana')).containers[0];
       const get = (n: string) => container.env.find((e: any) => e.name === n);
       expect(get('GF_SECURITY_ADMIN_USER')).toEqual({ name: 'GF_SECURITY_ADMIN_USER', valueFrom: { secretKeyRef: { name: 'grafana-admin', key: 'admin-user' } } });
-      expect(get('GF_SECURITY_ADMIN_PASSWORD')).toEqual({ name: 'GF_SECURITY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: 'grafana-admin', key: 'admin-password' } } });
+      // The password is a file (GF_SECURITY_ADMIN_PASSWORD__FILE), never in the environment.
+      expect(get('GF_SECURITY_ADMIN_PASSWORD')).toBeUndefined();
+      expect(secretFileOf(podSpec(find(m, 'Deployment', 'grafana')), container, 'GF_SECURITY_ADMIN_PASSWORD__FILE')).toEqual({ secret: 'grafana-admin', key: 'admin-password' });
     }
     const es = find(prod, 'ExternalSecret', 'grafana-admin');
     expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(['admin-password', 'admin-user']);
-    expect(JSON.stringify(prod)).not.toMatch(/admin\/admin|"admin-password":"/);
+    // The default login admin/admin, as a word (the secret file path /run/secrets/grafana-admin/admin-password is fine).
+    expect(JSON.stringify(prod)).not.toMatch(/(?<![\w-])admin\/admin(?![\w-])|"admin-password":"/);
   });
 
   test('runs as uid 472, read-only root, writable data only on an emptyDir (stateless provisioning)', () => {

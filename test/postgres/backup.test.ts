@@ -1,3 +1,5 @@
+import { imageRef } from '../../environments/schema';
+import { catalogImage } from '../../environments/shared/versions';
 import * as fs from 'fs';
 import { BACKUP_SCRIPT, RESTORE_SCRIPT } from '../../constructs/postgres/scripts';
 import { find, podSpec, synth, testEnvironment } from '../support/synth';
@@ -33,8 +35,8 @@ describe('PostgreSQL backup CronJob', () => {
   });
 
   test('dump runs in the server image (same major) and upload in the pinned AWS CLI image', () => {
-    expect(dump.image).toBe('postgres:16.10-bookworm');
-    expect(upload.image).toBe('amazon/aws-cli:2.32.9');
+    expect(dump.image).toBe(imageRef(catalogImage('postgres')));
+    expect(upload.image).toBe(imageRef(catalogImage('awsCli')));
     expect(dump.command).toEqual(['bash', '/scripts/backup.sh', 'dump']);
     expect(upload.command).toEqual(['bash', '/scripts/backup.sh', 'upload']);
   });

@@ -1,11 +1,12 @@
-import { find, findAll, podSpec, realEnvironments, realManifests, synth, findJob } from '../support/synth';
+import { imageRef } from '../../environments/schema';
+import { find, findAll, podSpec, realEnvironments, realManifests, synth, findJob, testEnvironment } from '../support/synth';
 
 const WAVE = 'argocd.argoproj.io/sync-wave';
 const wave = (m: any) => Number(m.metadata.annotations?.[WAVE] ?? 0);
 
 describe('migrations', () => {
   const prod = synth();
-  const image = 'registry.example.com/nextgen/nextgen-marketplace@sha256:4b6f3d1c9a0e8b7d2f5a6c3e1b9d8f7a6e5c4b3a2d1f0e9c8b7a6d5e4f3c2b1a';
+  const image = imageRef(testEnvironment().image);
   const job = findAll(prod, 'Job').find((j) => j.metadata.name.startsWith('nextgen-migrate-'));
   const pod = podSpec(job);
   const c = pod.containers[0];

@@ -1,3 +1,5 @@
+import { imageRef } from '../../environments/schema';
+import { catalogImage } from '../../environments/shared/versions';
 /**
  * WAL archive and base backups: official images only, the backup bucket under the
  * environment's prefix with SSE, the RPO bound's settings on the primary, and the
@@ -13,8 +15,8 @@ describe('WAL archive', () => {
   const env = (container: any, name: string) => container.env.find((e: any) => e.name === name);
 
   test('pg_receivewal (server image) and the uploader (aws-cli) share the claim; one pod, replaced not surged', () => {
-    expect(c(archive, 'receive').image).toBe('postgres:16.10-bookworm');
-    expect(c(archive, 'upload').image).toBe('amazon/aws-cli:2.32.9');
+    expect(c(archive, 'receive').image).toBe(imageRef(catalogImage('postgres')));
+    expect(c(archive, 'upload').image).toBe(imageRef(catalogImage('awsCli')));
     expect(c(archive, 'receive').command).toEqual(['bash', '/scripts/wal-archive.sh', 'receive']);
     expect(env(c(archive, 'receive'), 'SLOT').value).toBe('postgres_wal_archive');
     expect(env(c(archive, 'receive'), 'PGUSER').valueFrom.secretKeyRef).toEqual({ name: 'postgres-replication', key: 'username' });

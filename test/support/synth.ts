@@ -213,3 +213,19 @@ export function withManifests(
 export function byKind(manifests: readonly Manifest[], kinds: readonly string[]): any[] {
   return manifests.filter((x) => kinds.includes(x.kind));
 }
+
+/**
+ * The Secret key behind a `*_FILE` setting: the env var's path resolved through the
+ * container's mounts to a Secret volume and its item, or a reason it does not resolve.
+ */
+export function secretFileOf(pod: any, container: any, envName: string): { secret: string; key: string } | string {
+  const file = container.env?.find((e: any) => e.name === envName)?.value;
+  if (typeof file !== 'string') return `${envName} is not set to a path`;
+  const mount = (container.volumeMounts ?? []).find((m: any) => file.startsWith(`${m.mountPath}/`));
+  if (!mount) return `${envName}=${file} is under no mount of container ${container.name}`;
+  const vol = (pod.volumes ?? []).find((v: any) => v.name === mount.name);
+  if (!vol?.secret) return `volume ${mount.name} is not a Secret`;
+  const rel = file.slice(mount.mountPath.length + 1);
+  const item = (vol.secret.items ?? []).find((i: any) => i.path === rel);
+  return { secret: vol.secret.secretName, key: item ? item.key : rel };
+}
