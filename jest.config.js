@@ -7,6 +7,8 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 120000,
+  // The version catalog's programs (built by .ci/install at the shipped versions) first on PATH.
+  setupFiles: ['<rootDir>/test/support/setup-programs.ts'],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
   // Real-server tests mostly wait on their servers: three workers overlap them on two cores.
   maxWorkers: 3,

@@ -1,6 +1,7 @@
 /**
  * The app: one chart per environment (plus the shared cluster folder), checked, rendered
- * and written into `dist/` (or `$CDK8S_OUTDIR`, which `cdk8s synth` sets).
+ * and written into `dist/` (or `$CDK8S_OUTDIR` for `npm run synth`; under `cdk8s synth` into
+ * `$NEXTGEN_DIST` or `dist/`, the CLI's own folder becoming a link to it).
  *
  * A configuration mistake prints one line per problem and exits 1 without touching dist/;
  * so does a failed write. A bug prints one line (its stack trace with --verbose).
@@ -10,7 +11,7 @@ import * as path from 'path';
 import { App, Chart } from 'cdk8s';
 import { ConfigError, fieldPath, loadAllEnvironments, show, sourceOf, writtenStrings } from './environments/load';
 import type { Environment } from './environments/schema';
-import { storageClasses } from './environments/shared/cluster';
+import { storageClassProblems, storageClasses } from './environments/shared/cluster';
 import { gitopsRepository } from './environments/shared/gitops';
 import { admissionErrors } from './constructs/lib/admission';
 import { ClusterChart, GitopsChart } from './constructs/platform';
@@ -30,13 +31,15 @@ export interface BuiltApp {
 
 /** Build every chart for the given environments. Throws ConfigError on invalid combinations. */
 export function buildApp(envs: Environment[]): BuiltApp {
+  const classes = storageClassProblems(storageClasses);
+  if (classes.length) throw new ConfigError(classes);
   const app = new App({ outdir: 'dist' });
   const cluster = refusing(envs, () => new ClusterChart(app, { storageClasses, environments: envs }));
   const environments = envs.map((env) => refusing(envs, () => new MarketplaceChart(app, env), env));
   const gitops = refusing(envs, () =>
     new GitopsChart(app, {
       repository: gitopsRepository,
-      targets: environments.map((chart) => ({ chart, policy: chart.env.gitops })),
+      targets: environments.map((chart) => ({ chart, policy: chart.env.gitops, operatorOwnedFields: chart.operatorOwnedFields })),
     }),
   );
   const charts = app.node.findAll().filter(isOutputFolder);
@@ -105,6 +108,7 @@ export function synthesize(built: BuiltApp): Map<string, string> {
       manifests: manifestsOf(chart),
       cluster: built.cluster,
       clusterManifests,
+      manifestsOf,
     })),
   );
   if (findings.length) throw new ConfigError(findings);
@@ -114,13 +118,24 @@ export function synthesize(built: BuiltApp): Map<string, string> {
 export interface MainOptions {
   /** Repository root. @default - the folder of main.ts */
   readonly root?: string;
-  /** Output folder. @default - $CDK8S_OUTDIR, else dist */
+  /**
+   * Output folder. Under the cdk8s CLI this is the CLI's own folder (`output` in cdk8s.yaml,
+   * which the CLI deletes before every run): the tree is written to `destination` and the
+   * CLI's folder becomes a link to it after a success.
+   * @default - $CDK8S_OUTDIR, else dist
+   */
   readonly outdir?: string;
+  /**
+   * Where the tree goes when the cdk8s CLI runs the app (`viaCdk8sCli`).
+   * @default - $NEXTGEN_DIST, else <root>/dist
+   */
+  readonly destination?: string;
   /** Folder of the environment files. @default - $NEXTGEN_ENVIRONMENTS, else <root>/environments */
   readonly environmentsDir?: string;
   /**
-   * Whether the cdk8s CLI runs the app: it empties the output folder before, so a failure
-   * must not claim the folder is unchanged. @default false
+   * Whether the cdk8s CLI runs the app. The CLI deletes its output folder before the app
+   * runs, so cdk8s.yaml gives it a private one (`.build/cdk8s-out`) and the app writes
+   * `destination` itself, atomically, as `npm run synth` does. @default false
    */
   readonly viaCdk8sCli?: boolean;
   /** Print stack traces of internal errors. @default - --verbose or SYNTH_VERBOSE=1 */
@@ -135,7 +150,12 @@ export interface MainOptions {
 export function main(options: MainOptions | string = {}, outdirArg?: string): number {
   const o: MainOptions = typeof options === 'string' ? { root: options, outdir: outdirArg } : options;
   const root = o.root ?? __dirname;
-  const outdir = o.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist';
+  const cliOut = o.viaCdk8sCli ? (o.outdir ?? process.env.CDK8S_OUTDIR) : undefined;
+  // The CLI's folder is ours only when the user pointed the CLI at it (`cdk8s synth -o dist`):
+  // then it was deleted already and is written in place.
+  // (The CLI passes its folder relative to the directory it runs in.)
+  const cliOwnsOutput = cliOut !== undefined && path.resolve(cliOut) === path.resolve(root, o.destination ?? process.env.NEXTGEN_DIST ?? 'dist');
+  const outdir = o.viaCdk8sCli ? (cliOwnsOutput ? path.resolve(cliOut!) : (o.destination ?? process.env.NEXTGEN_DIST ?? 'dist')) : (o.outdir ?? process.env.CDK8S_OUTDIR ?? 'dist');
   const verbose = o.verbose ?? (process.argv.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.SYNTH_VERBOSE ?? ''));
   const abs = path.resolve(root, outdir);
   const shown = (path.relative(root, abs).startsWith('..') || path.isAbsolute(path.relative(root, abs)) ? outdir : path.relative(root, abs) || '.').replace(/\/?$/, '/');
@@ -147,7 +167,7 @@ export function main(options: MainOptions | string = {}, outdirArg?: string): nu
     } catch {
       /* missing */
     }
-    if (o.viaCdk8sCli && state !== 'present') {
+    if (cliOwnsOutput && state !== 'present') {
       return `nothing was written; ${shown} is ${state} because the cdk8s CLI removes it before the app runs (\`npm run synth\` would have kept it)`;
     }
     return `${shown} was not changed`;
@@ -159,6 +179,7 @@ export function main(options: MainOptions | string = {}, outdirArg?: string): nu
     const files = synthesize(buildApp(envs));
     const warnings = writeTree(abs, files);
     for (const w of warnings) console.error(`warning: ${w}`);
+    if (cliOut !== undefined && !cliOwnsOutput) linkCliOutput(path.resolve(cliOut), abs);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     if (!process.env.SYNTH_QUIET) {
       console.log(`synthesized ${envs.map((e) => e.name).join(', ')} + cluster: ${files.size} files into ${shown} in ${ms.toFixed(0)} ms`);
@@ -185,6 +206,16 @@ export function main(options: MainOptions | string = {}, outdirArg?: string): nu
     console.error(`synthesis failed: a bug, not your configuration; ${untouched()}${verbose ? '' : ' (--verbose or SYNTH_VERBOSE=1 prints the stack trace)'}`);
     return 2;
   }
+}
+
+/**
+ * The cdk8s CLI checks that the app created its output folder and lists the YAML in it: make
+ * that folder a link to the tree just written (the CLI's next run deletes the link, not dist/).
+ */
+function linkCliOutput(cliOut: string, target: string): void {
+  fs.rmSync(cliOut, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(cliOut), { recursive: true });
+  fs.symlinkSync(path.relative(path.dirname(cliOut), target), cliOut, 'dir');
 }
 
 // Run directly (`ts-node main.ts`, the cdk8s CLI's default app): the CLI sets CDK8S_OUTDIR.

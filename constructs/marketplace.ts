@@ -9,7 +9,7 @@ import { Api } from './api';
 import { Minio } from './minio';
 import { Monitoring } from './monitoring';
 import { FailoverRunbook, Migrations, Postgres, PostgresBackup, PostgresStandby, RestoreRunbookChart, WalArchive, maxSlotWalKeepBytes } from './postgres';
-import { NamespaceBaseline, NetworkPolicies, SecretCatalog } from './platform';
+import { NamespaceBaseline, NetworkPolicies, NetworkPolicyCheck, SecretCatalog } from './platform';
 import { Redis } from './redis';
 import { stampConfigChecksums } from './lib/checksum';
 import { walArchiveBoundSeconds } from './lib/recovery';
@@ -37,6 +37,12 @@ export class MarketplaceChart extends Chart implements OutputFolder {
   readonly standby?: PostgresStandby;
   /** `dist/<env>/runbooks/`: the restore Job, never applied by GitOps (a sibling chart). */
   readonly runbooks: RestoreRunbookChart;
+  /**
+   * Fields the runbooks change on live objects and own from then on (docs/operations.md):
+   * the servers' replicas (a fence, a PITR's stop), the archiver's replicas, the Service
+   * switch's selectors. The environment's Argo CD Application never syncs them back.
+   */
+  readonly operatorOwnedFields: { group: string; kind: string; name: string; jsonPointer: string }[] = [];
 
   constructor(
     scope: Construct,
@@ -64,6 +70,7 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     this.redis = new Redis(this, 'Redis', { config: env.redis });
     this.minio = new Minio(this, 'Minio', {
       config: env.minio,
+      adminAccess: env.network.adminAccess,
       hosts: env.hosts,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
       ingressClassName: env.ingressClassName,
@@ -100,6 +107,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       postgresImage: imageRef(env.postgres.image),
       dataSizeGiB: env.postgres.storage.sizeGiB,
     });
+    // Proof that the cluster enforces the NetworkPolicies below: a hand-run Job (README, install).
+    new NetworkPolicyCheck(this.runbooks, 'NetworkPolicyCheck', { target: this.postgres.target, image: imageRef(env.postgres.image), uid: Postgres.UID });
     this.migrations = new Migrations(this, 'Migrations', {
       config: env.migrations,
       database: this.postgres.target,
@@ -120,6 +129,14 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       this.standby = new PostgresStandby(this, 'Standby', { primary: this.postgres, promoted, runbookPeer: this.backup.peer });
       new FailoverRunbook(this.runbooks, 'Failover', { primary: this.postgres, standby: this.standby, peer: this.backup.peer, promoted });
     }
+    const owned = (group: string, kind: string, name: string, jsonPointer: string) => this.operatorOwnedFields.push({ group, kind, name, jsonPointer });
+    owned('apps', 'StatefulSet', Postgres.NAME, '/spec/replicas');
+    if (this.walArchive) owned('apps', 'Deployment', WalArchive.NAME, '/spec/replicas');
+    if (this.standby) {
+      owned('apps', 'StatefulSet', PostgresStandby.NAME, '/spec/replicas');
+      owned('', 'Service', Postgres.NAME, '/spec/selector');
+      owned('', 'Service', PostgresStandby.READ_ONLY_SERVICE, '/spec/selector');
+    }
 
     // Monitoring LAST among the workloads: its scrape jobs and monitors are derived from every
     // metrics endpoint declared above (a validation fails the synth if one comes later).
@@ -127,6 +144,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       config: env.monitoring,
       namespace: env.namespace,
       environment: env.name,
+      opsEmail: env.opsEmail,
+      adminAccess: env.network.adminAccess,
       grafanaHost: env.hosts.grafana,
       ingressClassName: env.ingressClassName,
       tls: env.tls.enabled ? { clusterIssuer: env.tls.clusterIssuer } : undefined,
@@ -200,6 +219,8 @@ export class MarketplaceChart extends Chart implements OutputFolder {
       ingressController: this.env.network.ingressController,
       loadBalancer: this.env.network.loadBalancer,
       nodeRanges: this.env.network.nodeRanges,
+      apiServerPort: this.env.network.apiServer.port,
+      externalRanges: { 'kube-apiserver': this.env.network.apiServer.ranges.map((cidr) => ({ cidr })) },
     });
     // Every pod template that reads a ConfigMap of this chart rolls when its data changes.
     stampConfigChecksums(this);

@@ -8,7 +8,8 @@
  * Values we derive from the environments (labels, S3 prefixes, secret paths, object names) are
  * checked on the rendered objects, in `constructs/lib/admission.ts`.
  */
-import type { Environment } from './schema';
+import type { Environment, ImageConfig } from './schema';
+import { AWAITING_FIRST_PIN } from './shared/versions';
 import { gitopsRepository } from './shared/gitops';
 
 /** One problem: the field, its value and what is allowed (printed as one line). */
@@ -65,7 +66,28 @@ export function tierProblems(env: Environment): Problem[] {
     if (env.tls.clusterIssuer === 'letsencrypt-staging') {
       out.push({ path: ['tls', 'clusterIssuer'], value: env.tls.clusterIssuer, allowed: 'a trusted issuer such as letsencrypt-prod in production (browsers do not trust Let\'s Encrypt staging certificates)' });
     }
+    for (const { path, image } of images(env)) {
+      if (!image.digest && image.pin !== AWAITING_FIRST_PIN) {
+        out.push({ path: [...path, 'tag'], value: image.tag, allowed: `a digest (tag@sha256:...) in production, or pin: '${AWAITING_FIRST_PIN}' while its first pin is awaited (versions.json for catalog images)` });
+      }
+    }
   }
+  return out;
+}
+
+/** Every image an environment holds (the catalog's defaults included), with its field path. */
+export function images(env: Environment): Array<{ path: readonly PropertyKey[]; image: ImageConfig }> {
+  const out: Array<{ path: readonly PropertyKey[]; image: ImageConfig }> = [];
+  const walk = (v: unknown, path: PropertyKey[]) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return;
+    const o = v as Record<string, unknown>;
+    if (typeof o.repository === 'string' && 'registry' in o) {
+      out.push({ path, image: o as ImageConfig });
+      return;
+    }
+    for (const [k, child] of Object.entries(o)) walk(child, [...path, k]);
+  };
+  walk(env, []);
   return out;
 }
 
@@ -115,10 +137,10 @@ export function crossEnvironmentProblems(
 
     if (env.tls.enabled && env.tls.createIssuer) {
       const seen = issuers.get(env.tls.clusterIssuer);
-      if (seen && seen.email !== env.tls.acmeEmail) {
-        out.push({ file, path: ['tls', 'acmeEmail'], value: env.tls.acmeEmail, allowed: `${JSON.stringify(seen.email)}, as ${seen.file} creates the same ClusterIssuer ${env.tls.clusterIssuer} with it (there is one issuer per cluster)` });
+      if (seen && seen.email !== env.opsEmail) {
+        out.push({ file, path: ['opsEmail'], value: env.opsEmail, allowed: `${JSON.stringify(seen.email)}, as ${seen.file} creates the same ClusterIssuer ${env.tls.clusterIssuer} with it (there is one issuer per cluster)` });
       } else if (!seen) {
-        issuers.set(env.tls.clusterIssuer, { email: env.tls.acmeEmail, file });
+        issuers.set(env.tls.clusterIssuer, { email: env.opsEmail, file });
       }
     }
   }

@@ -5,6 +5,7 @@ export default defineEnvironment({
   name: 'dev',
   tier: 'development',
   namespace: 'nextgen-dev',
+  opsEmail: 'nextgen-team@nextgen.example.com',
   hosts: {
     api: 'api.dev.nextgen.example.com',
     app: 'app.dev.nextgen.example.com',
@@ -25,7 +26,8 @@ export default defineEnvironment({
   // 60: the API pool (2 x 20 at rollout), the setup Jobs, backups, the WAL archiver and exporter fit with room.
   postgres: { storage: { storageClass: 'standard', sizeGiB: 5 }, maxConnections: 60 },
   redis: { storage: { storageClass: 'standard', sizeGiB: 1 } },
-  minio: { storage: { storageClass: 'standard', sizeGiB: 10 } },
+  // MINIO_SERVER_URL must lead somewhere: the S3 API is published (the console is not).
+  minio: { storage: { storageClass: 'standard', sizeGiB: 10 }, ingress: true },
   backup: { schedule: '0 2 * * *', rpoMinutes: 1440, scratchSizeGiB: 5, retention: { localDays: 2, remoteDays: 7 } },
   migrations: { seed: true },
   monitoring: {

@@ -29,7 +29,13 @@ export class ConfigError extends Error {
 }
 
 /** Files in `environments/` that are the loader's library, not environments. */
-export const LIBRARY_FILES: readonly string[] = ['define.ts', 'load.ts', 'checks.ts', 'index.ts'];
+export const LIBRARY_FILES: readonly string[] = ['define.ts', 'load.ts', 'checks.ts'];
+
+/**
+ * Folders of `environments/` (the schema, shared data). An environment file of the same name
+ * (`schema.ts`) would take the folder's place in every `import ... from './schema'`.
+ */
+export const LIBRARY_FOLDERS: readonly string[] = ['schema', 'shared'];
 
 /** Where a parsed environment came from: its file (as printed) and what the file declared. */
 export interface EnvironmentSource {
@@ -43,7 +49,7 @@ const sources = new WeakMap<Environment, EnvironmentSource>();
 
 /** The file an environment was loaded from (for error lines about values derived from it). */
 export function sourceOf(env: Environment): EnvironmentSource {
-  return sources.get(env) ?? { file: `environment ${env.name}`, input: env };
+  return sources.get(env) ?? { file: `environments/${env.name}.ts`, input: env };
 }
 
 /** Every string the operator wrote in an environment file, with its field path. */
@@ -60,20 +66,88 @@ export function show(value: unknown): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
+/** What a value of zod's `origin`/`expected` type is called in an error line. */
+const KINDS: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  bigint: 'a whole number',
+  string: 'text in quotes',
+  boolean: 'true or false',
+  array: 'a list [...]',
+  set: 'a list [...]',
+  object: 'an object { ... }',
+  record: 'an object { ... }',
+  date: 'a date',
+};
+const kind = (t: string) => KINDS[t] ?? t;
+
+/** How long a value of `origin` is, in words ("2 characters", "3 entries"). */
+function sized(origin: string, n: number | bigint): string {
+  if (origin === 'string') return `text of ${n} character${n === 1 ? '' : 's'}`;
+  if (origin === 'array' || origin === 'set') return `a list of ${n} entr${n === 1 ? 'y' : 'ies'}`;
+  return `${n}`;
+}
+
+/** Zod formats, in the words of an environment file. */
+const FORMATS: Record<string, string> = {
+  email: 'an e-mail address such as ops@example.com',
+  url: 'a URL such as https://example.com/path',
+  uuid: 'a UUID',
+  ipv4: 'an IPv4 address such as 10.0.0.1',
+  ipv6: 'an IPv6 address',
+  cidrv4: 'an IPv4 range such as 10.0.0.0/8',
+};
+
+/** The schema of the field at `at` (through defaults, optionals and pipes), if it can be found. */
+function schemaAt(at: readonly PropertyKey[]): any {
+  let node: any = environmentSchema;
+  const unwrap = (n: any) => {
+    while (n?._zod?.def?.innerType || n?._zod?.def?.in) n = n._zod.def.innerType ?? n._zod.def.in;
+    return n;
+  };
+  for (const key of at) {
+    node = unwrap(node);
+    const def = node?._zod?.def;
+    if (def?.type === 'object') node = def.shape?.[key as string];
+    else if (def?.type === 'array') node = def.element;
+    else return undefined;
+  }
+  return unwrap(node);
+}
+
+/** For a missing object: the fields it needs, e.g. `{ api, app, admin }`. */
+function requiredFields(at: readonly PropertyKey[]): string | undefined {
+  const def = schemaAt(at)?._zod?.def;
+  if (def?.type !== 'object') return undefined;
+  const keys = Object.entries(def.shape ?? {}).filter(([, v]: [string, any]) => v?._zod?.optin !== 'optional').map(([k]) => k);
+  return keys.length ? `{ ${keys.join(', ')} }` : undefined;
+}
+
+/** What is allowed, in our words (never the validator's: no "Invalid email address", no "a array"). */
 function allowed(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'too_small': {
       const i = issue as z.core.$ZodIssueTooSmall;
-      const what = i.origin === 'number' || i.origin === 'int' ? 'a number' : `a ${i.origin} of length`;
-      return `${what} ${i.inclusive === false ? '>' : '>='} ${i.minimum}`;
+      if (i.origin === 'number' || i.origin === 'int' || i.origin === 'bigint') return `${kind(i.origin)} ${i.inclusive === false ? '>' : '>='} ${i.minimum}`;
+      if (Number(i.minimum) === 1 && i.inclusive !== false) return i.origin === 'string' ? 'text that is not empty' : `${kind(i.origin)} with at least one entry`;
+      return `${sized(i.origin, i.minimum)} or more`;
     }
     case 'too_big': {
       const i = issue as z.core.$ZodIssueTooBig;
-      const what = i.origin === 'number' || i.origin === 'int' ? 'a number' : `a ${i.origin} of length`;
-      return `${what} ${i.inclusive === false ? '<' : '<='} ${i.maximum}`;
+      if (i.origin === 'number' || i.origin === 'int' || i.origin === 'bigint') return `${kind(i.origin)} ${i.inclusive === false ? '<' : '<='} ${i.maximum}`;
+      return `${sized(i.origin, i.maximum)} at most`;
     }
-    case 'invalid_type':
-      return `a value of type ${(issue as z.core.$ZodIssueInvalidType).expected}`;
+    case 'invalid_type': {
+      const i = issue as z.core.$ZodIssueInvalidType;
+      if (i.input === undefined) {
+        const fields = i.expected === 'object' ? requiredFields(i.path) : undefined;
+        return fields ? `an object ${fields} (this field is required; every environment declares it)` : `${kind(i.expected)} (this field is required)`;
+      }
+      if (i.expected === 'number' && typeof i.input === 'string' && i.input.trim() !== '' && !Number.isNaN(Number(i.input))) {
+        return `a number, written without quotes: ${Number(i.input)}`;
+      }
+      return kind(i.expected);
+    }
     case 'invalid_value':
       return `one of ${(issue as z.core.$ZodIssueInvalidValue).values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'unrecognized_keys':
@@ -82,7 +156,12 @@ function allowed(issue: z.core.$ZodIssue): string {
       return (issue as z.core.$ZodIssueInvalidKey).issues.map((i) => i.message).join('; ');
     case 'invalid_element':
       return (issue as z.core.$ZodIssueInvalidElement).issues.map((i) => i.message).join('; ');
-    case 'invalid_format':
+    case 'invalid_format': {
+      const i = issue as z.core.$ZodIssueInvalidStringFormat;
+      // A regex with our own message keeps it; the validator's own words never reach the user.
+      if (i.format === 'regex' || !/^Invalid /.test(i.message)) return i.message;
+      return FORMATS[i.format] ?? `a value in ${i.format} format`;
+    }
     case 'custom':
     default:
       return issue.message;
@@ -161,6 +240,30 @@ function loadFailure(e: unknown, file: string, rel: string): string {
   return `${rel}${where}: ${kind}: ${first.length > 200 ? `${first.slice(0, 197)}...` : first}`;
 }
 
+/**
+ * Why a file name cannot be an environment's (its name, namespace stem and dist/ folder), with
+ * the obvious fix; undefined when it can.
+ */
+function fileNameProblem(name: string, envDir: string, relDir: string): string | undefined {
+  const folder = (() => {
+    try {
+      return fs.statSync(path.join(envDir, name)).isDirectory();
+    } catch {
+      return false;
+    }
+  })();
+  if (LIBRARY_FOLDERS.includes(name) || folder) {
+    return `a name other than ${[...new Set([...LIBRARY_FOLDERS, ...(folder ? [name] : [])])].join(', ')} (folders of ${relDir}/: ${relDir}/${name}.ts would take the place of ${relDir}/${name}/ in every import); rename the file, e.g. ${relDir}/${name}-env.ts`;
+  }
+  if (name === 'index') {
+    return `environment files only: ${relDir}/ has no index (the loader reads every ${relDir}/<name>.ts); move shared code to ${relDir}/shared/`;
+  }
+  if (/[A-Z]/.test(name) && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name.toLowerCase())) {
+    return `a lower-case file name, as the environment's name, namespace and dist/ folder are DNS-1123 labels: rename it to ${relDir}/${name.toLowerCase()}.ts`;
+  }
+  return undefined;
+}
+
 export interface LoadOptions {
   /**
    * Names an environment may not take because the output layout uses them for its own
@@ -192,6 +295,11 @@ export function loadAllEnvironments(
   const causes: unknown[] = [];
   for (const file of files) {
     const rel = `${relDir}/${path.basename(file)}`;
+    const problem = fileNameProblem(path.basename(file, '.ts'), envDir, relDir);
+    if (problem) {
+      errors.push(line(rel, { path: ['file name'], value: path.basename(file), allowed: problem }));
+      continue;
+    }
     let mod: { default?: unknown };
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -5,6 +5,8 @@ export default defineEnvironment({
   name: 'prod',
   tier: 'production',
   namespace: 'nextgen-prod',
+  // The on-call's address: ACME account of letsencrypt-prod and Alertmanager's e-mails.
+  opsEmail: 'oncall@nextgen.example.com',
   hosts: {
     api: 'api.nextgen.example.com',
     app: 'app.nextgen.example.com',
@@ -18,7 +20,9 @@ export default defineEnvironment({
   image: {
     registry: 'registry.example.com/nextgen',
     repository: 'nextgen-marketplace',
-    digest: 'sha256:4b6f3d1c9a0e8b7d2f5a6c3e1b9d8f7a6e5c4b3a2d1f0e9c8b7a6d5e4f3c2b1a',
+    tag: '3.4.1',
+    // No real digest is known yet: the release pipeline pins it (tag@sha256:...) on first push.
+    pin: 'awaiting-first-pin',
   },
   api: {
     autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 6 },
@@ -37,10 +41,21 @@ export default defineEnvironment({
     resources: { requests: { cpuMillis: 200, memoryMiB: 512 }, limits: { cpuMillis: 1000, memoryMiB: 1024 } },
     maxmemoryMiB: 768,
   },
+  // The S3 API is public (browsers use the presigned URLs MINIO_SERVER_URL signs).
   minio: { storage: { storageClass: 'fast-ssd', sizeGiB: 200 }, ingress: true },
   // RPO 5 min from the WAL archive (bound 60 s archive_timeout + 15 s upload interval + 30 s
-  // upload = 105 s); hourly dumps stay as the portable second line.
-  backup: { schedule: '5 * * * *', rpoMinutes: 5, scratchSizeGiB: 50 },
+  // upload = 105 s); dumps every 2 hours stay as the portable second line. A full 100 GiB
+  // volume takes 4388 s to dump (36 MiB/s) and 25600 s to base-back-up (4 MiB/s end to end,
+  // zstd on two shared cores), 38520 s with margin and start-up (constructs/lib/recovery.ts,
+  // rule recovery-objectives): an hourly dump could not finish before the next, and the base
+  // backup needs 11 h. Set walArchive.baseBackupThroughputMiBps once measured in the cluster.
+  backup: {
+    schedule: '5 */2 * * *',
+    activeDeadlineSeconds: 5400,
+    rpoMinutes: 5,
+    scratchSizeGiB: 50,
+    walArchive: { baseBackupDeadlineSeconds: 39600 },
+  },
   monitoring: {
     prometheus: { retentionDays: 30, storage: { storageClass: 'fast-ssd', sizeGiB: 50 } },
     alertmanager: {
@@ -48,9 +63,10 @@ export default defineEnvironment({
       pagerduty: true,
       slack: true,
       slackChannel: '#nextgen-prod-alerts',
-      email: { to: 'oncall@nextgen.example.com', from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
+      email: { from: 'alertmanager@nextgen.example.com', smarthost: 'smtp.nextgen.example.com:587' },
     },
-    grafana: { ingress: true },
+    // Grafana and the MinIO console are admin UIs: closed here (kubectl port-forward, see
+    // docs/operations.md) until network.adminAccess names who may open them.
     // Traffic assumption: European customers, busy from 07:00 to 22:00 UTC; nights are quiet
     // (well below 0.1 req/s), so too little traffic is a ticket in busy hours, never a page.
     traffic: { busyHoursUtc: { from: 7, to: 22 } },

@@ -10,6 +10,8 @@ const MIN_REPLICAS = 2;
 
 const rule: Rule = {
   id: 'availability',
+  field: 'api.autoscaling.minReplicas',
+  allowed: 'at least 2 API replicas in production, a disruption budget that lets one pod go but never all, and replicas spread across nodes',
   description:
     'Production runs at least 2 API replicas, its PodDisruptionBudget allows at least one voluntary disruption without allowing all, and replicas spread across nodes.',
   check(ctx) {
@@ -44,6 +46,11 @@ const rule: Rule = {
       (spec.topologySpreadConstraints ?? []).some((t: any) => t.topologyKey === 'kubernetes.io/hostname' && selects(t.labelSelector?.matchLabels, labels)) ||
       (spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).some((t: any) => t.topologyKey === 'kubernetes.io/hostname');
     if (!spread) findings.push({ resource, message: 'replicas are not spread across nodes (no hostname topology spread or anti-affinity)' });
+    // The spread is one pod per node only when there are nodes to spread over: on one node a
+    // drain or a node failure takes every API pod at once.
+    else if (ctx.env.cluster.nodes < MIN_REPLICAS) {
+      findings.push({ resource, field: 'cluster.nodes', allowed: `at least ${MIN_REPLICAS} nodes in production (the API spreads one pod per node)`, message: `its ${min} replicas spread over ${ctx.env.cluster.nodes} node: losing it takes every API pod` });
+    }
     return findings;
   },
 };

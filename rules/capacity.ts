@@ -9,6 +9,8 @@ import { allContainers, podResources, podTemplates } from '../constructs/lib/wor
 
 const rule: Rule = {
   id: 'capacity',
+  field: 'cluster.nodes',
+  allowed: "enough nodes for every pod's requests at maximum scale, with the headroom, and limits >= requests",
   description:
     'Requests at maximum scale fit the node pool with its headroom; limits >= requests in every container; the namespace ResourceQuota covers maximum scale.',
   check(ctx) {
@@ -61,7 +63,7 @@ const rule: Rule = {
       for (const [key, quota, need, fmt] of checks) {
         const given = key.startsWith('requests') ? (hard[key] ?? hard[key.split('.')[1]]) : hard[key];
         if (given !== undefined && quota < need) {
-          findings.push({ resource: `ResourceQuota/${q.metadata.name}`, message: `${key} is ${fmt(quota)} but maximum scale needs ${fmt(need)}` });
+          findings.push({ resource: `ResourceQuota/${q.metadata.name}`, field: 'quota.rolloutSurgePercent', allowed: 'a quota that admits maximum scale', message: `${key} is ${fmt(quota)} but maximum scale needs ${fmt(need)}` });
         }
       }
     }

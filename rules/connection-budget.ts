@@ -48,6 +48,8 @@ function storesOf(ctx: RuleContext): Store[] {
 
 const rule: Rule = {
   id: 'connection-budget',
+  field: 'postgres.maxConnections',
+  allowed: "more than every client's pool can ask for at maximum scale, plus the reserved connections",
   description:
     'At maximum scale, API pool x pods + other clients + exporters + superuser_reserved_connections fit PostgreSQL max_connections; likewise Redis maxclients.',
   check(ctx) {

@@ -39,6 +39,8 @@ function check(ctx: RuleContext): Finding[] {
 
 const rule: Rule = {
   id: 'first-sync-health',
+  field: 'backup.storageClass',
+  allowed: 'a storage class that binds Immediately for a claim only a CronJob mounts',
   description:
     'every standalone PersistentVolumeClaim binds on a fresh install: its StorageClass binds Immediately or a Deployment/StatefulSet/DaemonSet mounts it (a Pending claim keeps Argo CD Progressing)',
   check,

@@ -8,15 +8,19 @@ import connectionBudget from './connection-budget';
 import type { Rule } from './engine';
 import firstSyncHealth from './first-sync-health';
 import referenceIntegrity from './reference-integrity';
+import scheduling from './scheduling';
 import recoveryObjectives from './recovery-objectives';
 import supplyChain from './supply-chain';
+import volumeLimits from './volume-limits';
 
 export const rules: Rule[] = [
   connectionBudget,
+  scheduling,
   capacity,
   referenceIntegrity,
   availability,
   supplyChain,
   recoveryObjectives,
   firstSyncHealth,
+  volumeLimits,
 ];

@@ -141,6 +141,8 @@ function checkStorageClasses(ctx: RuleContext, out: Finding[]): void {
 
 const rule: Rule = {
   id: 'reference-integrity',
+  field: 'name',
+  allowed: 'objects that reference only what exists',
   description:
     'Services select pods and target declared ports; Ingress backends, probe ports, NetworkPolicy selectors, Secret/ConfigMap references and keys, ServiceAccounts and storage classes all exist.',
   check(ctx) {

@@ -5,7 +5,7 @@
 import type { Finding, Rule } from './engine';
 import { allContainers, podTemplates } from '../constructs/lib/workloads';
 
-/** Version-like tags that releases never move: 1.2.3, v0.17.1, 16.10-bookworm, RELEASE.2025-09-07T16-13-09Z. */
+/** Version-like tags that releases never move: 1.2.3, v0.9.1, 15.4-bookworm, RELEASE.2024-01-02T03-04-05Z. */
 const IMMUTABLE_TAG = /^(v?[0-9]+\.[0-9]+(\.[0-9]+)?([-._][A-Za-z0-9.]+)*|RELEASE\.[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9-]+Z)$/;
 
 export function pinning(image: string): 'digest' | 'version' | 'mutable' {
@@ -18,6 +18,8 @@ export function pinning(image: string): 'digest' | 'version' | 'mutable' {
 
 const rule: Rule = {
   id: 'supply-chain',
+  field: 'image',
+  allowed: 'a pinned image (a digest or a version tag) outside development',
   description:
     'Outside development, images are pinned by digest or an immutable version tag; pull policy is IfNotPresent for pinned images and Always for mutable tags.',
   check(ctx) {

@@ -60,6 +60,21 @@ const keepDirname = {
   },
 };
 
+// `import ... from './schema'` means the folder environments/schema/, even when an environment
+// file environments/schema.ts exists (esbuild, like Node, tries the file first): the loader
+// then refuses that file in one line instead of the build failing on our own imports.
+const foldersFirst = {
+  name: 'environment-folders-first',
+  setup(build) {
+    build.onResolve({ filter: /(^|\/)(schema|shared)$/ }, (args) => {
+      const dir = path.resolve(args.resolveDir, args.path);
+      if (path.dirname(dir) !== path.join(root, 'environments')) return undefined;
+      const index = path.join(dir, 'index.ts');
+      return fs.existsSync(index) ? { path: index } : undefined;
+    });
+  },
+};
+
 /** One `file:line:col: message` line per esbuild error, paths relative to the project. */
 function esbuildLines(e) {
   const errors = e?.errors?.length ? e.errors : [{ text: String(e?.message ?? e).split('\n')[0] }];
@@ -92,7 +107,7 @@ async function bundle() {
       sourcemap: 'linked',
       sourcesContent: false,
       logLevel: 'silent',
-      plugins: [keepDirname],
+      plugins: [keepDirname, foldersFirst],
     });
     for (const old of fs.readdirSync(buildDir).filter((f) => /^app-[0-9a-f]+\.cjs(\.map)?$/.test(f))) fs.rmSync(path.join(buildDir, old), { force: true });
     fs.renameSync(path.join(stage, `${name}.map`), `${out}.map`);

@@ -170,7 +170,7 @@ try {
   console.log(`  dump restore       ${secs(fetchMs + loadMs).padStart(7)} s  ${rate(fetchMs + loadMs)}  (download ${secs(fetchMs)} s; verify + pg_restore --single-transaction + ANALYZE ${secs(loadMs)} s)`);
   console.log(`  parallel dump      ${secs(pDumpMs).padStart(7)} s  ${rate(pDumpMs)}  (pg_dump -Fd -j ${jobs})`);
   console.log(`  parallel restore   ${secs(pRestoreMs).padStart(7)} s  ${rate(pRestoreMs)}  (pg_restore -j ${jobs} + ANALYZE; ${(loadMs / pRestoreMs).toFixed(1)}x the single-transaction load)`);
-  console.log(`  base backup        ${secs(baseMs).padStart(7)} s  ${rate(baseMs)}  (pg_basebackup -Ft -z -X stream + verify + upload with SSE)`);
+  console.log(`  base backup        ${secs(baseMs).padStart(7)} s  ${rate(baseMs)}  (pg_basebackup -Ft client-zstd + -X stream + verify + upload with SSE)`);
   console.log(`  point-in-time      ${secs(pitrMs).padStart(7)} s  ${rate(pitrMs)}  (download base + WAL, unpack, replay the WAL of an update of 10% of orders (pg_wal held ${mb(walBytes)} MiB), verify)`);
   console.log(`  restored data: dump ${same ? 'matches' : 'DIFFERS'}, parallel ${parallelSame ? 'matches' : 'DIFFERS'}, point-in-time ${pitrSame ? 'matches' : 'DIFFERS'} (row counts and sums per table)`);
   console.log(`  machine: ${os.cpus().length} CPUs, loopback PostgreSQL ${pg.psql('show server_version').trim()} and MinIO; a cluster adds network and volume latency`);

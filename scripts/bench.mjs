@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // `npm run bench`: synthesis speed measured side by side in one run, printed as a table with
 // ratios. Every command writes into its own temporary folder; dist/ is not touched.
-//   node scripts/bench.mjs [--runs N] [--skip-tests] [--skip-ts-node] [--skip-cluster]
+//   node scripts/bench.mjs [--runs N] [--skip-tests] [--skip-ts-node] [--skip-cluster] [--skip-backup]
+//                          [--baseline <git revision> | --no-baseline]
+// The baseline (by default c0b5d62, the last commit before the speed work of issue 19) is
+// checked out into a temporary git worktree under the system's temp folder (sharing this
+// checkout's node_modules) and measured in the same run, alternating with this tree, so both
+// columns see the same machine load. The worktree is removed at the end.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,6 +19,8 @@ const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
 const skipTests = args.includes('--skip-tests');
 const skipTsNode = args.includes('--skip-ts-node');
 const skipCluster = args.includes('--skip-cluster');
+const skipBackup = args.includes('--skip-backup');
+const baselineRev = args.includes('--no-baseline') ? undefined : args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : 'c0b5d62';
 const env = { ...process.env, CDK8S_CHECK_UPGRADE: 'false', SYNTH_QUIET: '1' };
 
 // CPU time of finished child processes (Linux: cutime + cstime in /proc/self/stat, 100 Hz).
@@ -27,10 +34,10 @@ function childrenCpuMs() {
 }
 
 let lastCpuMs = NaN;
-function time(label, cmd, argv, extraEnv = {}) {
+function time(label, cmd, argv, extraEnv = {}, cwd = root) {
   const t0 = process.hrtime.bigint();
   const c0 = childrenCpuMs();
-  const r = spawnSync(cmd, argv, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', shell: false });
+  const r = spawnSync(cmd, argv, { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', shell: false, maxBuffer: 256 << 20 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   lastCpuMs = childrenCpuMs() - c0;
   if (r.status !== 0) {
@@ -45,34 +52,75 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-function measure(label, cmd, argv, n, extraEnv = {}) {
-  const xs = [];
-  const cpu = [];
-  for (let i = 0; i < n; i++) {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
-    xs.push(time(label, cmd, argv(out), { CDK8S_OUTDIR: out, ...extraEnv }));
-    cpu.push(lastCpuMs);
-    fs.rmSync(out, { recursive: true, force: true });
+// The baseline tree: a detached worktree of `baselineRev` sharing our node_modules.
+let baseRoot;
+const cleanups = [];
+function cleanup() {
+  while (cleanups.length) {
+    try {
+      cleanups.pop()();
+    } catch {
+      /* best effort */
+    }
   }
-  return { label, ms: median(xs), cpuMs: median(cpu), runs: n };
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+if (baselineRev) {
+  const holder = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-baseline-'));
+  baseRoot = path.join(holder, 'tree');
+  const r = spawnSync('git', ['worktree', 'add', '--detach', baseRoot, baselineRev], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`cannot check out the baseline ${baselineRev}: ${r.stderr.trim()}`);
+    process.exit(1);
+  }
+  cleanups.push(() => fs.rmSync(holder, { recursive: true, force: true }));
+  cleanups.push(() => spawnSync('git', ['worktree', 'remove', '--force', baseRoot], { cwd: root }));
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(baseRoot, 'node_modules'), 'dir');
+  const lock = (dir) => fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8');
+  if (lock(baseRoot) !== lock(root)) console.log(`note: the baseline's package-lock.json differs; it runs with this checkout's node_modules`);
+}
+const trees = () => (baseRoot ? [['base', baseRoot], ['now', root]] : [['now', root]]);
+
+/** Median wall and CPU time of `n` runs in each tree, alternating trees run by run. */
+function measure(label, cmd, argv, n, extraEnv = {}) {
+  const acc = Object.fromEntries(trees().map(([k]) => [k, { xs: [], cpu: [] }]));
+  for (let i = 0; i < n; i++) {
+    const order = i % 2 ? [...trees()].reverse() : trees();
+    for (const [k, dir] of order) {
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+      acc[k].xs.push(time(`${label} (${k})`, typeof cmd === 'function' ? cmd(dir) : cmd, argv(out, dir), { CDK8S_OUTDIR: out, NEXTGEN_DIST: out, ...extraEnv }, dir));
+      acc[k].cpu.push(lastCpuMs);
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }
+  const row = { label, runs: n };
+  for (const [k] of trees()) row[k] = { ms: median(acc[k].xs), cpuMs: median(acc[k].cpu) };
+  return row;
 }
 
-const npx = path.join(root, 'node_modules', '.bin');
+const binOf = (dir) => path.join(dir, 'node_modules', '.bin');
 const rows = [];
-console.log(`machine: ${os.cpus().length} cores, node ${process.version}; median of ${runs} runs unless noted\n`);
+console.log(`machine: ${os.cpus().length} cores, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; median of ${runs} runs unless noted`);
+console.log(baseRoot ? `baseline: ${baselineRev} (${spawnSync('git', ['log', '-1', '--format=%h %s', baselineRev], { cwd: root, encoding: 'utf8' }).stdout.trim().slice(0, 90)}), measured in the same run\n` : 'no baseline (--no-baseline)\n');
 
-// Warm the transpile cache once so every row measures a steady state.
-time('warm-up', process.execPath, ['scripts/synth.mjs'], { CDK8S_OUTDIR: fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')) });
+// Warm the transpile caches once so every row measures a steady state.
+// NEXTGEN_DIST: where the app writes (else the repository's dist/); CDK8S_OUTDIR: the CLI's folder.
+for (const [, dir] of trees()) {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  time('warm-up', process.execPath, ['scripts/synth.mjs'], { CDK8S_OUTDIR: out, NEXTGEN_DIST: out }, dir);
+  fs.rmSync(out, { recursive: true, force: true });
+}
 
 const npmSynth = measure('npm run synth (all environments)', 'npm', () => ['run', '--silent', 'synth'], runs);
 rows.push(npmSynth);
-const cliSynth = measure('npx cdk8s synth (app: node scripts/app.mjs)', path.join(npx, 'cdk8s'), (out) => ['synth', '--no-validate', '-o', out], runs);
+const cliSynth = measure('npx cdk8s synth (app: node scripts/app.mjs)', (dir) => path.join(binOf(dir), 'cdk8s'), (out) => ['synth', '--no-validate', '-o', out], runs);
 rows.push(cliSynth);
 let tsNode;
 if (!skipTsNode) {
   tsNode = measure(
     'npx cdk8s synth (cdk8s default app: npx ts-node main.ts)',
-    path.join(npx, 'cdk8s'),
+    (dir) => path.join(binOf(dir), 'cdk8s'),
     (out) => ['synth', '--no-validate', '-o', out, '--app', 'npx ts-node main.ts'],
     1,
   );
@@ -95,34 +143,57 @@ const gen50 = measure('npm run synth (50 generated environments)', 'npm', () => 
 rows.push(gen50);
 const envCount = fs.readdirSync(path.join(root, 'environments')).filter((f) => /^[a-z0-9-]+\.ts$/.test(f) && !['define.ts', 'load.ts', 'checks.ts', 'index.ts'].includes(f)).length;
 
-let testsMs;
+let tests;
 if (!skipTests) {
-  // The unit tests: the fast part of the suite (no real servers, no simulated cluster).
-  testsMs = time('npm run test:unit', 'npm', ['run', '--silent', 'test:unit'], { CI: process.env.CI ?? '' });
-  rows.push({ label: 'npm run test:unit (unit tests, once)', ms: testsMs, cpuMs: lastCpuMs, runs: 1 });
+  // The unit tests (no real servers, no simulated cluster), once per tree, as CI runs them: with
+  // no test cache (.build/test-cache is emptied first, in both trees).
+  tests = { label: 'npm run test:unit (unit tests, once, empty test cache)', runs: 1 };
+  for (const [k, dir] of trees()) {
+    fs.rmSync(path.join(dir, '.build', 'test-cache'), { recursive: true, force: true });
+    const ms = time(`npm run test:unit (${k})`, 'npm', ['run', '--silent', 'test:unit'], { CI: process.env.CI ?? '' }, dir);
+    tests[k] = { ms, cpuMs: lastCpuMs };
+  }
+  rows.push(tests);
 }
 
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`| ${pad('what', 58)} | ${pad('wall ms', 8)} | ${pad('CPU ms', 8)} | runs |`);
-console.log(`|${'-'.repeat(60)}|${'-'.repeat(10)}|${'-'.repeat(10)}|------|`);
-for (const r of rows) console.log(`| ${pad(r.label, 58)} | ${pad(r.ms.toFixed(0), 8)} | ${pad(r.cpuMs.toFixed(0), 8)} | ${pad(r.runs, 4)} |`);
-console.log('(CPU = user + system time of the command and its children; wall time of the 50-environment');
-console.log(' row also depends on how fast this machine writes back ~22 MB of files.)');
-console.log('');
-const perEnv = (gen50.ms - npmSynth.ms) / (50 - envCount);
-console.log(`ratios and targets:`);
-if (tsNode) {
-  console.log(`  ts-node default / npm run synth      = ${(tsNode.ms / npmSynth.ms).toFixed(1)}x  (target >= 3x)`);
-  console.log(`  ts-node default / npx cdk8s synth    = ${(tsNode.ms / cliSynth.ms).toFixed(1)}x  (target >= 3x)`);
+const num = (x) => (x === undefined ? '' : x.toFixed(0));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '');
+if (baseRoot) {
+  console.log(`| ${pad('what', 58)} | ${pad('base ms', 8)} | ${pad('now ms', 8)} | ${pad('speed-up', 8)} | ${pad('base CPU', 8)} | ${pad('now CPU', 8)} | ${pad('speed-up', 8)} | runs |`);
+  console.log(`|${'-'.repeat(60)}|${['', '', '', '', '', ''].map(() => '-'.repeat(10)).join('|')}|------|`);
+  for (const r of rows) {
+    console.log(
+      `| ${pad(r.label, 58)} | ${pad(num(r.base.ms), 8)} | ${pad(num(r.now.ms), 8)} | ${pad(ratio(r.base.ms, r.now.ms), 8)} | ${pad(num(r.base.cpuMs), 8)} | ${pad(num(r.now.cpuMs), 8)} | ${pad(ratio(r.base.cpuMs, r.now.cpuMs), 8)} | ${pad(r.runs, 4)} |`,
+    );
+  }
+} else {
+  console.log(`| ${pad('what', 58)} | ${pad('wall ms', 8)} | ${pad('CPU ms', 8)} | runs |`);
+  console.log(`|${'-'.repeat(60)}|${'-'.repeat(10)}|${'-'.repeat(10)}|------|`);
+  for (const r of rows) console.log(`| ${pad(r.label, 58)} | ${pad(num(r.now.ms), 8)} | ${pad(num(r.now.cpuMs), 8)} | ${pad(r.runs, 4)} |`);
 }
-console.log(`  npm run synth, every environment     = ${npmSynth.ms.toFixed(0)} ms  (target < 1000 ms) ${npmSynth.ms < 1000 ? 'OK' : 'MISSED'}`);
-console.log(`  50 environments                      = ${gen50.ms.toFixed(0)} ms  (target < 3000 ms) ${gen50.ms < 3000 ? 'OK' : 'MISSED'}`);
-console.log(`  marginal cost per extra environment  = ${perEnv.toFixed(1)} ms`);
-if (testsMs !== undefined) console.log(`  npm run test:unit                    = ${(testsMs / 1000).toFixed(1)} s  (target < 30 s) ${testsMs < 30000 ? 'OK' : 'MISSED'}`);
+console.log('(CPU = user + system time of the command and its children; speed-up = base / now. Wall time of');
+console.log(' the 50-environment row also depends on how fast this machine writes back ~22 MB of files.)');
+console.log('');
+const perEnv = (k) => (gen50[k].ms - npmSynth[k].ms) / (50 - envCount);
+const verdict = (ok) => (ok ? 'OK' : 'MISSED');
+const was = (k, f) => (baseRoot ? `  (baseline ${f(k)})` : '');
+console.log(`ratios and targets (this tree${baseRoot ? `; baseline ${baselineRev} in brackets` : ''}):`);
+if (tsNode) {
+  console.log(`  ts-node default / npm run synth      = ${(tsNode.now.ms / npmSynth.now.ms).toFixed(1)}x  (target >= 3x)`);
+  console.log(`  ts-node default / npx cdk8s synth    = ${(tsNode.now.ms / cliSynth.now.ms).toFixed(1)}x  (target >= 3x)`);
+}
+console.log(`  npm run synth, every environment     = ${npmSynth.now.ms.toFixed(0)} ms  (target < 1000 ms) ${verdict(npmSynth.now.ms < 1000)}${was('base', (k) => `${npmSynth[k].ms.toFixed(0)} ms`)}`);
+console.log(`  50 environments                      = ${gen50.now.ms.toFixed(0)} ms  (target <= 2000 ms) ${verdict(gen50.now.ms <= 2000)}${was('base', (k) => `${gen50[k].ms.toFixed(0)} ms`)}`);
+console.log(`  marginal cost per extra environment  = ${perEnv('now').toFixed(1)} ms${was('base', (k) => `${perEnv(k).toFixed(1)} ms`)}`);
+if (tests) console.log(`  npm run test:unit                    = ${(tests.now.ms / 1000).toFixed(1)} s  (target <= 30 s) ${verdict(tests.now.ms <= 30000)}${was('base', (k) => `${(tests[k].ms / 1000).toFixed(1)} s`)}`);
+cleanup();
 
 // First apply to all-healthy on the simulated cluster (newest server), per environment.
 if (!skipCluster) {
-  const versions = Object.fromEntries(fs.readFileSync(path.join(root, '.ci', 'versions'), 'utf8').split('\n').map((l) => /^([A-Z_]+)=(\S+)/.exec(l)).filter(Boolean).map((m) => [m[1], m[2]]));
+  // The version catalog (versions.json), as .ci/install reads it.
+  const shell = spawnSync(process.execPath, [path.join(root, '.ci', 'catalog.mjs'), 'shell'], { encoding: 'utf8' }).stdout;
+  const versions = Object.fromEntries(shell.split('\n').map((l) => /^([A-Z_]+)='([^']*)'/.exec(l)).filter(Boolean).map((m) => [m[1], m[2]]));
   const version = versions.KUBERNETES_NEWEST;
   const gobin = path.join(spawnSync('go', ['env', 'GOPATH'], { encoding: 'utf8' }).stdout.trim() || path.join(os.homedir(), 'go'), 'bin');
   if (!fs.existsSync(path.join(gobin, 'kubernetes', version, 'kube-apiserver'))) {
@@ -142,7 +213,7 @@ if (!skipCluster) {
 }
 
 const backupBench = path.join(root, 'scripts', 'bench-backup.mjs');
-if (fs.existsSync(backupBench)) {
+if (!skipBackup && fs.existsSync(backupBench)) {
   console.log('');
   const r = spawnSync(process.execPath, [backupBench], { cwd: root, env, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -2,10 +2,9 @@
  * Review aid: one snapshot per generated file, so a change shows up in review as a diff of
  * the resources it touches. Correctness is asserted by the focused tests beside this one.
  */
-import { buildApp, synthesize } from '../main';
-import { realEnvironments } from './support/synth';
+import { realTree } from './support/synth';
 
-const tree = synthesize(buildApp(realEnvironments()));
+const tree = realTree();
 const byFolder = new Map<string, string[]>();
 for (const file of [...tree.keys()].sort()) {
   const folder = file.split('/')[0];

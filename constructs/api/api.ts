@@ -52,6 +52,14 @@ export interface ApiProps {
   readonly imagePullPolicy?: kplus.ImagePullPolicy;
 }
 
+/**
+ * How long a terminating pod can still be sent new requests: the EndpointSlice controller
+ * marks it not ready at once, kube-proxy applies that within its sync period (`minSyncPeriod`
+ * 1 s), ingress-nginx's Lua balancer within its 1 s endpoint poll; 10 s leaves room for a busy
+ * control plane. `api.shutdown.preStopSeconds` must exceed it (the schema says so).
+ */
+export const ENDPOINTS_PROPAGATION_SECONDS = 10;
+
 export class Api extends Construct {
   static readonly NAME = 'nextgen-api';
   static readonly PORT = 3001;
@@ -120,7 +128,8 @@ export class Api extends Construct {
         automountToken: false,
       }),
       dockerRegistryAuth: regcred.secret,
-      terminationGracePeriod: Duration.seconds(30),
+      // The preStop delay, then the app's drain after SIGTERM; the kubelet kills at the end.
+      terminationGracePeriod: Duration.seconds(cfg.shutdown.preStopSeconds + cfg.shutdown.drainSeconds),
     });
     this.deployment.select(kplus.LabelSelector.of({ labels: selector }));
 
@@ -152,6 +161,10 @@ export class Api extends Construct {
       securityContext: restrictedContainer(Api.UID),
       envFrom: [kplus.Env.fromConfigMap(this.config)],
       envVariables: { JWT_SECRET: jwt.env('secret') },
+      // Keep serving while the endpoint removal propagates; SIGTERM comes after this returns.
+      // An exec `sleep` (the node images have it) rather than the `sleep` handler, which needs
+      // Kubernetes 1.30 and we support 1.27.
+      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(cfg.shutdown.preStopSeconds)]) },
     });
     // Node writes to /tmp (uploads in flight, npm cache); the root filesystem stays read-only.
     this.container.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(512) }));

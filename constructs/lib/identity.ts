@@ -18,6 +18,13 @@ export const LABEL = {
   version: 'app.kubernetes.io/version',
 } as const;
 export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
+/**
+ * The short `app` label the deployment guide selects pods by (`kubectl logs -l app=nextgen-api`,
+ * `kubectl get pod -l app=postgres`): on every pod template, equal to the pod's
+ * `app.kubernetes.io/name`. Only on pod templates, never in a selector: selectors of existing
+ * Deployments and StatefulSets are immutable, so they keep the `app.kubernetes.io/*` pair.
+ */
+export const GUIDE_APP_LABEL = 'app';
 
 /**
  * Apply order, shared by Argo CD sync waves and each folder's kustomization.yaml:
@@ -97,9 +104,31 @@ export function finalizeChart(chart: Construct): void {
       c.metadata.addLabel(LABEL.component, id.component);
       c.metadata.addAnnotation(SYNC_WAVE, String(id.wave));
     }
+    stampGuideAppLabel(c);
     if (CLUSTER_SCOPED.has(c.kind) && c.metadata.namespace) {
       // cdk8s puts the chart namespace on every object; cluster-scoped ones must not have it.
       c.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
   }
+}
+
+/** Where a workload kind keeps its pod template. */
+const POD_TEMPLATE_PATH: Record<string, string[]> = {
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+/** Add `app: <app.kubernetes.io/name>` to the object's pod template, if it has one. */
+function stampGuideAppLabel(c: ApiObject): void {
+  const path = POD_TEMPLATE_PATH[c.kind];
+  if (!path) return;
+  let template: any = c.toJson();
+  for (const key of path) template = template?.[key];
+  const name = template?.metadata?.labels?.[LABEL.name];
+  if (!name || template.metadata.labels[GUIDE_APP_LABEL] !== undefined) return;
+  c.addJsonPatch(JsonPatch.add(`/${path.join('/')}/metadata/labels/${GUIDE_APP_LABEL}`, name));
 }

@@ -34,6 +34,24 @@ export interface HardenedIngressProps {
   readonly corsOrigins?: string;
   /** Backend speaks HTTPS. @default false */
   readonly backendHttps?: boolean;
+  /**
+   * Only these clients (an admin UI): ranges (`whitelist-source-range`) and/or external
+   * authentication (`auth-url`, `auth-signin`).
+   * @default - open to every client
+   */
+  readonly access?: AdminAccess;
+}
+
+/** Who may open an admin UI through the ingress controller (`network.adminAccess`). */
+export interface AdminAccess {
+  readonly sourceRanges: readonly string[];
+  readonly authUrl?: string;
+  readonly authSignin?: string;
+}
+
+/** Does `access` restrict anything? Admin UIs are published only when it does. */
+export function restricts(access: AdminAccess | undefined): access is AdminAccess {
+  return !!access && (access.sourceRanges.length > 0 || !!access.authUrl);
 }
 
 export function hardenIngress(scope: Construct, id: string, props: HardenedIngressProps): kplus.Ingress {
@@ -61,6 +79,12 @@ export function hardenIngress(scope: Construct, id: string, props: HardenedIngre
       'Authorization, Content-Type, Accept, Origin, X-Requested-With';
   }
   if (props.backendHttps) annotations['nginx.ingress.kubernetes.io/backend-protocol'] = 'HTTPS';
+  if (props.access) {
+    if (!restricts(props.access)) throw new Error(`Ingress ${props.name}: an admin UI needs sourceRanges or authUrl`);
+    if (props.access.sourceRanges.length) annotations['nginx.ingress.kubernetes.io/whitelist-source-range'] = props.access.sourceRanges.join(',');
+    if (props.access.authUrl) annotations['nginx.ingress.kubernetes.io/auth-url'] = props.access.authUrl;
+    if (props.access.authSignin) annotations['nginx.ingress.kubernetes.io/auth-signin'] = props.access.authSignin;
+  }
 
   const ingress = new kplus.Ingress(scope, id, {
     metadata: { name: props.name, annotations },

@@ -18,6 +18,12 @@ export interface OutputFolder {
   readonly title: string;
   /** Whether GitOps applies it: applied folders get a kustomization.yaml. */
   readonly applied: boolean;
+  /**
+   * Annotations every object of the folder carries (merged over its own), e.g. the Argo CD
+   * options that keep a runbook object an operator created from being pruned.
+   * @default - none
+   */
+  readonly objectAnnotations?: Readonly<Record<string, string>>;
 }
 
 export const isOutputFolder = (c: unknown): c is Chart & OutputFolder =>
@@ -32,8 +38,15 @@ export function chartManifests(chart: Chart): Manifest[] {
   const manifests = chart.node
     .findAll()
     .filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === chart)
-    .map((o) => asStored(o.toJson() as Manifest));
+    .map((o) => asStored(o.toJson() as Manifest))
+    .map((m) => withAnnotations(m, (chart as Partial<OutputFolder>).objectAnnotations));
   return (chart as Partial<OutputFolder>).applied ? manifests.map(immutableJobName) : manifests;
+}
+
+function withAnnotations(m: Manifest, extra: Readonly<Record<string, string>> | undefined): Manifest {
+  if (!extra) return m;
+  const meta = (m.metadata ?? {}) as { annotations?: Record<string, string> };
+  return { ...m, metadata: { ...meta, annotations: { ...(meta.annotations ?? {}), ...extra } } } as Manifest;
 }
 
 /** API groups whose objects the API server stores typed (protobuf), not as written JSON. */

@@ -22,6 +22,23 @@ export const MEASURED_THROUGHPUT_MIBPS = {
 } as const;
 
 /**
+ * Backups, measured by `npm run bench` on the same database (README "Backups, RPO and RTO"),
+ * rounded down: the scheduled Jobs must finish a full data volume at these rates before their
+ * deadline (rule `recovery-objectives`; `backup.walArchive.baseBackupThroughputMiBps` overrides
+ * the base backup's once measured in the cluster).
+ */
+export const MEASURED_BACKUP_THROUGHPUT_MIBPS = {
+  /** `pg_dump -Fc`, verification and upload with SSE: the `postgres-backup` CronJob. */
+  dump: 36,
+  /**
+   * The nightly base backup, end to end: `pg_basebackup -Ft` with client-side zstd, verify
+   * (zstd frame checksums, backup_label), upload with SSE and retention; measured on a loaded
+   * two-core machine, where upload and retention calls dominated (with gzip on one core: 6).
+   */
+  baseBackup: 4,
+} as const;
+
+/**
  * The default restore throughput: the slowest restore path, so the worst case holds
  * whichever runbook the operator starts.
  */
@@ -48,6 +65,11 @@ export function restoreEstimate(sizeGiB: number, throughputMiBps: number): Resto
   if (!(throughputMiBps > 0)) throw new Error(`restore.throughputMiBps must be positive (got ${throughputMiBps})`);
   const dataSeconds = Math.ceil((sizeGiB * 1024) / throughputMiBps);
   return { dataSeconds, deadlineSeconds: Math.ceil(dataSeconds * RESTORE_MARGIN) + RESTORE_STARTUP_SECONDS, sizeGiB, throughputMiBps };
+}
+
+/** A backup Job of a full `sizeGiB` volume at `throughputMiBps`: the same margin and start-up as a restore. */
+export function backupEstimate(sizeGiB: number, throughputMiBps: number): RestoreEstimate {
+  return restoreEstimate(sizeGiB, throughputMiBps);
 }
 
 /** The largest database (GiB) whose worst-case restore fits `rtoMinutes`. */

@@ -19,7 +19,7 @@ import { addClaimTemplate, governingService } from '../lib/statefulset';
 import type { ObjectStoreTarget } from '../lib/contracts';
 import { Wave, selectPods } from '../lib/identity';
 import { declareWorkload } from '../lib/workload';
-import { hardenIngress } from '../lib/ingress';
+import { AdminAccess, hardenIngress, restricts } from '../lib/ingress';
 import { PodDisruptionBudget } from '../lib/pdb';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from '../lib/security';
 import { Endpoint, INGRESS_CONTROLLER, Peer } from '../lib/topology';
@@ -33,6 +33,11 @@ export interface MinioProps {
   readonly tls?: { readonly clusterIssuer: string };
   /** @default nginx */
   readonly ingressClassName?: string;
+  /**
+   * Who may open the console (an admin UI) through its Ingress (`network.adminAccess`).
+   * @default - no restriction: the console gets no Ingress (kubectl port-forward)
+   */
+  readonly adminAccess?: AdminAccess;
   /**
    * UID (and fsGroup) for the server and the bucket Job; the MinIO images run as any user.
    * @default 1000
@@ -58,9 +63,12 @@ export class Minio extends Construct implements ObjectStoreTarget {
   readonly peer: Peer;
   readonly endpoint: Endpoint;
   readonly consoleEndpoint: Endpoint;
-  /** `MINIO_SERVER_URL` and `MINIO_BROWSER_URL`: where browsers reach the API and the console. */
-  readonly serverUrl: string;
-  readonly browserUrl: string;
+  /**
+   * `MINIO_SERVER_URL` and `MINIO_BROWSER_URL`: where browsers reach the S3 API and the
+   * console; each only when its Ingress exists (a URL without one leads nowhere).
+   */
+  readonly serverUrl?: string;
+  readonly browserUrl?: string;
   readonly statefulSet: kplus.StatefulSet;
   readonly service: kplus.Service;
   readonly consoleService: kplus.Service;
@@ -79,8 +87,9 @@ export class Minio extends Construct implements ObjectStoreTarget {
     this.consoleEndpoint = { peer: this.peer, port: Minio.CONSOLE_PORT, portName: 'console' };
     this.bucket = cfg.bucket;
     const scheme = props.tls ? 'https' : 'http';
-    this.serverUrl = `${scheme}://${props.hosts.minio}`;
-    this.browserUrl = `${scheme}://${props.hosts.minioConsole}`;
+    const consoleAccess = cfg.ingress && restricts(props.adminAccess) ? props.adminAccess : undefined;
+    if (cfg.ingress) this.serverUrl = `${scheme}://${props.hosts.minio}`;
+    if (consoleAccess) this.browserUrl = `${scheme}://${props.hosts.minioConsole}`;
     this.rootSecret = SecretCatalog.of(this).declare('minio-root', ['root-user', 'root-password'], {
       description: 'MinIO root credentials (MINIO_ROOT_USER, MINIO_ROOT_PASSWORD)',
     });
@@ -104,14 +113,13 @@ export class Minio extends Construct implements ObjectStoreTarget {
 
     const env: Record<string, kplus.EnvValue> = {
       MINIO_ROOT_USER: this.rootSecret.env('root-user'),
-      MINIO_ROOT_PASSWORD: this.rootSecret.env('root-password'),
       // Prometheus scrapes /minio/v2/metrics/cluster without a bearer token; the network policy
       // derived from addMetrics() limits who can reach the port.
       MINIO_PROMETHEUS_AUTH_TYPE: kplus.EnvValue.fromValue('public'),
       // Unfinished multipart uploads are aborted by the server (lifecycle rules cannot do it on MinIO).
       MINIO_API_STALE_UPLOADS_EXPIRY: kplus.EnvValue.fromValue(`${cfg.lifecycle.abortIncompleteUploadDays * 24}h`),
     };
-    if (cfg.ingress) {
+    if (this.browserUrl) {
       // Where the console's pages live, for its redirects and links: a URL only browsers open.
       env.MINIO_BROWSER_REDIRECT_URL = kplus.EnvValue.fromValue(this.browserUrl);
       // No MINIO_SERVER_URL on the server: the embedded console *calls* the server at that URL
@@ -147,6 +155,9 @@ export class Minio extends Construct implements ObjectStoreTarget {
       envVariables: env,
     });
     server.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }));
+    // MinIO reads the root password from the file MINIO_ROOT_PASSWORD_FILE names (Docker secrets style).
+    const rootFiles = this.rootSecret.mountFiles(this, server, ['root-password']);
+    server.env.addVariable('MINIO_ROOT_PASSWORD_FILE', kplus.EnvValue.fromValue(rootFiles['root-password']));
     addClaimTemplate(this.statefulSet, {
       name: 'data',
       container: server,
@@ -215,12 +226,19 @@ export class Minio extends Construct implements ObjectStoreTarget {
         rateLimitRps: cfg.ingressRateLimitRps,
       };
       hardenIngress(this, 'Ingress', { ...common, name, hosts: [{ host: props.hosts.minio, service: this.service, port: Minio.PORT }] });
+      topology.allow(INGRESS_CONTROLLER, this.endpoint, `S3 API at ${this.serverUrl} (presigned uploads and downloads)`);
+    }
+    if (consoleAccess) {
+      // The console is an admin UI: published only to the clients network.adminAccess allows.
       hardenIngress(this, 'ConsoleIngress', {
-        ...common,
+        className: props.ingressClassName ?? 'nginx',
+        tls: props.tls,
+        bodySizeMiB: cfg.ingressBodySizeMiB,
+        rateLimitRps: cfg.ingressRateLimitRps,
         name: `${name}-console`,
         hosts: [{ host: props.hosts.minioConsole, service: this.consoleService, port: Minio.CONSOLE_PORT }],
+        access: consoleAccess,
       });
-      topology.allow(INGRESS_CONTROLLER, this.endpoint, `S3 API at ${this.serverUrl} (presigned uploads and downloads)`);
       topology.allow(INGRESS_CONTROLLER, this.consoleEndpoint, `MinIO console at ${this.browserUrl}`);
     }
   }
@@ -241,8 +259,8 @@ export class Minio extends Construct implements ObjectStoreTarget {
         // user (objects of the uploads bucket only, created by the bucket Job), never root.
         MINIO_ROOT_USER: this.appSecret.env('access-key'),
         MINIO_ROOT_PASSWORD: this.appSecret.env('secret-key'),
-        MINIO_SERVER_URL: kplus.EnvValue.fromValue(this.serverUrl),
-        MINIO_BROWSER_URL: kplus.EnvValue.fromValue(this.browserUrl),
+        ...(this.serverUrl ? { MINIO_SERVER_URL: kplus.EnvValue.fromValue(this.serverUrl) } : {}),
+        ...(this.browserUrl ? { MINIO_BROWSER_URL: kplus.EnvValue.fromValue(this.browserUrl) } : {}),
       }),
     };
   }

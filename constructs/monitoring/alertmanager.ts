@@ -32,6 +32,8 @@ export interface AlertmanagerProps {
   readonly image: string;
   /** Scrape job of the read-write PostgreSQL server: only its PostgresDown holds back API and backup alerts. @default postgres */
   readonly readWriteDatabaseJob?: string;
+  /** Recipient of the e-mails when `config.email.to` is not set: the environment's `opsEmail`. */
+  readonly opsEmail: string;
 }
 
 export class Alertmanager extends Construct {
@@ -80,7 +82,7 @@ export class Alertmanager extends Construct {
         pagerduty: cfg.pagerduty ? { routingKeyFile: file(Alertmanager.KEYS.pagerduty) } : undefined,
         email: cfg.email
           ? {
-              to: cfg.email.to,
+              to: cfg.email.to ?? props.opsEmail,
               from: cfg.email.from,
               smarthost: cfg.email.smarthost,
               authUsername: cfg.email.authUsername ?? cfg.email.from,

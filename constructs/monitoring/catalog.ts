@@ -11,6 +11,7 @@
  * `promtool test rules`.
  */
 import { Metric, MetricSource, Recorded, promql } from './promql';
+import { catalog, splitRef } from '../../environments/shared/versions';
 
 export const M = {
   // The API (prom-client defaults, the names the deployment guide uses).
@@ -121,8 +122,8 @@ export function recordings(namespace: string) {
   } as const;
 }
 
-/** The kube-state-metrics release the image pins and the documentation below cites. */
-export const KSM_VERSION = 'v2.13.0';
+/** The kube-state-metrics release the image pins (the version catalog) and the documentation below cites. */
+export const KSM_VERSION = splitRef(catalog.images.kubeStateMetrics.ref).tag;
 
 const ksmDoc = (file: string) => `https://github.com/kubernetes/kube-state-metrics/blob/${KSM_VERSION}/docs/metrics/${file}`;
 
@@ -185,9 +186,4 @@ export const NOT_RUNNABLE_IN_CI: ReadonlyArray<{ metric: Metric; reason: string 
     reason: "cAdvisor inside the kubelet: needs a Kubernetes node",
   })),
   ...[M.volumeAvailable, M.volumeCapacity].map((metric) => ({ metric, reason: 'kubelet volume stats: needs a Kubernetes node' })),
-  ...[M.pgReplicationLag, M.pgIsReplica].map((metric) => ({
-    metric,
-    reason:
-      "postgres_exporter's `replication` collector arrived in 0.13; the pinned image runs v0.17.1 but Debian's package in CI is 0.11.1",
-  })),
 ];

@@ -12,7 +12,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import type { MonitoringConfig } from '../../environments/schema';
-import { hardenIngress } from '../lib/ingress';
+import { AdminAccess, hardenIngress } from '../lib/ingress';
 import { Wave, selectPods } from '../lib/identity';
 import { declareWorkload } from '../lib/workload';
 import { toYaml } from '../lib/output';
@@ -31,7 +31,7 @@ export interface GrafanaProps {
   /** Uid given to the provisioned Prometheus datasource; dashboards refer to it. */
   readonly datasourceUid: string;
   /** Publish through an Ingress on this host. @default - no Ingress */
-  readonly ingress?: { readonly host: string; readonly className: string; readonly rateLimitRps: number; readonly tls?: { readonly clusterIssuer: string } };
+  readonly ingress?: { readonly host: string; readonly className: string; readonly rateLimitRps: number; readonly tls?: { readonly clusterIssuer: string }; readonly access: AdminAccess };
 }
 
 export class Grafana extends Construct {
@@ -114,7 +114,6 @@ export class Grafana extends Construct {
       securityContext: restrictedContainer(Grafana.UID),
       envVariables: {
         GF_SECURITY_ADMIN_USER: admin.env('admin-user'),
-        GF_SECURITY_ADMIN_PASSWORD: admin.env('admin-password'),
         GF_PATHS_DATA: kplus.EnvValue.fromValue('/var/lib/grafana'),
         GF_PATHS_LOGS: kplus.EnvValue.fromValue('/var/lib/grafana/log'),
         GF_LOG_MODE: kplus.EnvValue.fromValue('console'),
@@ -133,6 +132,9 @@ export class Grafana extends Construct {
     }), { readOnly: true });
     container.mount(Grafana.DASHBOARD_DIR, kplus.Volume.fromConfigMap(this, 'DashboardsVolume', this.dashboards, { name: 'dashboards' }), { readOnly: true });
     // SQLite database, sessions and plugin cache; rebuilt from provisioning on restart.
+    // Grafana reads any setting from a file named by `<VAR>__FILE`: the password is never in the environment.
+    const adminFiles = admin.mountFiles(this, container, ['admin-password']);
+    container.env.addVariable('GF_SECURITY_ADMIN_PASSWORD__FILE', kplus.EnvValue.fromValue(adminFiles['admin-password']));
     container.mount('/var/lib/grafana', kplus.Volume.fromEmptyDir(this, 'Data', 'data', { sizeLimit: Size.mebibytes(512) }));
     container.mount('/tmp', kplus.Volume.fromEmptyDir(this, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(64) }));
     hardenPodSpec(this.deployment);
@@ -150,6 +152,7 @@ export class Grafana extends Construct {
         tls: props.ingress.tls,
         tlsSecretName: `${name}-tls`,
         rateLimitRps: props.ingress.rateLimitRps,
+        access: props.ingress.access,
       });
       topology.allow(INGRESS_CONTROLLER, this.endpoint, 'operators reach Grafana through the ingress controller');
     }

@@ -9,8 +9,9 @@
  * metric catalog), and the Role grants `list`/`watch` on exactly those resources. With
  * `--metric-allowlist` it exposes only the metrics in the catalog.
  *
- * @see https://github.com/kubernetes/kube-state-metrics/blob/v2.13.0/README.md#limited-privileges-environment
- * @see https://github.com/kubernetes/kube-state-metrics/blob/v2.13.0/docs/developer/cli-arguments.md
+ * @see https://github.com/kubernetes/kube-state-metrics/blob/main/README.md#limited-privileges-environment
+ * @see https://github.com/kubernetes/kube-state-metrics/blob/main/docs/developer/cli-arguments.md
+ *   (read both at the release the version catalog pins: `KSM_VERSION`)
  *
  * Emits: ServiceAccount, Role + RoleBinding, Deployment `kube-state-metrics`; declares its
  * metrics port (scraped like every other) and its path to the API server.

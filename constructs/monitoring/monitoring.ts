@@ -15,6 +15,7 @@ import { imageRef, type MonitoringConfig } from '../../environments/schema';
 import { Alertmanager } from './alertmanager';
 import { Grafana } from './grafana';
 import { Prometheus } from './prometheus';
+import { AdminAccess, restricts } from '../lib/ingress';
 import { Topology } from '../lib/topology';
 import { KubeStateMetrics } from './kube-state-metrics';
 import { Pushgateway } from './pushgateway';
@@ -29,11 +30,19 @@ export interface MonitoringProps {
   readonly namespace: string;
   /** Environment name: the `environment` label on every series and alert. */
   readonly environment: string;
+  /** The operators' address: Alertmanager's e-mail recipient unless its config names one. */
+  readonly opsEmail: string;
   /** Publish Grafana on this host when `config.grafana.ingress` is on. */
   readonly grafanaHost: string;
   readonly ingressClassName: string;
   /** @default - plain HTTP */
   readonly tls?: { readonly clusterIssuer: string };
+  /**
+   * Who may open Grafana through its Ingress (`network.adminAccess`); the schema refuses
+   * `grafana.ingress` without a restriction.
+   * @default - no restriction: Grafana gets no Ingress
+   */
+  readonly adminAccess?: AdminAccess;
   /** Backups that push their results to the Pushgateway, for the backup alerts and dashboard. @default - none */
   readonly backups?: readonly BackupSource[];
   /** How long a restore may take (the RTO), in seconds. @default 900 */
@@ -127,6 +136,7 @@ export class Monitoring extends Construct {
         config: cfg.alertmanager,
         image: imageRef(cfg.alertmanager.image),
         readWriteDatabaseJob: props.replication?.readWriteJob,
+        opsEmail: props.opsEmail,
       });
     }
     this.prometheus = new Prometheus(this, 'Prometheus', {
@@ -156,9 +166,10 @@ export class Monitoring extends Construct {
       prometheus: { url: `http://${Prometheus.NAME}:${Prometheus.PORT}`, endpoint: this.prometheus.endpoint, scrapeIntervalSeconds: interval },
       dashboards,
       datasourceUid: DATASOURCE_UID,
-      ingress: cfg.grafana.ingress
-        ? { host: props.grafanaHost, className: props.ingressClassName, rateLimitRps: cfg.grafana.ingressRateLimitRps, tls: props.tls }
-        : undefined,
+      ingress:
+        cfg.grafana.ingress && restricts(props.adminAccess)
+          ? { host: props.grafanaHost, className: props.ingressClassName, rateLimitRps: cfg.grafana.ingressRateLimitRps, tls: props.tls, access: props.adminAccess }
+          : undefined,
     });
   }
 }

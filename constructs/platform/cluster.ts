@@ -94,7 +94,7 @@ export class ClusterChart extends Chart implements OutputFolder {
         );
       }
       if (seen) seen.users.push(env.name);
-      else issuers.set(env.tls.clusterIssuer, { email: env.tls.acmeEmail, ingressClassName: env.ingressClassName, users: [env.name] });
+      else issuers.set(env.tls.clusterIssuer, { email: env.opsEmail, ingressClassName: env.ingressClassName, users: [env.name] });
     }
     for (const [name, { email, ingressClassName }] of [...issuers.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const server = ACME_SERVERS[name];

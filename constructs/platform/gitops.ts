@@ -43,6 +43,24 @@ export interface GitopsTarget {
   readonly chart: Chart & OutputFolder;
   /** Automated sync and sync windows (the environment's `gitops` section). */
   readonly policy: GitopsConfig;
+  /**
+   * Fields a runbook changes on live objects and owns from then on (a fenced primary's
+   * replicas, the Service switch's selectors). Argo CD never syncs them back, automated or
+   * forced, so a fence or a switch survives every sync, even one the root app-of-apps
+   * re-enabled mid-runbook; git still creates the objects with its values.
+   * @default - none
+   * @see https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/#respect-ignore-difference-configs
+   */
+  readonly operatorOwnedFields?: readonly OperatorOwnedField[];
+}
+
+/** One field of one object that a runbook owns once the object exists. */
+export interface OperatorOwnedField {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+  /** JSON pointer, e.g. `/spec/replicas`. */
+  readonly jsonPointer: string;
 }
 
 export interface GitopsChartProps {
@@ -157,6 +175,7 @@ export class GitopsChart extends Chart implements OutputFolder {
           namespace: t.chart.namespace!,
           createNamespace: !containsNamespace(t.chart, t.chart.namespace!),
           policy: t.policy,
+          operatorOwned: t.operatorOwnedFields ?? [],
         }),
       );
     }
@@ -174,14 +193,22 @@ export class GitopsChart extends Chart implements OutputFolder {
 
   private addApplication(
     name: string,
-    opts: { project: string; folder: string; namespace: string; createNamespace: boolean; policy: GitopsConfig },
+    opts: { project: string; folder: string; namespace: string; createNamespace: boolean; policy: GitopsConfig; operatorOwned?: readonly OperatorOwnedField[] },
   ): Application {
+    const owned = opts.operatorOwned ?? [];
     // Without `automated`, Argo CD shows the drift and waits for someone to press Sync.
     const syncPolicy: ApplicationSpecSyncPolicy = {
       automated: opts.policy.automated ? { prune: true, selfHeal: true } : undefined,
-      syncOptions: [...this.syncOptions, `CreateNamespace=${opts.createNamespace}`],
+      // RespectIgnoreDifferences: a sync leaves the ignored fields of existing objects alone
+      // (without it, ignoreDifferences only hides the drift and the next sync reverts it).
+      syncOptions: [...this.syncOptions, `CreateNamespace=${opts.createNamespace}`, ...(owned.length ? ['RespectIgnoreDifferences=true'] : [])],
       retry: RETRY,
     };
+    const ignoreDifferences = owned.length
+      ? [...owned]
+          .sort((a, b) => `${a.kind}/${a.name}${a.jsonPointer}`.localeCompare(`${b.kind}/${b.name}${b.jsonPointer}`))
+          .map((f) => ({ group: f.group, kind: f.kind, name: f.name, namespace: opts.namespace, jsonPointers: [f.jsonPointer] }))
+      : undefined;
     return new Application(this, `Application-${name}`, {
       metadata: { name },
       spec: {
@@ -189,6 +216,7 @@ export class GitopsChart extends Chart implements OutputFolder {
         source: { repoUrl: this.repo.repoURL, targetRevision: this.repo.targetRevision, path: `${this.repo.distPath}/${opts.folder}` },
         destination: { server: this.repo.destinationServer, namespace: opts.namespace },
         syncPolicy,
+        ignoreDifferences,
         revisionHistoryLimit: 10,
       },
     });

@@ -6,3 +6,4 @@ export * from './network';
 export * from './secrets';
 export * from './cluster';
 export * from './gitops';
+export * from './networkpolicy-check';

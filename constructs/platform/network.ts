@@ -71,6 +71,12 @@ export interface NetworkPoliciesProps {
    * @default DEFAULT_EXTERNAL_RANGES
    */
   readonly externalRanges?: Partial<Record<'internet' | 'kube-apiserver' | 'kubelet', IpRange[]>>;
+  /**
+   * The API server's endpoint port as the CNI sees it (after the `kubernetes` Service's
+   * address is rewritten to an endpoint): the port of every egress rule to `kube-apiserver`.
+   * @default 443 (managed control planes; 6443 on kubeadm and k3s)
+   */
+  readonly apiServerPort?: number;
 }
 
 const NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -149,7 +155,9 @@ export class NetworkPolicies extends Construct {
   }
 
   private externalRules(to: ExternalEndpoint): kplus.NetworkPolicyRule[] {
-    return this.externalPeers(to.peer).map((peer) => ({ peer, ports: [this.port(to)] }));
+    // Constructs declare the API server by its Service port; policies see the endpoint's.
+    const port = to.peer.external === 'kube-apiserver' ? { ...to, port: this.props.apiServerPort ?? 443 } : to;
+    return this.externalPeers(to.peer).map((peer) => ({ peer, ports: [this.port(port)] }));
   }
 
   /** The selectors or address ranges that stand for a peer outside the namespace. */

@@ -69,6 +69,28 @@ export class SecretRef {
     return kplus.EnvValue.fromSecretValue({ secret: this.secret, key });
   }
 
+  /**
+   * Mount `keys` of this Secret as read-only files (mode 0440, group = the pod's fsGroup) in
+   * `/run/secrets/<secret name>/` of `container`, for programs that read a secret from a file
+   * (`*_FILE` settings): the value then never sits in the container's environment, where
+   * `kubectl describe`, crash reports and child processes would see it.
+   * @returns each key's file path
+   */
+  mountFiles(scope: Construct, container: kplus.Container, keys: readonly string[]): Record<string, string> {
+    for (const k of keys) this.assertKey(k);
+    const dir = `${SecretRef.FILES_DIR}/${this.name}`;
+    const volume = kplus.Volume.fromSecret(scope, `SecretFiles${this.name}`, this.secret, {
+      name: `secret-${this.name}`.slice(0, 63),
+      items: Object.fromEntries(keys.map((k) => [k, { path: k }])),
+      defaultMode: 0o440,
+    });
+    container.mount(dir, volume, { readOnly: true });
+    return Object.fromEntries(keys.map((k) => [k, `${dir}/${k}`]));
+  }
+
+  /** Where `mountFiles` puts a Secret's files (the Docker secrets convention). */
+  static readonly FILES_DIR = '/run/secrets';
+
   assertKey(key: string): void {
     if (!this.keys.has(key)) {
       throw new Error(`Secret '${this.name}' has no key '${key}' (declared: ${[...this.keys].join(', ')})`);

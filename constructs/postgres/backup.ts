@@ -24,7 +24,7 @@ import { Wave, declareIdentity } from '../lib/identity';
 import { declareWorkload } from '../lib/workload';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from '../lib/security';
 import { ExternalEndpoint, Peer } from '../lib/topology';
-import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT, RESTORE_SCRIPT, scriptText } from './scripts';
+import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT, RESTORE_SCRIPT, VERIFY_SCRIPT, scriptText } from './scripts';
 import { SecretCatalog, SecretRef } from '../platform/secrets';
 
 export interface PostgresBackupProps {
@@ -95,7 +95,7 @@ export class PostgresBackup extends Construct {
 
     this.scripts = new kplus.ConfigMap(this, 'Scripts', {
       metadata: { name: `${name}-scripts` },
-      data: { 'backup.sh': scriptText(BACKUP_SCRIPT), 'restore.sh': scriptText(RESTORE_SCRIPT), 'push-metrics.sh': scriptText(PUSH_METRICS_SCRIPT) },
+      data: { 'backup.sh': scriptText(BACKUP_SCRIPT), 'restore.sh': scriptText(RESTORE_SCRIPT), 'push-metrics.sh': scriptText(PUSH_METRICS_SCRIPT), 'verify.sh': scriptText(VERIFY_SCRIPT) },
     });
 
     // A claim's storage class is immutable: the class is part of the name, so changing it (as

@@ -36,7 +36,7 @@ export interface FailoverRunbookProps {
   readonly promoted: boolean;
   /**
    * kubectl image for the Service switch.
-   * @default registry.k8s.io/kubectl:v1.28.15
+   * @default - the primary's `postgres.kubectlImage` (the version catalog's `kubectl`)
    */
   readonly kubectlImage?: string;
 }
@@ -116,7 +116,7 @@ export class FailoverRunbook extends Construct {
       [PostgresStandby.READ_ONLY_SERVICE]: { spec: { selector: current.selector } },
     };
     this.switch = job(switchName, 120, sa, true);
-    const kubectl = props.kubectlImage ?? 'registry.k8s.io/kubectl:v1.28.15';
+    const kubectl = props.kubectlImage ?? imageRef(props.primary.config.kubectlImage);
     const patch = (svc: string) => ({
       name: svc === Postgres.NAME ? 'read-write' : 'read-only',
       image: kubectl,

@@ -35,6 +35,8 @@ BASE="$RESTORE_DIR/base"
 WAL="$RESTORE_DIR/wal"
 
 s3() { aws ${S3_ENDPOINT:+--endpoint-url "$S3_ENDPOINT"} "$@"; }
+# shellcheck source=timelines.sh
+source "$(dirname "${BASH_SOURCE[0]}")/timelines.sh"
 epoch() { date -u -d "$1" +%s 2>/dev/null || die "cannot read the time '$1'"; }
 info_value() { sed -n "s/^$1=//p" "$2"; }
 
@@ -69,17 +71,28 @@ fetch() {
     awk -v from="${start_wal:8:8}" '$0 >= from')
   for l in $logs; do includes+=(--include "????????$l????????*"); done
   s3 s3 cp --only-show-errors --recursive "${includes[@]}" "s3://$S3_BUCKET/$S3_PREFIX/wal/" "$WAL/"
-  local f n
+  local f n chain
+  chain=$(wal_chain)
   for f in "$WAL"/*; do
     n=${f##*/}
     [[ "$n" == *.history ]] && continue
-    [[ "${n:8:16}" < "${start_wal:8:16}" ]] && rm -f "$f"
+    # Below the start segment, or off the history of the newest timeline (the old primary's
+    # segments after a failover, an abandoned timeline after a PITR): never replayed.
+    if [[ "${n:8:16}" < "${start_wal:8:16}" ]] || ! on_chain "${n:0:24}" "$chain"; then rm -f "$f"; fi
   done
   log "downloaded base backup $chosen and $(find "$WAL" -type f | wc -l) WAL file(s) in $(( $(date +%s) - started )) s"
 }
 
 # Segment number (log * 256 + seg, 16 MiB segments) of a 24-digit segment name.
-segno() { echo $(( 16#${1:8:8} * 256 + 16#${1:16:8} )); }
+segno() { segno_of "$1"; }
+
+# The chain to the newest timeline among the downloaded history files (timeline 1 without any).
+wal_chain() {
+  local newest='' f
+  for f in "$WAL"/*.history; do [[ -e "$f" ]] && newest=$f; done
+  if [[ -z "$newest" ]]; then timeline_chain 1 </dev/null; return; fi
+  timeline_chain "$(tli_of "${newest##*/}")" <"$newest"
+}
 
 check_wal() {
   local start_wal=$1 f n last='' expected s count=0
@@ -116,8 +129,9 @@ restore() {
   rm -rf "$PGDATA.partial"
   mkdir -p "$PGDATA.partial"
   chmod 700 "$PGDATA.partial"
-  tar -xzf "$BASE/base.tar.gz" -C "$PGDATA.partial"
-  tar -xzf "$BASE/pg_wal.tar.gz" -C "$PGDATA.partial/pg_wal"
+  # zstd archives (base-backup.sh now); gzip ones from before the switch are still in the window.
+  if [[ -e "$BASE/base.tar.zst" ]]; then zstd -dcq "$BASE/base.tar.zst" | tar -xf - -C "$PGDATA.partial"; else tar -xzf "$BASE/base.tar.gz" -C "$PGDATA.partial"; fi
+  if [[ -e "$BASE/pg_wal.tar" ]]; then tar -xf "$BASE/pg_wal.tar" -C "$PGDATA.partial/pg_wal"; else tar -xzf "$BASE/pg_wal.tar.gz" -C "$PGDATA.partial/pg_wal"; fi
   # A base backup of a standby would carry its role; the restored cluster starts as a primary.
   rm -f "$PGDATA.partial/standby.signal"
   touch "$PGDATA.partial/recovery.signal"

@@ -68,8 +68,12 @@ export class PitrRunbook extends Construct {
       restartPolicy: kplus.RestartPolicy.NEVER,
     });
     const scripts = kplus.ConfigMap.fromConfigMapName(scope, 'Scripts', props.archive.scripts.name);
+    // The staging emptyDir holds the base backup and the WAL after it (at most the volume's size,
+    // compressed): requested, so the kubelet places the pod where that much node disk is free
+    // and does not evict it mid-restore for using it.
+    const staging = Size.gibibytes(sizeGiB + 1);
     const common = {
-      resources: containerResources(cfg.resources),
+      resources: { ...containerResources(cfg.resources), ephemeralStorage: { request: staging, limit: staging } },
       securityContext: restrictedContainer(uid),
       volumeMounts: [
         { path: MOUNT.scripts, volume: kplus.Volume.fromConfigMap(scope, 'ScriptsVolume', scripts, { name: 'scripts', defaultMode: 0o555 }), readOnly: true },

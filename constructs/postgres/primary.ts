@@ -260,8 +260,8 @@ export class Postgres extends Construct implements DatabaseTarget {
       // writes only PGDATA (volume), the socket folder and /tmp (emptyDirs below).
       securityContext: restrictedContainer(Postgres.UID),
       envVariables: {
+        // The user name stays in the environment: the pg_isready probes read it.
         POSTGRES_USER: this.ownerSecret.env('username'),
-        POSTGRES_PASSWORD: this.ownerSecret.env('password'),
         POSTGRES_DB: kplus.EnvValue.fromValue(cfg.database),
         PGDATA: kplus.EnvValue.fromValue(Postgres.PGDATA),
         // Read by the roles script on first start (docker-entrypoint-initdb.d).
@@ -271,6 +271,9 @@ export class Postgres extends Construct implements DatabaseTarget {
         PGPASSWORD: this.replicationSecret.env('password'),
       },
     });
+    // The official image's entrypoint reads POSTGRES_PASSWORD_FILE (file_env) at first start.
+    const ownerFiles = this.ownerSecret.mountFiles(scope, server, ['password']);
+    server.env.addVariable('POSTGRES_PASSWORD_FILE', kplus.EnvValue.fromValue(ownerFiles.password));
     // Writable paths with a read-only root: the Unix socket and lock file, and temp files.
     server.mount('/var/run/postgresql', kplus.Volume.fromEmptyDir(scope, 'Run', 'run', { sizeLimit: Size.mebibytes(1) }));
     server.mount('/tmp', kplus.Volume.fromEmptyDir(scope, 'Tmp', 'tmp', { sizeLimit: Size.mebibytes(256) }));
@@ -307,7 +310,6 @@ export class Postgres extends Construct implements DatabaseTarget {
         DATA_SOURCE_URI: kplus.EnvValue.fromValue(`127.0.0.1:${Postgres.PORT}/${cfg.database}?sslmode=disable`),
         // The monitoring role (pg_monitor), not the owner: the exporter reads statistics, never data.
         DATA_SOURCE_USER: this.monitorSecret.env('username'),
-        DATA_SOURCE_PASS: this.monitorSecret.env('password'),
         // Deprecated upstream since 0.13 in favour of sql_exporter, still read by the pinned
         // 0.17: one file beats a second exporter per server for two queries.
         PG_EXPORTER_EXTEND_QUERY_PATH: kplus.EnvValue.fromValue(`${Postgres.EXPORTER_QUERIES_MOUNT}/${EXPORTER_QUERIES_FILE}`),
@@ -316,6 +318,9 @@ export class Postgres extends Construct implements DatabaseTarget {
     exporter.mount(Postgres.EXPORTER_QUERIES_MOUNT, kplus.Volume.fromConfigMap(scope, 'ExporterQueriesVolume', this.exporterQueries, { name: 'exporter-queries' }), {
       readOnly: true,
     });
+    // postgres_exporter reads the password from DATA_SOURCE_PASS_FILE (a mounted Secret key).
+    const monitorFiles = this.monitorSecret.mountFiles(scope, exporter, ['password']);
+    exporter.env.addVariable('DATA_SOURCE_PASS_FILE', kplus.EnvValue.fromValue(monitorFiles.password));
     hardenPodSpec(sts);
     return sts;
   }
@@ -359,6 +364,12 @@ export class Postgres extends Construct implements DatabaseTarget {
    * DATABASE_URL is assembled by Kubernetes `$(VAR)` expansion from the two Secret-backed
    * variables before it, so no password is written anywhere. Expansion does not URL-encode:
    * the secret backend must generate URL-safe passwords (letters, digits, `-._~`).
+   *
+   * DATABASE_URL carries Prisma's own parameters (`schema`, `connection_limit`: the pool size
+   * the connection budget counts), which libpq refuses ("invalid URI query parameter"), and
+   * no form carries a pool size both accept. So the API also gets libpq's own variables
+   * (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD): `psql` with no arguments in the API pod
+   * connects as the API's role, to the API's database (README, "The guide's commands").
    */
   apiBackend(connectionLimit: number): ApiBackend {
     return {
@@ -373,6 +384,11 @@ export class Postgres extends Construct implements DatabaseTarget {
           `postgresql://$(DB_USER):$(DB_PASSWORD)@${this.serviceName}:${this.port}/${this.database}` +
             `?schema=public&connection_limit=${connectionLimit}`,
         ),
+        PGHOST: kplus.EnvValue.fromValue(this.serviceName),
+        PGPORT: kplus.EnvValue.fromValue(String(this.port)),
+        PGDATABASE: kplus.EnvValue.fromValue(this.database),
+        PGUSER: this.appSecret.env('username'),
+        PGPASSWORD: this.appSecret.env('password'),
       }),
     };
   }

@@ -46,10 +46,19 @@ export interface RestoreRunbookProps {
 
 export class RestoreRunbookChart extends Chart implements OutputFolder {
   static readonly JOB = 'postgres-restore';
+  static readonly VERIFY = 'postgres-verify';
   readonly folder: string;
   readonly title: string;
   readonly applied = false;
+  /**
+   * Every object here is created by an operator in a namespace Argo CD syncs with prune and
+   * self-heal: the Jobs, the switch's account and Role, and the claim a PITR restores into
+   * (which the StatefulSet then adopts). None may be pruned or turn the Application OutOfSync.
+   */
+  readonly objectAnnotations = HAND_STARTED_ANNOTATIONS;
   readonly job: kplus.Job;
+  /** `postgres-verify`: the check every recovery runbook runs before traffic returns (verify.sh). */
+  readonly verify: kplus.Job;
 
   constructor(scope: Construct, id: string, props: RestoreRunbookProps) {
     super(scope, id, { namespace: props.namespace, labels: props.labels });
@@ -68,8 +77,8 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
     declareIdentity(this, { name, component: 'restore', wave: Wave.JOBS });
 
     this.job = new kplus.Job(this, 'Job', {
-      // Started by hand: never pruned by Argo CD mid-restore (see HAND_STARTED_ANNOTATIONS).
-      metadata: { name, annotations: { ...HAND_STARTED_ANNOTATIONS } },
+      // Started by hand: never pruned by Argo CD mid-restore (objectAnnotations above).
+      metadata: { name },
       activeDeadline: Duration.seconds(deadline),
       // One retry for a transient failure: a failed attempt rolled back, so retrying is safe.
       backoffLimit: 1,
@@ -122,5 +131,39 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
       ...common,
     });
     hardenPodSpec(this.job);
+
+    // The post-restore check, against the read-write Service, as the owner (verify.sh).
+    const verifyScope = new Construct(this, 'Verify');
+    declareIdentity(verifyScope, { name: RestoreRunbookChart.VERIFY, component: 'restore', wave: Wave.JOBS });
+    this.verify = new kplus.Job(verifyScope, 'Job', {
+      metadata: { name: RestoreRunbookChart.VERIFY },
+      activeDeadline: Duration.seconds(600),
+      backoffLimit: 0,
+      select: false,
+      podMetadata: { labels: { ...props.backup.peer.selector, [LABEL.component]: 'restore' } },
+      securityContext: restrictedPod(uid),
+      automountServiceAccountToken: false,
+      serviceAccount: kplus.ServiceAccount.fromServiceAccountName(verifyScope, 'ServiceAccount', PostgresBackup.NAME),
+      restartPolicy: kplus.RestartPolicy.NEVER,
+    });
+    this.verify.addContainer({
+      name: 'verify',
+      image: props.postgresImage,
+      imagePullPolicy: pullPolicy(props.postgresImage),
+      command: ['bash', `${MOUNT.scripts}/verify.sh`],
+      resources: containerResources({ requests: { cpuMillis: 50, memoryMiB: 64 }, limits: { cpuMillis: 500, memoryMiB: 256 } }),
+      securityContext: restrictedContainer(uid),
+      envVariables: {
+        ...props.database.ownerEnv(),
+        // What the operator knows the database must hold (see verify.sh): set with `kubectl set env --local`.
+        EXPECT_MIGRATION: kplus.EnvValue.fromValue(''),
+        EXPECT_ROWS: kplus.EnvValue.fromValue(''),
+      },
+      volumeMounts: [
+        { path: MOUNT.scripts, volume: kplus.Volume.fromConfigMap(verifyScope, 'ScriptsVolume', scripts, { name: 'scripts', defaultMode: 0o555 }), readOnly: true },
+        { path: MOUNT.tmp, volume: kplus.Volume.fromEmptyDir(verifyScope, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(64) }) },
+      ],
+    });
+    hardenPodSpec(this.verify);
   }
 }

@@ -16,6 +16,10 @@ export const WAL_ARCHIVE_SCRIPT = path.join(__dirname, 'wal-archive.sh');
 export const BASE_BACKUP_SCRIPT = path.join(__dirname, 'base-backup.sh');
 /** Point-in-time restore from S3 into a fresh data directory. */
 export const PITR_SCRIPT = path.join(__dirname, 'pitr.sh');
+/** The post-restore check: writable primary, migrations complete, rows present. */
+export const VERIFY_SCRIPT = path.join(__dirname, 'verify.sh');
+/** Timeline chains (sourced by the three scripts above). */
+export const TIMELINES_SCRIPT = path.join(__dirname, 'timelines.sh');
 /** Standby bootstrap, promotion and rebuild of an old primary. */
 export const STANDBY_SCRIPT = path.join(__dirname, 'standby.sh');
 

@@ -12,10 +12,17 @@
 #       Refuses a server that is not a standby.
 #   standby.sh rebuild     (runbook Job `postgres-rebuild`, with the old primary's volume
 #                           mounted and its StatefulSet scaled to zero)
-#       make the old primary a standby of the new one: create its slot on the new primary,
-#       then pg_rewind (copies only what diverged; wal_log_hints is on); if that fails, a
-#       fresh pg_basebackup replaces the diverged data directory. Either way it ends with
-#       standby.signal, so the StatefulSet starts it as a standby.
+#       make the old primary a standby of the new one. First it proves the data directory is
+#       not in use (no live postmaster: postmaster.pid names no running server here and its
+#       socket does not answer), and it proves it again before any destructive step. Then it
+#       creates its slot on the new primary (reserving WAL from now on), then pg_rewind (copies
+#       only what diverged; wal_log_hints is on); if that fails, a fresh pg_basebackup
+#       replaces the diverged data directory. Either way it ends with standby.signal, so the
+#       StatefulSet starts it as a standby.
+#
+# Slots are created with RESERVE_WAL (pg_receivewal --create-slot does not reserve): the
+# primary keeps every segment from the slot's creation on, so a copy or rewind that takes
+# long still finds its WAL; a slot left without reserved WAL by an older version is recreated.
 #
 # Environment:
 #   PGDATA                             data directory (bootstrap, rebuild)
@@ -41,9 +48,46 @@ clone() {
   mv "$PGDATA.partial" "$PGDATA"
 }
 
+# Replication commands over psql (physical replication connection, as the replication role).
+repl() { as_replication psql -X -At -v ON_ERROR_STOP=1 --no-password -d "replication=true" -c "$1"; }
+
+# The slot $SLOT on the primary, holding WAL from now on (restart_lsn set).
 ensure_slot() {
-  as_replication pg_receivewal --create-slot --if-not-exists --slot="$SLOT" --no-password ||
+  local state
+  state=$(repl "READ_REPLICATION_SLOT $SLOT") || die "cannot read replication slot $SLOT on ${PGHOST}:${PGPORT:-5432}"
+  # `type|restart_lsn|timeline`; all empty when there is no such slot.
+  if [[ "$state" == physical\|?*\|* ]]; then
+    log "slot $SLOT exists and reserves WAL from ${state#physical|}"
+    return 0
+  fi
+  if [[ "$state" == physical\|* ]]; then
+    log "slot $SLOT exists without reserved WAL (never used); recreating it with RESERVE_WAL"
+    repl "DROP_REPLICATION_SLOT $SLOT" >/dev/null || die "cannot drop slot $SLOT to recreate it with reserved WAL"
+  fi
+  repl "CREATE_REPLICATION_SLOT $SLOT PHYSICAL RESERVE_WAL" >/dev/null ||
     die "cannot create replication slot $SLOT on ${PGHOST}:${PGPORT:-5432}"
+  log "created slot $SLOT reserving WAL from $(repl "READ_REPLICATION_SLOT $SLOT" | cut -d'|' -f2)"
+}
+
+# Proof that no server holds $PGDATA: without it nothing in the directory may change. A
+# postmaster.pid may be stale (a crashed server, a deleted pod): it only blocks while its PID
+# is a live postgres process here or its socket answers. (The runbook fences the StatefulSet
+# first: its pod is deleted before the rebuild Job starts.)
+assert_not_in_use() {
+  local lock="$PGDATA/postmaster.pid" pid port sockdir comm
+  [[ -e "$lock" ]] || return 0
+  pid=$(sed -n 1p "$lock")
+  port=$(sed -n 4p "$lock")
+  sockdir=$(sed -n 5p "$lock")
+  if [[ "$pid" =~ ^[0-9]+$ && -d "/proc/$pid" ]]; then
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+    [[ "$comm" == postgres || "$comm" == postmaster ]] &&
+      die "$PGDATA is in use: postmaster.pid names PID $pid ($comm), which runs; stop that server first (nothing was changed)"
+  fi
+  if [[ "$port" =~ ^[0-9]+$ && -n "$sockdir" && -S "$sockdir/.s.PGSQL.$port" ]] && pg_isready -q -h "$sockdir" -p "$port" -t 3; then
+    die "$PGDATA is in use: a server answers on $sockdir port $port (postmaster.pid); stop it first (nothing was changed)"
+  fi
+  log "$PGDATA has a stale postmaster.pid (PID $pid is not a running server here); treating the directory as unused"
 }
 
 bootstrap() {
@@ -70,13 +114,16 @@ promote() {
   [[ "$($q -c "SELECT pg_promote(true, ${PROMOTE_WAIT_SECONDS:-60})")" == t ]] || die "pg_promote did not finish within ${PROMOTE_WAIT_SECONDS:-60} s"
   state=$($q -c 'SELECT pg_is_in_recovery()')
   [[ "$state" == f ]] || die "${PGHOST} is still in recovery after pg_promote"
-  log "${PGHOST} is the primary now (timeline $($q -c 'SELECT timeline_id FROM pg_control_checkpoint()')); switch the Services next"
+  # The timeline of the WAL it writes now (pg_control only learns it at the next checkpoint).
+  log "${PGHOST} is the primary now (timeline $((16#$($q -c 'SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')))); switch the Services next"
 }
 
 rebuild() {
   : "${PGDATA:?PGDATA is required}" "${SLOT:?SLOT is required}" "${REPL_USER:?}" "${REPL_PASSWORD:?}" "${PGUSER:?}" "${PGPASSWORD:?}"
   local started
   started=$(date +%s)
+  # Nothing happens to a data directory a server still holds (a fence that did not hold).
+  assert_not_in_use
   # The slot first: from now on the new primary keeps the WAL this server will need.
   ensure_slot
   if [[ -s "$PGDATA/PG_VERSION" ]]; then
@@ -90,6 +137,7 @@ rebuild() {
       return 0
     fi
     log "pg_rewind failed; discarding the diverged data directory and copying the primary afresh"
+    assert_not_in_use
     rm -rf "$PGDATA"
   fi
   clone

@@ -26,7 +26,7 @@ import { Peer } from '../lib/topology';
 import { declareWorkload } from '../lib/workload';
 import { PitrRunbook } from './pitr';
 import { Postgres } from './primary';
-import { BASE_BACKUP_SCRIPT, PITR_SCRIPT, PUSH_METRICS_SCRIPT, WAL_ARCHIVE_SCRIPT, scriptText } from './scripts';
+import { BASE_BACKUP_SCRIPT, PITR_SCRIPT, PUSH_METRICS_SCRIPT, TIMELINES_SCRIPT, WAL_ARCHIVE_SCRIPT, scriptText } from './scripts';
 
 export interface WalArchiveProps {
   readonly config: BackupConfig;
@@ -71,6 +71,8 @@ export class WalArchive extends Construct {
         'pitr.sh': scriptText(PITR_SCRIPT),
         // Sourced by both scripts to report to the Pushgateway (the WAL and base-backup alerts).
         'push-metrics.sh': scriptText(PUSH_METRICS_SCRIPT),
+        // Sourced by the three above (timeline chains for resuming, retention and restore).
+        'timelines.sh': scriptText(TIMELINES_SCRIPT),
       },
     });
     const scriptsVolume = kplus.Volume.fromConfigMap(this, 'ScriptsVolume', this.scripts, { name: 'scripts', defaultMode: 0o555 });
@@ -191,7 +193,12 @@ export class WalArchive extends Construct {
       image: imageRef(db.config.image),
       imagePullPolicy: pullPolicy(imageRef(db.config.image)),
       command: ['bash', `${MOUNT.scripts}/base-backup.sh`, 'take'],
-      envVariables: { ...db.replicationEnv(), BASE_DIR: kplus.EnvValue.fromValue('/base') },
+      envVariables: {
+        ...db.replicationEnv(),
+        BASE_DIR: kplus.EnvValue.fromValue('/base'),
+        // zstd threads: as many as the CPU limit gives (gzip was one core: 9 MiB/s, too slow at 100 GiB).
+        COMPRESS_WORKERS: kplus.EnvValue.fromValue(String(Math.max(1, Math.ceil(cfg.resources.limits.cpuMillis / 1000)))),
+      },
       ...common,
     });
     this.baseBackup.addContainer({

@@ -45,6 +45,22 @@ export const api = z
         queryTtlSeconds: positiveInt.default(300),
       })
       .prefault({}),
+    /**
+     * Graceful shutdown. A terminating pod stays in the Service's endpoints until the
+     * EndpointSlice controller, kube-proxy on every node and the ingress controller have seen
+     * it go (ENDPOINTS_PROPAGATION_SECONDS in constructs/api/api.ts); the `preStop` delay keeps
+     * the process serving until then, and only after it is the container sent SIGTERM. The
+     * grace period is the delay plus the app's own drain of in-flight requests.
+     * @see https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
+     */
+    shutdown: z
+      .strictObject({
+        /** `preStop` delay: longer than the endpoints propagation (10 s). @default 15 */
+        preStopSeconds: z.number().int().min(11, { message: 'more than 10 (the endpoints propagation, ENDPOINTS_PROPAGATION_SECONDS)' }).max(120).default(15),
+        /** Time the app gets after SIGTERM to finish in-flight requests. @default 30 */
+        drainSeconds: positiveInt.max(600).default(30),
+      })
+      .prefault({}),
     /** Also expose the API through a cloud LoadBalancer Service `nextgen-api-lb`. @default false */
     loadBalancer: z.boolean().default(false),
     ingress: z

@@ -1,6 +1,7 @@
 /** Backup, restore and migration sections of an environment. */
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { catalogImage } from '../shared/versions';
 import { dnsSubdomain, image, keyPath, kubeString, positiveInt, resources, res, timeZone } from './common';
 import { cronProblem, dns1123SubdomainProblem } from './kube';
 
@@ -43,9 +44,9 @@ export const backup = z
     /**
      * Official AWS CLI image for upload, download and retention. pg_dump/pg_restore come from
      * `postgres.image` (same major as the server), so no custom image is needed.
-     * @default amazon/aws-cli:2.32.9
+     * @default - the version catalog's `awsCli` (versions.json)
      */
-    awsCliImage: image.default({ registry: '', repository: 'amazon/aws-cli', tag: '2.32.9' }),
+    awsCliImage: image.default(catalogImage('awsCli')),
     /** CronJob `startingDeadlineSeconds`: a run that cannot start within this is counted as missed. @default 300 */
     startingDeadlineSeconds: positiveInt.default(300),
     /** Job `activeDeadlineSeconds`; must be shorter than the shortest gap between runs. @default 1800 */
@@ -88,6 +89,12 @@ export const backup = z
         baseBackupSchedule: cron.default('30 1 * * *'),
         /** Base backup Job `activeDeadlineSeconds`. @default 7200 */
         baseBackupDeadlineSeconds: positiveInt.default(7200),
+        /**
+         * Base backup throughput (MiB of database per second, end to end) once measured on this
+         * cluster; the `recovery-objectives` rule checks a full volume fits the deadline at it.
+         * @default - the rate `npm run bench` measured (constructs/lib/recovery.ts)
+         */
+        baseBackupThroughputMiBps: z.number().positive().optional(),
         /**
          * Point-in-time window: base backups younger than this, plus the newest older one, and
          * every WAL segment they need are kept. @default 7

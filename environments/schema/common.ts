@@ -5,6 +5,7 @@
  * environment file is plain data; constructs turn them into typed `Cpu`, `Size`, `Duration`.
  */
 import { z } from 'zod';
+import { AWAITING_FIRST_PIN } from '../shared/versions';
 import {
   INT32_MAX,
   dns1123LabelProblem,
@@ -73,7 +74,10 @@ export const positiveInt = z.number().int().min(1).max(INT32_MAX);
 export const nonNegativeInt = z.number().int().min(0).max(INT32_MAX);
 export const percent = z.number().int().min(1).max(100);
 
-/** A container image reference as data. Exactly one of `tag` or `digest`. */
+/**
+ * A container image reference as data: a tag, a digest, or both (`tag@sha256:...`, the form
+ * Renovate pins). Defaults come from the version catalog (`versions.json`, environments/versions.ts).
+ */
 export const image = z
   .strictObject({
     /** Registry host and path, e.g. `registry.example.com/nextgen`; empty for Docker Hub. */
@@ -91,16 +95,21 @@ export const image = z
       .string()
       .regex(/^sha256:[a-f0-9]{64}$/, { message: 'a digest of the form sha256:<64 hex digits>' })
       .optional(),
+    /**
+     * `awaiting-first-pin`: this image has no digest yet and its first pin is expected
+     * (production refuses an undigested image without this mark). @default - none: a digest is expected in production
+     */
+    pin: z.literal(AWAITING_FIRST_PIN).optional(),
   })
-  .refine((i) => (i.tag === undefined) !== (i.digest === undefined), {
-    message: 'exactly one of tag or digest',
+  .refine((i) => i.tag !== undefined || i.digest !== undefined, {
+    message: 'a tag, a digest, or both',
   });
 export type ImageConfig = z.infer<typeof image>;
 
-/** Render an image config as a pull reference (`registry/repo@sha256:...` or `registry/repo:tag`). */
+/** Render an image config as a pull reference (`registry/repo:tag`, `registry/repo@sha256:...` or `registry/repo:tag@sha256:...`). */
 export function imageRef(i: ImageConfig): string {
   const base = i.registry ? `${i.registry}/${i.repository}` : i.repository;
-  return i.digest ? `${base}@${i.digest}` : `${base}:${i.tag}`;
+  return `${base}${i.tag !== undefined ? `:${i.tag}` : ''}${i.digest ? `@${i.digest}` : ''}`;
 }
 
 /** Requests and limits for one container, validated so limits are never below requests. */
@@ -128,3 +137,43 @@ export const volume = z.strictObject({
   storageClass: dnsSubdomain,
   sizeGiB: positiveInt,
 });
+
+/** `local@domain.tld`: what an SMTP server and Let's Encrypt accept as a plain address. */
+const ADDRESS = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** What is wrong with one address (`ops@example.com` or `Ops Team <ops@example.com>`), if anything. */
+function addressProblem(a: string, named: boolean): string | undefined {
+  const m = named ? /^[^<>@,]*<([^<>]+)>$/.exec(a) : null;
+  const bare = m ? m[1] : a;
+  if (bare === '') return 'is empty';
+  if (!bare.includes('@')) return `${JSON.stringify(a)} has no "@"`;
+  if (!ADDRESS.test(bare)) return `${JSON.stringify(a)} is not an address of the form name@example.com`;
+  return undefined;
+}
+
+/** One e-mail address. */
+export const emailAddress = kubeString((v) => addressProblem(v, false), 'an e-mail address such as alertmanager@example.com');
+
+/**
+ * One or more e-mail addresses, comma-separated, optionally with display names: what
+ * Alertmanager's `email_configs[].to` accepts (it parses the field as an RFC 5322 address list).
+ * @see https://prometheus.io/docs/alerting/latest/configuration/#email_config
+ */
+export const emailList = kubeString((v) => {
+  const parts = v.split(',').map((p) => p.trim());
+  for (const p of parts) {
+    const problem = p === '' ? 'has an empty entry (a "," too many)' : addressProblem(p, true);
+    if (problem) return problem;
+  }
+  return undefined;
+}, 'one or more e-mail addresses separated by ",", such as oncall@example.com, team@example.com');
+
+/** `host:port` of a server outside the cluster, port 1 to 65535. */
+export const hostPort = kubeString((v) => {
+  const m = /^(.*):([0-9]+)$/.exec(v);
+  if (!m) return 'has no ":port"';
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(m[1])) return `has host ${JSON.stringify(m[1])}, not a lower-case host name or address`;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return `has port ${port}, outside 1-65535`;
+  return undefined;
+}, 'host:port with a port from 1 to 65535, e.g. smtp.example.com:587');

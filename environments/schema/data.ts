@@ -1,17 +1,25 @@
 /** PostgreSQL, Redis and MinIO sections of an environment. */
 import { z } from 'zod';
-import { dnsLabel, image, positiveInt, resources, res, volume } from './common';
+import { catalogImage } from '../shared/versions';
+import { dnsLabel, image, kubeString, positiveInt, resources, res, volume } from './common';
+
+/**
+ * Databases initdb creates in every cluster: `template0`/`template1` are the templates every
+ * CREATE DATABASE copies (template0 does not even accept connections), `postgres` is the
+ * maintenance database tools connect to first. The application's data, its dump, restore and
+ * owner role never belong in them.
+ * @see https://www.postgresql.org/docs/16/manage-ag-templatedbs.html
+ */
+export const RESERVED_DATABASES: readonly string[] = ['template0', 'template1', 'postgres'];
 
 export const postgres = z
   .strictObject({
-    /** Official image, pinned. @default postgres:16.10-bookworm */
-    image: image.default({ registry: '', repository: 'postgres', tag: '16.10-bookworm' }),
-    /** postgres_exporter image. @default quay.io/prometheuscommunity/postgres-exporter:v0.17.1 */
-    exporterImage: image.default({
-      registry: 'quay.io',
-      repository: 'prometheuscommunity/postgres-exporter',
-      tag: 'v0.17.1',
-    }),
+    /** Official image. @default - the version catalog's `postgres` (versions.json) */
+    image: image.default(catalogImage('postgres')),
+    /** postgres_exporter image. @default - the version catalog's `postgresExporter` */
+    exporterImage: image.default(catalogImage('postgresExporter')),
+    /** kubectl image of the failover runbook's Service switch. @default - the version catalog's `kubectl` */
+    kubectlImage: image.default(catalogImage('kubectl')),
     /** @default standard, 20 GiB */
     storage: volume.default({ storageClass: 'standard', sizeGiB: 20 }),
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */
@@ -21,10 +29,11 @@ export const postgres = z
      * `nextgen_marketplace_prod` (set in `environments/prod.ts`) and uses `nextgen_marketplace`
      * elsewhere. @default nextgen_marketplace
      */
-    database: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: 'a PostgreSQL database name (lower-case letters, digits and "_", at most 63, not starting with a digit)' })
-      .default('nextgen_marketplace'),
+    database: kubeString((v) => {
+      if (RESERVED_DATABASES.includes(v)) return `is a database every PostgreSQL cluster already has (${RESERVED_DATABASES.join(', ')}); name the application's own, e.g. nextgen_marketplace`;
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(v)) return v.length > 63 ? `is ${v.length} characters long, more than 63` : 'has a character other than a-z, 0-9 and "_", or starts with a digit';
+      return undefined;
+    }, 'a PostgreSQL database name of our own (lower-case letters, digits and "_", at most 63, not starting with a digit)').default('nextgen_marketplace'),
     // Role names are not configured here: they are the `username` keys of the Secrets
     // `postgres-owner` and `postgres-app` in the secret backend, next to their passwords.
     /** `max_connections`. @default 100 */
@@ -58,10 +67,10 @@ export type PostgresConfig = z.infer<typeof postgres>;
 
 export const redis = z
   .strictObject({
-    /** @default redis:7.4.6-bookworm */
-    image: image.default({ registry: '', repository: 'redis', tag: '7.4.6-bookworm' }),
-    /** @default oliver006/redis_exporter:v1.77.0 */
-    exporterImage: image.default({ registry: '', repository: 'oliver006/redis_exporter', tag: 'v1.77.0' }),
+    /** @default - the version catalog's `redis` (versions.json) */
+    image: image.default(catalogImage('redis')),
+    /** @default - the version catalog's `redisExporter` */
+    exporterImage: image.default(catalogImage('redisExporter')),
     /** @default standard, 5 GiB */
     storage: volume.default({ storageClass: 'standard', sizeGiB: 5 }),
     /** @default requests 100m/256Mi, limits 500m/512Mi */
@@ -95,10 +104,10 @@ export type RedisConfig = z.infer<typeof redis>;
 
 export const minio = z
   .strictObject({
-    /** @default quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z */
-    image: image.default({ registry: 'quay.io', repository: 'minio/minio', tag: 'RELEASE.2025-09-07T16-13-09Z' }),
-    /** `mc` client image for the bucket Job. @default quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z */
-    mcImage: image.default({ registry: 'quay.io', repository: 'minio/mc', tag: 'RELEASE.2025-08-13T08-35-41Z' }),
+    /** @default - the version catalog's `minio` (versions.json) */
+    image: image.default(catalogImage('minio')),
+    /** `mc` client image for the bucket Job. @default - the version catalog's `mc` */
+    mcImage: image.default(catalogImage('mc')),
     /** @default standard, 50 GiB */
     storage: volume.default({ storageClass: 'standard', sizeGiB: 50 }),
     /** @default requests 250m/512Mi, limits 1000m/1024Mi */
@@ -113,7 +122,12 @@ export const minio = z
         abortIncompleteUploadDays: positiveInt.default(7),
       })
       .prefault({}),
-    /** Publish `hosts.minio` / `hosts.minioConsole` through Ingresses. @default false */
+    /**
+     * Publish `hosts.minio` (the S3 API, `MINIO_SERVER_URL`) through an Ingress, and
+     * `hosts.minioConsole` (`MINIO_BROWSER_URL`) too when `network.adminAccess` restricts it.
+     * Off, the API gets neither URL.
+     * @default false
+     */
     ingress: z.boolean().default(false),
     /** ingress-nginx `proxy-body-size` on those Ingresses, for uploads straight to MinIO. @default 1024 */
     ingressBodySizeMiB: positiveInt.max(10240).default(1024),

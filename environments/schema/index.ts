@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { api } from './api';
 import { backup, migrations, restore } from './backup';
-import { dnsLabel, dnsSubdomain, hostname, image } from './common';
+import { dnsLabel, dnsSubdomain, emailAddress, hostname, image } from './common';
 import { minio, postgres, redis } from './data';
 import { monitoring } from './monitoring';
 import { network } from './network';
@@ -31,6 +31,13 @@ export const environmentSchema = z
      */
     tier: z.enum(['development', 'staging', 'production']),
     namespace: dnsLabel,
+    /**
+     * The operators' e-mail address, the one setting for every place that needs one: the ACME
+     * account of the ClusterIssuer this environment creates (`tls.createIssuer`; expiry
+     * notices), and the recipient of Alertmanager's e-mails (`monitoring.alertmanager.email`).
+     * Required: there is no sensible default, and the guide's placeholder is refused.
+     */
+    opsEmail: emailAddress.refine((a) => !/@your-domain\.com$/i.test(a), { message: "your operators' address, not the guide's placeholder @your-domain.com" }),
     hosts: z.strictObject({
       api: hostname,
       app: hostname,
@@ -48,10 +55,8 @@ export const environmentSchema = z
         enabled: z.boolean().default(true),
         /** cert-manager ClusterIssuer. @default letsencrypt-prod */
         clusterIssuer: dnsSubdomain.default('letsencrypt-prod'),
-        /** Also emit the ClusterIssuer into the cluster folder. @default false */
+        /** Also emit the ClusterIssuer into the cluster folder (ACME account: `opsEmail`). @default false */
         createIssuer: z.boolean().default(false),
-        /** ACME account e-mail for an emitted issuer. @default ops-team@your-domain.com */
-        acmeEmail: z.email().default('ops-team@your-domain.com'),
       })
       .prefault({}),
     /** The API image (`nextgen-marketplace`). */
@@ -77,6 +82,15 @@ export const environmentSchema = z
     quota,
   })
   .superRefine((env, ctx) => {
+    const admin = env.network.adminAccess;
+    if (env.monitoring.grafana.ingress && !admin.sourceRanges.length && !admin.authUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['monitoring', 'grafana', 'ingress'],
+        input: true,
+        message: 'false, or true with network.adminAccess.sourceRanges or network.adminAccess.authUrl set (an admin UI is never published to the whole internet; without an Ingress use kubectl port-forward)',
+      });
+    }
     if (env.tier !== 'development' && env.image.tag === 'latest') {
       ctx.addIssue({
         code: 'custom',

@@ -1,6 +1,7 @@
 /** Monitoring section: Prometheus, Alertmanager, Grafana and alert thresholds. */
 import { z } from 'zod';
-import { dnsLabel, image, labelKey, labelValue, percent, positiveInt, resources, res, volume } from './common';
+import { catalogImage } from '../shared/versions';
+import { dnsLabel, emailAddress, emailList, hostPort, image, labelKey, labelValue, percent, positiveInt, resources, res, volume } from './common';
 
 export const thresholds = z
   .strictObject({
@@ -66,8 +67,8 @@ export const monitoring = z
     mode: z.enum(['standalone', 'operator']).default('standalone'),
     prometheus: z
       .strictObject({
-        /** @default quay.io/prometheus/prometheus:v3.5.0 */
-        image: image.default({ registry: 'quay.io', repository: 'prometheus/prometheus', tag: 'v3.5.0' }),
+        /** @default - the version catalog's image (versions.json) */
+        image: image.default(catalogImage('prometheus')),
         /** @default 15 */
         retentionDays: positiveInt.default(15),
         /** @default standard, 20 GiB */
@@ -82,8 +83,8 @@ export const monitoring = z
       .strictObject({
         /** @default true */
         enabled: z.boolean().default(true),
-        /** @default quay.io/prometheus/alertmanager:v0.28.1 */
-        image: image.default({ registry: 'quay.io', repository: 'prometheus/alertmanager', tag: 'v0.28.1' }),
+        /** @default - the version catalog's image (versions.json) */
+        image: image.default(catalogImage('alertmanager')),
         /** Page critical alerts through PagerDuty. @default false */
         pagerduty: z.boolean().default(false),
         /** Post alerts to Slack. @default true */
@@ -101,12 +102,12 @@ export const monitoring = z
          */
         email: z
           .strictObject({
-            /** Recipient address(es), comma-separated as Alertmanager accepts them. */
-            to: z.email(),
+            /** Recipient address(es), comma-separated as Alertmanager accepts them. @default - the environment's `opsEmail` */
+            to: emailList.optional(),
             /** Sender address. */
-            from: z.email(),
+            from: emailAddress,
             /** SMTP server `host:port` (587 with STARTTLS is the usual submission port). */
-            smarthost: z.string().regex(/^[a-z0-9.-]+:[0-9]{1,5}$/, { message: 'host:port, e.g. smtp.example.com:587' }),
+            smarthost: hostPort,
             /** SMTP login. @default - the `from` address */
             authUsername: z.string().min(1).optional(),
             /** Only alerts of these severities are e-mailed. @default ['critical', 'warning'] */
@@ -122,8 +123,8 @@ export const monitoring = z
      */
     kubeStateMetrics: z
       .strictObject({
-        /** @default registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0 */
-        image: image.default({ registry: 'registry.k8s.io', repository: 'kube-state-metrics/kube-state-metrics', tag: 'v2.13.0' }),
+        /** @default - the version catalog's image (versions.json) */
+        image: image.default(catalogImage('kubeStateMetrics')),
         /** @default requests 10m/64Mi, limits 100m/128Mi */
         resources: resources.default(res(10, 64, 100, 128)),
       })
@@ -134,8 +135,8 @@ export const monitoring = z
      */
     pushgateway: z
       .strictObject({
-        /** @default prom/pushgateway:v1.11.1 */
-        image: image.default({ registry: '', repository: 'prom/pushgateway', tag: 'v1.11.1' }),
+        /** @default - the version catalog's image (versions.json) */
+        image: image.default(catalogImage('pushgateway')),
         /** @default requests 10m/32Mi, limits 100m/64Mi */
         resources: resources.default(res(10, 32, 100, 64)),
         /** Volume for `--persistence.file`, so the last success survives a restart. @default standard, 1 GiB */
@@ -156,8 +157,8 @@ export const monitoring = z
       .prefault({}),
     grafana: z
       .strictObject({
-        /** @default grafana/grafana:12.1.1 */
-        image: image.default({ registry: '', repository: 'grafana/grafana', tag: '12.1.1' }),
+        /** @default - the version catalog's image (versions.json) */
+        image: image.default(catalogImage('grafana')),
         /** @default requests 100m/256Mi, limits 500m/512Mi */
         resources: resources.default(res(100, 256, 500, 512)),
         /** Publish `hosts.grafana` through an Ingress. @default false */

@@ -60,6 +60,42 @@ export const network = z
       })
       .prefault({}),
     /**
+     * Who may open the admin UIs (Grafana, the MinIO console) through the ingress controller.
+     * An admin UI gets an Ingress only when this restricts it: client ranges
+     * (ingress-nginx `whitelist-source-range`; the controller must see client addresses, i.e.
+     * its LoadBalancer Service keeps them with `externalTrafficPolicy: Local` or proxy protocol)
+     * and/or external authentication (`auth-url`, e.g. oauth2-proxy's `/oauth2/auth`). Unset,
+     * they are closed: reach them with `kubectl port-forward` (docs/operations.md).
+     * @default - closed: no admin UI is published
+     * @see https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#whitelist-source-range
+     */
+    adminAccess: z
+      .strictObject({
+        /** Client ranges allowed (`whitelist-source-range`). @default [] */
+        sourceRanges: z.array(cidr).default([]),
+        /** External authentication endpoint (`auth-url`); 2xx lets the request through. @default - none */
+        authUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** Where a browser without a session is sent to log in (`auth-signin`). @default - none */
+        authSignin: z.url({ protocol: /^https?$/ }).optional(),
+      })
+      .prefault({}),
+    /**
+     * Where the Kubernetes API server listens, as pods' egress policies must name it: the
+     * addresses and port of the `kubernetes` Service's endpoints, which is what a CNI sees
+     * after kube-proxy rewrites the Service address (`kubectl get endpointslices -n default
+     * -l kubernetes.io/service-name=kubernetes`). Managed control planes such as EKS and GKE
+     * answer on 443; kubeadm, k3s, kind and many others on 6443.
+     * Used by Prometheus's discovery, kube-state-metrics and the failover runbook Jobs.
+     */
+    apiServer: z
+      .strictObject({
+        /** @default 443 */
+        port: z.number().int().min(1).max(65535).default(443),
+        /** @default RFC 1918 ranges */
+        ranges: z.array(cidr).min(1).default(PRIVATE_RANGES),
+      })
+      .prefault({}),
+    /**
      * Address ranges of the cluster's nodes: the source of load-balancer traffic under
      * `externalTrafficPolicy: Cluster`.
      * @default RFC 1918 ranges

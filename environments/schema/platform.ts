@@ -45,6 +45,14 @@ export const cluster = z
     nodeMemoryMiB: positiveInt.default(8192),
     /** Share of the pool kept free for system pods, rollouts and node loss. @default 20 */
     headroomPercent: z.number().int().min(0).max(90).default(20),
+    /**
+     * Availability zones the nodes are spread over (round robin, as a managed node group
+     * does); zone topology spread and zonal volumes are placed against them. @default 1
+     */
+    zones: positiveInt.max(16).default(1),
+  })
+  .superRefine((c, ctx) => {
+    if (c.zones > c.nodes) ctx.addIssue({ code: 'custom', path: ['zones'], input: c.zones, message: `at most cluster.nodes (${c.nodes}) zones: every zone has a node` });
   })
   .prefault({});
 export type ClusterConfig = z.infer<typeof cluster>;

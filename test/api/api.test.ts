@@ -1,4 +1,5 @@
-import { find, podSpec, realEnvironments, synth, synthEnvironments } from '../support/synth';
+import { ENDPOINTS_PROPAGATION_SECONDS } from '../../constructs/api/api';
+import { find, podSpec, realManifests, synth, testEnvironment } from '../support/synth';
 
 describe('API workload', () => {
   const prod = synth();
@@ -50,10 +51,14 @@ describe('API workload', () => {
     expect(hostSpread.labelSelector.matchLabels).toEqual(deploy.spec.selector.matchLabels);
   });
 
-  test('images are pulled with regcred and the pinned digest', () => {
+  test('images are pulled with regcred, by version tag while awaiting the first pin, by tag@digest once pinned', () => {
     expect(pod.imagePullSecrets).toEqual([{ name: 'regcred' }]);
-    expect(api.image).toMatch(/@sha256:[0-9a-f]{64}$/);
+    expect(api.image).toMatch(/:[0-9]+\.[0-9]+\.[0-9]+$/);
     expect(api.imagePullPolicy).toBe('IfNotPresent');
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const pinned = podSpec(find(synth({ image: { pin: undefined, digest } }), 'Deployment', 'nextgen-api')).containers[0];
+    expect(pinned.image).toBe(`registry.example.com/nextgen/nextgen-marketplace:3.4.1@${digest}`);
+    expect(pinned.imagePullPolicy).toBe('IfNotPresent');
   });
 
   test('non-secret settings live in a ConfigMap; ALLOWED_ORIGINS derives from the hosts', () => {
@@ -81,7 +86,9 @@ describe('API workload', () => {
   test('Service nextgen-api maps 80 to 3001 and selects the API pods', () => {
     const svc = find(prod, 'Service', 'nextgen-api');
     expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 3001 }]);
-    expect(svc.spec.selector).toEqual(deploy.spec.template.metadata.labels);
+    // The Deployment's own selector (the pod template also carries the guide's `app` label).
+    expect(svc.spec.selector).toEqual(deploy.spec.selector.matchLabels);
+    expect(deploy.spec.template.metadata.labels).toMatchObject(svc.spec.selector);
   });
 
   test('LoadBalancer Service nextgen-api-lb exists only when asked for', () => {
@@ -146,7 +153,7 @@ describe('liveness is not readiness, in every container of every environment', (
   // Readiness may check dependencies (database, cache); liveness restarts the container, so it
   // must not fail for a reason a restart cannot fix. A liveness probe identical to the
   // readiness probe turns every dependency outage into a restart of every pod.
-  const { byFolder } = synthEnvironments(realEnvironments());
+  const byFolder = realManifests();
   const handler = (p: any) => JSON.stringify({ exec: p.exec, httpGet: p.httpGet, tcpSocket: p.tcpSocket, grpc: p.grpc });
   test.each([...byFolder.keys()])('%s', (folder) => {
     const same: string[] = [];
@@ -156,5 +163,30 @@ describe('liveness is not readiness, in every container of every environment', (
       }
     }
     expect(same).toEqual([]);
+  });
+});
+
+describe('graceful shutdown: no request reaches a pod that has stopped serving', () => {
+  const deploy = find(synth(), 'Deployment', 'nextgen-api');
+  const pod = podSpec(deploy);
+  const api = pod.containers.find((c: any) => c.name === 'api');
+
+  test('preStop sleeps longer than the endpoints propagation, so SIGTERM comes after the endpoint is gone', () => {
+    const command: string[] = api.lifecycle?.preStop?.exec?.command ?? [];
+    expect(command[0]).toBe('sleep');
+    expect(Number(command[1])).toBeGreaterThan(ENDPOINTS_PROPAGATION_SECONDS);
+  });
+
+  test('the grace period covers the preStop delay plus the drain', () => {
+    const delay = Number(api.lifecycle.preStop.exec.command[1]);
+    expect(pod.terminationGracePeriodSeconds).toBe(delay + 30);
+    const custom = podSpec(find(synth({ api: { shutdown: { preStopSeconds: 20, drainSeconds: 40 } } }), 'Deployment', 'nextgen-api'));
+    expect(custom.containers[0].lifecycle.preStop.exec.command).toEqual(['sleep', '20']);
+    expect(custom.terminationGracePeriodSeconds).toBe(60);
+  });
+
+  test('a preStop delay not longer than the propagation is refused by the schema', () => {
+    expect(() => testEnvironment({ api: { shutdown: { preStopSeconds: ENDPOINTS_PROPAGATION_SECONDS } } })).toThrow(/preStopSeconds/);
+    expect(() => testEnvironment({ api: { shutdown: { preStopSeconds: ENDPOINTS_PROPAGATION_SECONDS + 1 } } })).not.toThrow();
   });
 });

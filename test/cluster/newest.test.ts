@@ -1,4 +1,4 @@
-// The newest Kubernetes server that builds here (pinned in .ci/versions).
+// The newest Kubernetes server that builds here (the version catalog, versions.json: the kubectl image's tag).
 import { kubernetesVersions } from './lib/binaries';
 import { defineClusterSuite } from './lib/suite';
 

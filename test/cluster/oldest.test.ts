@@ -1,4 +1,4 @@
-// The oldest Kubernetes server that builds here (pinned in .ci/versions): the support floor we prove.
+// The oldest Kubernetes server that builds here (the version catalog, versions.json: tools.kubernetesOldest): the support floor we prove.
 import { kubernetesVersions } from './lib/binaries';
 import { defineClusterSuite } from './lib/suite';
 

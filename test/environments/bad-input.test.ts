@@ -242,7 +242,7 @@ describe('what two environments could share: backups and secrets', () => {
     ['a secret path with ".."', { 'dev.ts': { secrets: { remotePrefix: 'nextgen/../prod' } } }, 'dev.ts: secrets.remotePrefix', /"\.\." segment/],
     ['sealed secrets outside the repository', { 'dev.ts': { secrets: { provider: 'sealed-secrets', sealedSecretsDir: '../../etc' } } }, 'dev.ts: secrets.sealedSecretsDir', /"\.\." segment/],
     ['a zero refresh interval', { 'dev.ts': { secrets: { refreshInterval: '0h' } } }, 'dev.ts: secrets.refreshInterval = "0h"', /30m or 1h/],
-    ['two environments creating one issuer differently', { 'staging.ts': { tls: { clusterIssuer: 'letsencrypt-prod', createIssuer: true, acmeEmail: 'someone@example.org' } } }, 'staging.ts: tls.acmeEmail', /one issuer per cluster/],
+    ['two environments creating one issuer differently', { 'staging.ts': { tls: { clusterIssuer: 'letsencrypt-prod', createIssuer: true }, opsEmail: 'someone@example.org' } }, 'staging.ts: opsEmail', /one issuer per cluster/],
   ];
   test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
     expectRefused(edits, field, says);
@@ -277,6 +277,105 @@ describe('which files are environments', () => {
   });
 });
 
+const am = (email: object) => ({ 'prod.ts': { monitoring: { alertmanager: { email } } } });
+
+describe('a cluster that works: schedulable, within the provider, finishing in time', () => {
+  const cases: Case[] = [
+    ['production on a single node (the standby needs another node, the API spreads one per node)', { 'prod.ts': { cluster: { nodes: 1 } } }, 'prod.ts: cluster.nodes = 1', /allowed: at least 2 nodes of 4000m\/8192Mi \(scheduling: StatefulSet\/postgres.*anti-affinity/],
+    ['staging on a single node', { 'staging.ts': { cluster: { nodes: 1 } } }, 'staging.ts: cluster.nodes = 1', /at least 2 nodes .*anti-affinity/],
+    ['a development standby on the one node of dev', { 'dev.ts': { postgres: { standby: { enabled: true } } } }, 'dev.ts: cluster.nodes = 1', /at least 2 nodes of 4000m\/16384Mi .*anti-affinity/],
+    ['a pod whose requests exceed every node', { 'prod.ts': { redis: { resources: { requests: { cpuMillis: 200, memoryMiB: 8300 }, limits: { cpuMillis: 1000, memoryMiB: 8300 } } } } }, 'prod.ts: redis.resources.requests.memoryMiB = 8300', /requests within a node's allocatable \(4000m CPU, 8192Mi memory.*stay Pending/],
+    ['a CPU request larger than a node', { 'prod.ts': { redis: { resources: { requests: { cpuMillis: 4500, memoryMiB: 512 }, limits: { cpuMillis: 4500, memoryMiB: 1024 } } } } }, 'prod.ts: redis.resources.requests.cpuMillis = 4500', /requests within a node's allocatable/],
+    ['more zones than nodes', { 'prod.ts': { cluster: { zones: 4 } } }, 'prod.ts: cluster.zones = 4', /at most cluster.nodes \(3\) zones/],
+    ['100 TiB on gp3 (the EBS limit is 16 TiB)', { 'prod.ts': { postgres: { storage: { storageClass: 'fast-ssd', sizeGiB: 102400 } } } }, 'prod.ts: postgres.storage.sizeGiB = 102400', /allowed: 1 to 16384 GiB on fast-ssd \(gp3: the provider's size limit, https:\/\/docs\.aws\.amazon\.com\/ebs\/latest\/userguide\/general-purpose\.html\)/],
+    ['one GiB beyond gp3', { 'prod.ts': { minio: { storage: { storageClass: 'fast-ssd', sizeGiB: 16385 } } } }, 'prod.ts: minio.storage.sizeGiB = 16385', /1 to 16384 GiB on fast-ssd/],
+    ['20 TiB of Prometheus data on gp2', { 'staging.ts': { monitoring: { prometheus: { storage: { storageClass: 'standard', sizeGiB: 20480 } } } } }, 'staging.ts: monitoring.prometheus.storage.sizeGiB = 20480', /1 to 16384 GiB on standard \(gp2/],
+    ['a dump that cannot finish before the next run (every 30 min for 100 GiB)', { 'prod.ts': { backup: { schedule: '*/30 * * * *', activeDeadlineSeconds: 1700 } } }, 'prod.ts: backup.schedule = "*/30 * * * *"', /more than 4388 s apart .*measured 36 MiB\/s takes 2845 s/],
+    ['a dump deadline shorter than the dump of 100 GiB', { 'prod.ts': { backup: { activeDeadlineSeconds: 1800 } } }, 'prod.ts: backup.activeDeadlineSeconds = 1800', /from 4388 to 7199 s/],
+    ['a base backup deadline shorter than the base backup of 100 GiB', { 'prod.ts': { backup: { walArchive: { baseBackupDeadlineSeconds: 7200 } } } }, 'prod.ts: backup.walArchive.baseBackupDeadlineSeconds = 7200', /from 25721 to 86399 s .*6 MiB\/s/],
+    ['a database grown past its hourly dump', { 'staging.ts': { postgres: { storage: { storageClass: 'standard', sizeGiB: 150 } }, backup: { schedule: '15 * * * *', walArchive: { enabled: false }, rpoMinutes: 60 } } }, 'staging.ts: backup.schedule = "15 * * * *"', /more than 6521 s apart/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    expectRefused(edits, field, says);
+  });
+});
+
+describe('reserved names, lists and ports', () => {
+  const cases: Case[] = [
+    ['database template0', { 'prod.ts': { postgres: { database: 'template0' } } }, 'prod.ts: postgres.database = "template0"', /every PostgreSQL cluster already has/],
+    ['database template1', { 'staging.ts': { postgres: { database: 'template1' } } }, 'staging.ts: postgres.database = "template1"', /template0, template1, postgres/],
+    ['database postgres (the maintenance database)', { 'dev.ts': { postgres: { database: 'postgres' } } }, 'dev.ts: postgres.database = "postgres"', /name the application's own/],
+    ['an SMTP port beyond 65535', am({ smarthost: 'smtp.nextgen.example.com:70000' }), 'prod.ts: monitoring.alertmanager.email.smarthost = "smtp.nextgen.example.com:70000"', /port 70000, outside 1-65535/],
+    ['an SMTP port 0', am({ smarthost: 'smtp.nextgen.example.com:0' }), 'prod.ts: monitoring.alertmanager.email.smarthost', /port 0, outside 1-65535/],
+    ['an SMTP server without a port', am({ smarthost: 'smtp.nextgen.example.com' }), 'prod.ts: monitoring.alertmanager.email.smarthost', /has no ":port"/],
+    ['an e-mail recipient that is not an address', am({ to: 'oncall' }), 'prod.ts: monitoring.alertmanager.email.to = "oncall"', /one or more e-mail addresses separated by ",", such as .*; this value "oncall" has no "@"/],
+    ['an e-mail list with an empty entry', am({ to: 'oncall@nextgen.example.com,' }), 'prod.ts: monitoring.alertmanager.email.to', /empty entry/],
+    ['a sender list (Alertmanager takes one sender)', am({ from: 'a@nextgen.example.com, b@nextgen.example.com' }), 'prod.ts: monitoring.alertmanager.email.from', /an e-mail address such as/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    const r = expectRefused(edits, field, says);
+    expect(r.errors[0]).not.toMatch(/NetworkPolicy|Invalid/);
+  });
+});
+
+describe('messages in our words, pointing at the file', () => {
+  const cases: Case[] = [
+    ['a list written as text', { 'prod.ts': { gitops: { syncWindows: 'weekdays' } } }, 'prod.ts: gitops.syncWindows = "weekdays": allowed: a list [...]'],
+    ['a number in quotes', { 'prod.ts': { api: { autoscaling: { maxReplicas: '6' } } } }, 'prod.ts: api.autoscaling.maxReplicas = "6": allowed: a number, written without quotes: 6'],
+    ['an ops e-mail that is not an address', { 'prod.ts': { opsEmail: 'ops-team' } }, 'prod.ts: opsEmail = "ops-team": allowed: an e-mail address'],
+    ['an empty list of severities', am({ severities: [] }), 'prod.ts: monitoring.alertmanager.email.severities = []: allowed: a list [...] with at least one entry'],
+    ['a section written as a list', { 'prod.ts': { backup: [] } }, 'prod.ts: backup = []: allowed: an object { ... }'],
+    ['an environment file named schema (the folder of the schema)', { 'schema.ts': { namespace: 'nextgen-schema', hosts: hostsOf('sc') } }, 'schema.ts: file name = "schema.ts"', /folders of environments\/.*rename the file/],
+    ['an environment file named shared', { 'shared.ts': { namespace: 'nextgen-shared', hosts: hostsOf('sh') } }, 'shared.ts: file name = "shared.ts"'],
+    ['an upper-case file name', { 'Preview.ts': { name: 'preview', namespace: 'nextgen-preview', hosts: hostsOf('pv') } }, 'Preview.ts: file name = "Preview.ts"', /rename it to environments\/preview\.ts/],
+    ['a preview environment without hosts', { 'pr-42.ts': { name: 'pr-42', tier: 'development', namespace: 'nextgen-pr-42', hosts: undefined } }, 'pr-42.ts: hosts = (missing)', /an object \{ api, app, admin, vendor, minio, minioConsole, grafana \} \(this field is required/],
+    ['an index.ts re-exporting the environments', { 'index.ts': "export { default as prod } from './prod';\n" }, 'index.ts: file name = "index.ts"', /has no index \(the loader reads every environments\/<name>\.ts\)/],
+  ];
+  test.each(cases)('%s is refused in one line', (...[, edits, field, says]: Case) => {
+    const r = expectRefused(edits, field, says);
+    expect(r.errors[0]).not.toMatch(/\ba array\b|\ba object\b|Invalid (email|input|url)|expected (string|number|array)/i);
+  });
+});
+
+describe('no validator wording anywhere', () => {
+  test('every field of prod given a value of the wrong type is one line in our words, on that field', () => {
+    const { loadEnvironment, ConfigError } = require('../../environments/load') as typeof import('../../environments/load');
+    const wrong = (v: unknown): unknown => (typeof v === 'string' ? 7 : typeof v === 'number' ? 'seven' : typeof v === 'boolean' ? 'yes' : Array.isArray(v) ? 'a list' : 7);
+    const leaves: PropertyKey[][] = [];
+    const walk = (v: unknown, at: PropertyKey[]) => {
+      leaves.push(at);
+      if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...at, Array.isArray(v) ? Number(k) : k]);
+    };
+    walk(prod, []);
+    const lines: string[] = [];
+    for (const at of leaves.slice(1)) {
+      const input = JSON.parse(JSON.stringify(prod));
+      let o = input;
+      for (const k of at.slice(0, -1)) o = o[k as string];
+      const key = at[at.length - 1] as string;
+      o[key] = wrong(o[key]);
+      try {
+        loadEnvironment('environments/prod.ts', input);
+        lines.push(`accepted: ${at.join('.')}`);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        lines.push(...e.lines);
+      }
+    }
+    expect(leaves.length).toBeGreaterThan(60);
+    expect(lines.filter((l) => l.startsWith('accepted'))).toEqual([]);
+    expect(lines.filter((l) => /Invalid|expected [a-z]|received|\ba (array|object|int)\b|of type/i.test(l))).toEqual([]);
+    for (const l of lines) expect(l).toMatch(/^environments\/prod\.ts: \S+ = .*: allowed: /);
+  });
+});
+
+describe('rule findings name the file and the field', () => {
+  test('a finding of a cross-resource rule is one line in the form of a schema error', () => {
+    const r = expectRefused({ 'prod.ts': { postgres: { maxConnections: 50 } } }, 'prod.ts: postgres.maxConnections = 50: allowed: ', /\(connection-budget: StatefulSet\/postgres: /);
+    expect(r.errors[0]).not.toMatch(/environment prod:/);
+  });
+});
+
 describe('values we derive are held to the API server\'s rules', () => {
   test('a name that fits a label but not inside `nextgen-<name>` is refused with the exact limit, and that limit is accepted', () => {
     const name = long(60, 'p');
@@ -300,6 +399,8 @@ describe('valid edge cases are accepted', () => {
       'dev.ts': { namespace: long(63, 'n'), backup: { s3: { prefix: 'marketplace/dev' } } },
       'prod.ts': { backup: { s3: { prefix: 'marketplace/prod' } }, monitoring: { operator: { selectorLabels: { 'example.com/team': 'a.b_c-1' } } } },
     }],
+    ['a comma-separated list of e-mail recipients, one with a display name', am({ to: 'oncall@nextgen.example.com, Platform Team <platform@nextgen.example.com>' })],
+    ['a cluster of 6 nodes in 3 zones', { 'prod.ts': { cluster: { nodes: 6, zones: 3 } } }],
     ['a development environment without Alertmanager, TLS or paging, seeding its data', { 'dev.ts': { tls: { enabled: false }, migrations: { seed: true }, monitoring: { alertmanager: { enabled: false } } } }],
   ];
   let validator: Validator | undefined;
@@ -363,27 +464,50 @@ describe('the real CLI', () => {
     expect(r.unchanged).toBe(true);
   });
 
-  test('a bad value through the cdk8s CLI does not claim the output folder is unchanged (the CLI removed it)', () => {
-    const o = fs.mkdtempSync(path.join(scratch, 'cdk8s-'));
-    fs.writeFileSync(path.join(o, 'marker.txt'), 'previous synth');
-    const r = cli(tz('Local'), ['npx', 'cdk8s', 'synth', '--no-check-upgrade', '-o', o], {}, o);
+  test('`cdk8s synth` after a success and then with a bad value leaves dist/ byte-identical and nothing beside it', () => {
+    // The CLI deletes its own output folder (a private one under .build/, here a temporary one)
+    // before the app runs; the app writes dist/ ($NEXTGEN_DIST here) itself.
+    const parent = fs.mkdtempSync(path.join(scratch, 'cdk8s-'));
+    const dist = path.join(parent, 'dist');
+    fs.cpSync(out, dist, { recursive: true });
+    const cliOut = path.join(fs.mkdtempSync(path.join(scratch, 'cdk8s-private-')), 'out');
+    const args = ['npx', 'cdk8s', 'synth', '--no-check-upgrade', '-o', cliOut];
+    const ok = cli({}, args, { NEXTGEN_DIST: dist }, dist);
+    expect(ok.status).toBe(0);
+    expect(ok.unchanged).toBe(true);
+    // The CLI found the manifests through its folder, a link to dist/.
+    expect(fs.realpathSync(cliOut)).toBe(fs.realpathSync(dist));
+    fs.writeFileSync(path.join(dist, 'marker.txt'), 'previous synth');
+    const r = cli(tz('Local'), args, { NEXTGEN_DIST: dist }, dist);
     expect(r.status).not.toBe(0);
     expect(r.errors).toEqual([expect.stringMatching(/^error: environments\/prod\.ts: backup\.timeZone = "Local"/)]);
-    expect(r.stderr).toMatch(/synthesis failed: 1 problem\(s\); nothing was written; .* is (missing|empty) because the cdk8s CLI removes it/);
-    expect(r.stderr).not.toMatch(/was not changed/);
+    expect(r.stderr).toMatch(/synthesis failed: 1 problem\(s\); .*dist\/ was not changed/);
+    expect(r.unchanged).toBe(true);
+    expect(fs.readFileSync(path.join(dist, 'marker.txt'), 'utf8')).toBe('previous synth');
+    expect(fs.readdirSync(parent)).toEqual(['dist']);
+  });
+
+  test('cdk8s.yaml gives the CLI a private output folder, never dist/', () => {
+    const config = fs.readFileSync(path.join(ROOT, 'cdk8s.yaml'), 'utf8');
+    expect(/^output: (.+)$/m.exec(config)?.[1]).toBe('.build/cdk8s-out');
   });
 
   // Write failures need a small or read-only file system: a private mount namespace (root).
   const unshare = cp.spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
-  function inMount(size: string, setup: string) {
+  function inMount(size: string, setup: string, viaCdk8sCli = false) {
     const m = fs.mkdtempSync(path.join(scratch, 'mnt-'));
+    // The cdk8s CLI's own (private) output folder lives outside the mount, as .build/ does.
+    const cliOut = path.join(fs.mkdtempSync(path.join(scratch, 'cli-out-')), 'out');
+    const run = viaCdk8sCli
+      ? `NEXTGEN_DIST=${m}/dist SYNTH_QUIET=1 CDK8S_CHECK_UPGRADE=false npx cdk8s synth --no-check-upgrade -o ${cliOut} >/dev/null; echo "exit=$?"`
+      : `CDK8S_OUTDIR=${m}/dist SYNTH_QUIET=1 ${process.execPath} scripts/synth.mjs; echo "exit=$?"`;
     const script = [
       `mount -t tmpfs -o size=${size} tmpfs ${m}`,
       `cp -a ${out} ${m}/dist`,
       `sha() { (cd ${m} && find . -type f | sort | xargs sha256sum | sha256sum); }`,
       'before=$(sha)',
       setup.replace(/\$M/g, m),
-      `CDK8S_OUTDIR=${m}/dist SYNTH_QUIET=1 ${process.execPath} scripts/synth.mjs; echo "exit=$?"`,
+      run,
       'after=$(sha)',
       '[ "$before" = "$after" ] && echo unchanged',
       `ls -A ${m}`,
@@ -413,27 +537,36 @@ describe('the real CLI', () => {
     expect(r.stderr).toMatch(/synthesis failed: nothing was written; .*dist\/ was not changed/);
     expect(lines).toEqual(['exit=1', 'unchanged', 'dist']);
   });
+
+  (unshare ? test.each(writeCases) : test.skip.each(writeCases))('through `cdk8s synth`, %s leaves dist/ as it was and nothing beside it (skips without unshare/mount)', (_what, size, setup, says) => {
+    const r = inMount(size, setup, true);
+    const lines = r.stdout.trim().split('\n');
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+    expect(errors).toEqual([expect.stringMatching(says)]);
+    expect(r.stderr).toMatch(/synthesis failed: nothing was written; .*dist\/ was not changed/);
+    expect(lines).toEqual(['exit=1', 'unchanged', 'dist']);
+  });
 });
 
 describe('a bug, not a user mistake', () => {
   test('is one line naming where in our sources it happened, exit 2; --verbose adds the stack trace', () => {
-    const run = (verbose: boolean) => {
-      let result: Run | undefined;
-      jest.isolateModules(() => {
-        jest.doMock('../../rules', () => ({
-          rules: [{ id: 'broken-rule', description: 'a rule with a bug in it', check: () => [].concat((undefined as any).findings) }],
-        }));
-        const isolated: typeof import('../../main') = require('../../main');
-        const lines: string[] = [];
-        const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
-        try {
-          const code = isolated.main({ root: ROOT, outdir: out, environmentsDir: environmentsWith({}), verbose });
-          result = { code, errors: lines.filter((l) => l.startsWith('error: ')), stderr: lines.join('\n') };
-        } finally {
-          err.mockRestore();
-        }
-      });
-      return result!;
+    // One isolated module registry (loading the app again is the slow part) for both runs.
+    let isolated: typeof import('../../main') | undefined;
+    jest.isolateModules(() => {
+      jest.doMock('../../rules', () => ({
+        rules: [{ id: 'broken-rule', description: 'a rule with a bug in it', check: () => [].concat((undefined as any).findings) }],
+      }));
+      isolated = require('../../main');
+    });
+    const run = (verbose: boolean): Run => {
+      const lines: string[] = [];
+      const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
+      try {
+        const code = isolated!.main({ root: ROOT, outdir: out, environmentsDir: environmentsWith({}), verbose });
+        return { code, errors: lines.filter((l) => l.startsWith('error: ')), stderr: lines.join('\n') };
+      } finally {
+        err.mockRestore();
+      }
     };
     const before = hashTree(out);
     const quiet = run(false);

@@ -1,9 +1,8 @@
 /** Every manifest passes strict schema validation (unknown fields rejected) on 1.27 and 1.33. */
 import { K8S_VERSIONS, kubernetesValidator } from '../support/schema';
-import { buildApp, synthesize } from '../../main';
-import { parseYaml, realEnvironments } from '../support/synth';
+import { parseYaml, realTree } from '../support/synth';
 
-const tree = synthesize(buildApp(realEnvironments()));
+const tree = realTree();
 const docs = [...tree.entries()].filter(([f]) => f.endsWith('.yaml') && !f.endsWith('kustomization.yaml')).map(([f, t]) => [f, parseYaml(t)] as const);
 
 describe.each(K8S_VERSIONS)('strict schema validation against Kubernetes %s', (version) => {
@@ -26,5 +25,18 @@ describe('the validator itself', () => {
     const bad = JSON.parse(JSON.stringify(es));
     bad.spec.data = 'nope';
     expect(validator.validate(bad).length).toBeGreaterThan(0);
+  });
+  test('a validator read from the cache gives the verdicts and errors of a fresh compile', () => {
+    const fresh = kubernetesValidator('v1.27.0', { cache: false });
+    const warm = kubernetesValidator('v1.27.0'); // the cache is filled by now (the tests above)
+    const samples = docs.filter(([f]) => /^prod\/(deployment|statefulset|cronjob|externalsecret|servicemonitor|prometheusrule|ingress|networkpolicy)-/.test(f)).map(([, d]) => d as any);
+    expect(samples.length).toBeGreaterThan(5);
+    for (const doc of samples) {
+      const broken = JSON.parse(JSON.stringify(doc));
+      broken.spec.unknownField = 1;
+      broken.metadata.name = 7;
+      for (const m of [doc, broken]) expect(warm.validate(m)).toEqual(fresh.validate(m));
+      expect(fresh.validate(broken).length).toBeGreaterThan(0);
+    }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Backup freshness, live on real programs: the shipped backup script (dump, then upload)
  * against a real PostgreSQL and MinIO, with the environment the shipped upload container gets,
- * pushes to a real Pushgateway (Debian's `prometheus-pushgateway`, persistence file on disk);
+ * pushes to a real Pushgateway (built at the catalog's version, persistence file on disk);
  * a real Prometheus scrapes it with the generated Pushgateway job and evaluates the generated
  * backup rules with a test-shortened schedule gap. The backup-age alert fires once the last
  * success is older than that gap plus one run, and resolves after the next successful run.
@@ -18,7 +18,7 @@ import { BACKUP_SCRIPT, PUSH_METRICS_SCRIPT, WAL_ARCHIVE_SCRIPT } from '../../co
 import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '../support/synth';
 import { describeWith, freePort, MinioServer, PostgresServer, startMinio, startPostgres, which, waitForValue } from './lib/servers';
 
-const PUSHGATEWAY = 'prometheus-pushgateway';
+const PUSHGATEWAY = 'pushgateway';
 const BUCKET = 'nextgen-backups';
 /** Test-shortened schedule: the longest gap between runs and the grace of one run, in seconds. */
 const GAP = 6;

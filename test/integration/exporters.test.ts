@@ -22,7 +22,7 @@ import { find, parseYaml, podSpec, synthEnvironments, testEnvironment } from '..
 import { APP_ROLE_SQL_FILE } from '../../constructs/postgres/config';
 import { describeWith, freePort, startPostgres, startRedis, which, PostgresServer, RedisServer, waitForValue } from './lib/servers';
 
-const PG_EXPORTER = 'prometheus-postgres-exporter';
+const PG_EXPORTER = 'postgres_exporter';
 const REDIS_EXPORTER = 'prometheus-redis-exporter';
 
 
@@ -34,6 +34,13 @@ function shippedEnv(container: any, secrets: Record<string, string>, replace: Ar
       const v = secrets[e.valueFrom.secretKeyRef.key];
       if (v === undefined) throw new Error(`no test value for secret key ${e.valueFrom.secretKeyRef.key}`);
       env[e.name] = v;
+    } else if (/_FILE$/.test(e.name) && String(e.value).startsWith('/run/secrets/')) {
+      // A Secret key mounted as a file (`*_FILE`): the same value, in a file of our own.
+      const key = path.basename(e.value);
+      if (secrets[key] === undefined) throw new Error(`no test value for secret key ${key}`);
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'secret-')), key);
+      fs.writeFileSync(file, secrets[key], { mode: 0o400 });
+      env[e.name] = file;
     } else {
       env[e.name] = replace.reduce((s, [from, to]) => s.replace(from, to), String(e.value ?? ''));
     }
@@ -201,5 +208,30 @@ describeWith(['postgres', 'psql', 'redis-server', 'redis-cli', PG_EXPORTER, REDI
     // 80 hits and 4 misses were generated: about 95%.
     expect(Number(r[0].value[1])).toBeGreaterThan(90);
     expect(Number(r[0].value[1])).toBeLessThan(100);
+  });
+});
+
+describeWith([PG_EXPORTER, REDIS_EXPORTER], "an exporter sidecar's readiness does not depend on its database (or any other pod)", () => {
+  const manifests = synthEnvironments([testEnvironment()]).byFolder.get('test')!;
+  const cases: Array<{ sts: string; bin: string; flag: string; secrets: Record<string, string> }> = [
+    { sts: Postgres.NAME, bin: PG_EXPORTER, flag: '--web.listen-address', secrets: { username: 'monitor', password: 'x' } },
+    { sts: Redis.NAME, bin: REDIS_EXPORTER, flag: '-web.listen-address', secrets: { password: 'x' } },
+    { sts: `${Postgres.NAME}-standby`, bin: PG_EXPORTER, flag: '--web.listen-address', secrets: { username: 'monitor', password: 'x' } },
+  ];
+
+  test.each(cases)('$sts: the readiness probe of its exporter answers 200 while nothing listens where the database should be', async ({ sts, bin, flag, secrets }) => {
+    const container = podSpec(find(manifests, 'StatefulSet', sts)).containers.find((c: any) => c.name === 'exporter');
+    const probe = container.readinessProbe.httpGet;
+    expect(probe.host).toBeUndefined(); // the pod itself
+    const closed = await freePort(); // nothing listens here: the database is "down"
+    const port = await freePort();
+    const env = shippedEnv(container, secrets, [[/127\.0\.0\.1:\d+/, `127.0.0.1:${closed}`]]);
+    const proc = cp.spawn(which(bin)!, [`${flag}=127.0.0.1:${port}`], { env, stdio: 'ignore' });
+    try {
+      const status = await waitForValue(`${bin} readiness`, async () => (await fetch(`http://127.0.0.1:${port}${probe.path}`)).status, 20000);
+      expect(status).toBe(200);
+    } finally {
+      proc.kill('SIGTERM');
+    }
   });
 });

@@ -4,10 +4,11 @@
  */
 import * as cp from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { BUCKET_SCRIPT_FILE, appPolicy } from '../../constructs/minio/config';
 import { find, podSpec, synth, findJob } from '../support/synth';
-import { MinioServer, describeWith, startMinio, which } from './lib/servers';
+import { MinioServer, describeWith, freePort, startMinio, waitForValue, which } from './lib/servers';
 
 const manifests = synth({ minio: { bucket: 'nextgen-uploads', lifecycle: { noncurrentVersionExpiryDays: 12 } } });
 const shipped: string = find(manifests, 'ConfigMap', 'minio-bucket').data[BUCKET_SCRIPT_FILE];
@@ -136,4 +137,39 @@ describeWith(['minio', 'mc'], 'minio-bucket.sh against a real MinIO', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/credentials refused/);
   });
+});
+
+describeWith(['minio', 'mc'], 'the MinIO server as the StatefulSet configures it', () => {
+  const sts = find(manifests, 'StatefulSet', 'minio');
+  const server = podSpec(sts).containers.find((c: any) => c.name === 'minio');
+
+  test('reads its root password from the mounted Secret file (MINIO_ROOT_PASSWORD_FILE), never from the environment', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minio-file-'));
+    const secret: Record<string, string> = { 'root-user': 'fileadmin', 'root-password': `file-secret-${process.pid}` };
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: dir, MINIO_BROWSER: 'off', MINIO_UPDATE: 'off' };
+    for (const e of server.env) {
+      if (e.valueFrom?.secretKeyRef) env[e.name] = secret[e.valueFrom.secretKeyRef.key];
+      else if (/_FILE$/.test(e.name)) {
+        // The Secret key the StatefulSet mounts at that path, written to a file of our own.
+        const file = path.join(dir, path.basename(e.value));
+        fs.writeFileSync(file, secret[path.basename(e.value)], { mode: 0o400 });
+        env[e.name] = file;
+      }
+    }
+    expect(env.MINIO_ROOT_PASSWORD).toBeUndefined();
+    expect(env.MINIO_ROOT_PASSWORD_FILE).toBeDefined();
+    const port = await freePort();
+    const proc = cp.spawn(which('minio')!, ['server', path.join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${await freePort()}`, '--quiet'], { env, stdio: 'ignore' });
+    try {
+      await waitForValue('minio ready', async () => ((await fetch(`http://127.0.0.1:${port}/minio/health/ready`)).ok ? true : undefined), 60000);
+      const mcAs = (password: string) =>
+        cp.spawnSync(which('mc')!, ['admin', 'info', 'f'], { encoding: 'utf8', env: { PATH: process.env.PATH, MC_CONFIG_DIR: path.join(dir, 'mc'), MC_HOST_f: `http://fileadmin:${password}@127.0.0.1:${port}` } });
+      expect(mcAs(secret['root-password']).status).toBe(0);
+      expect(mcAs('not-the-password').status).not.toBe(0);
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90000);
 });

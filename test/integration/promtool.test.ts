@@ -5,7 +5,7 @@
  * parsed by promtool (as a recording rule). Texts are taken from the synthesized objects.
  *
  * Checking the scrape config needs a promtool built with Kubernetes service discovery:
- * Debian's package strips it, so CI builds promtool of the pinned Prometheus version.
+ * Debian's package strips it, so CI builds promtool at the catalog's Prometheus version.
  */
 import * as cp from 'child_process';
 import * as fs from 'fs';

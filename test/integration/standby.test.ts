@@ -9,12 +9,11 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/postgres/config';
-import { STANDBY_SCRIPT } from '../../constructs/postgres/scripts';
 import { find, podSpec, synth } from '../support/synth';
 import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, runAs, runRolesScript, startGenerated } from './lib/replication';
 import { describeWith, freePort } from './lib/servers';
 
-const EXPORTER = 'prometheus-postgres-exporter';
+const EXPORTER = 'postgres_exporter';
 
 describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind', EXPORTER], 'streaming standby and failover on real PostgreSQL', () => {
   const manifests = synth();
@@ -31,7 +30,13 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind',
   let root: string;
   const db = 'marketplace';
 
-  const standbyScript = (phase: string, env: Record<string, string>) => runAs('bash', [STANDBY_SCRIPT, phase], env);
+  // The script as it ships: from the synthesized ConfigMap, not the source file.
+  const shipped: string = find(manifests, 'ConfigMap', 'postgres-standby-scripts').data['standby.sh'];
+  const standbyScript = (phase: string, env: Record<string, string>) => {
+    const file = path.join(root, 'standby.sh');
+    if (!fs.existsSync(file)) fs.writeFileSync(file, shipped, { mode: 0o755 });
+    return runAs('bash', [file, phase], env);
+  };
 
   beforeAll(async () => {
     root = ownedDir('standby-itest-');
@@ -115,11 +120,14 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind',
     primary.psql(`INSERT INTO orders (note) VALUES ('lag probe')`, { db });
     const onPrimary = await scrape(primary);
     expect(onPrimary).toMatch(/^pg_up 1/m);
-    // Debian's exporter (0.11) reports each standby's lag in bytes from pg_stat_replication;
-    // the pinned v0.17.1 adds the `replication` collector's pg_replication_lag_seconds.
+    // Each standby's lag in bytes from pg_stat_replication (every exporter version reports it);
+    // the `replication` collector's pg_replication_lag_seconds is checked below and live in exporters.test.ts.
     expect(onPrimary).toMatch(/^pg_stat_replication_pg_wal_lsn_diff\{[^}]*application_name="postgres-standby"[^}]*\} \d/m);
     const onStandby = await scrape(standby);
     expect(onStandby).toMatch(/^pg_up 1/m);
+    // The shipped exporter release (the catalog's build) has the `replication` collector the lag alert reads.
+    expect(onStandby).toMatch(/^pg_replication_is_replica(\{[^}]*\})? 1$/m);
+    expect(onStandby).toMatch(/^pg_replication_lag_seconds(\{[^}]*\})? \d/m);
     // The query behind pg_replication_lag_seconds (postgres_exporter's replication collector),
     // run as the monitoring role on the standby: a real number of seconds.
     const lag = standby.psql(
@@ -143,9 +151,7 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind',
     standby.psql(`INSERT INTO orders (note) SELECT 'after failover ' || g FROM generate_series(1, 100) g`, { db });
     // The old primary also took a write nobody will see (diverged): pg_rewind must undo it.
     primary.psql(`INSERT INTO orders (note) VALUES ('lost on the old primary')`, { db });
-    primary.stop('fast');
-
-    const rebuild = standbyScript('rebuild', {
+    const rebuildEnv = {
       PGDATA: primary.data,
       SLOT: 'postgres',
       PGHOST: '127.0.0.1',
@@ -155,9 +161,21 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind',
       PGPASSWORD: ROLES.owner.password,
       REPL_USER: ROLES.repl.user,
       REPL_PASSWORD: ROLES.repl.password,
-    });
+    };
+    // The fence did not hold (the old primary still runs): the rebuild changes nothing.
+    const refusedRebuild = standbyScript('rebuild', rebuildEnv);
+    expect(refusedRebuild.stderr).toMatch(/is in use: postmaster\.pid names PID \d+/);
+    expect(refusedRebuild.status).not.toBe(0);
+    expect(fs.existsSync(path.join(primary.data, 'PG_VERSION'))).toBe(true);
+    expect(primary.psql('SELECT count(*) > 0 FROM orders', { db })).toBe('t');
+    expect(standby.psql(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'postgres'`)).toBe('0');
+    primary.stop('fast');
+
+    const rebuild = standbyScript('rebuild', rebuildEnv);
     expect(rebuild.stderr).toMatch(/rewound; .* is a standby/);
     expect(rebuild.status).toBe(0);
+    // The slot holds WAL from its creation on, before the rebuilt server ever connects.
+    expect(standby.psql(`SELECT slot_type || ':' || (restart_lsn IS NOT NULL) FROM pg_replication_slots WHERE slot_name = 'postgres'`)).toBe('physical:true');
     const rejoined = await startGenerated({ data: primary.data, args: primaryArgs, hba, primaryPort: standby.port });
     try {
       expect(rejoined.psql('SELECT pg_is_in_recovery()')).toBe('t');

@@ -97,12 +97,12 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     expect(take.stderr).toMatch(/verified base backup \d{8}T\d{6}Z \(start [0-9A-F]{24}/);
     expect(take.status).toBe(0);
     const up = cp.spawnSync('bash', [BASE_BACKUP_SCRIPT, 'upload'], { env: { ...s3Env('itest'), BASE_DIR: baseDir, RETENTION_DAYS: '7' }, encoding: 'utf8' });
-    expect(up.stderr).toMatch(/retention 7 d: kept 1 base backup/);
+    expect(up.stderr).toMatch(/retention 7 d on timeline 1's history: kept 1 base backup/);
     expect(up.status).toBe(0);
     const base = keys('itest').filter((k) => k.startsWith('itest/base/'));
     baseStamp = /base\/(\d{8}T\d{6}Z)\//.exec(base[0])![1];
-    expect(base.map((k) => k.replace(baseStamp, 'S'))).toEqual(['itest/base/S/SHA256SUMS', 'itest/base/S/backup_manifest', 'itest/base/S/base.tar.gz', 'itest/base/S/info', 'itest/base/S/pg_wal.tar.gz']);
-    const head = aws(['s3api', 'head-object', '--bucket', BUCKET, '--key', `itest/base/${baseStamp}/base.tar.gz`]);
+    expect(base.map((k) => k.replace(baseStamp, 'S'))).toEqual(['itest/base/S/SHA256SUMS', 'itest/base/S/backup_manifest', 'itest/base/S/base.tar.zst', 'itest/base/S/info', 'itest/base/S/pg_wal.tar']);
+    const head = aws(['s3api', 'head-object', '--bucket', BUCKET, '--key', `itest/base/${baseStamp}/base.tar.zst`]);
     expect(JSON.parse(head.stdout).ServerSideEncryption).toBe('AES256');
     expect(fs.readdirSync(baseDir)).toEqual([]);
   });
@@ -216,7 +216,10 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     const segs = ['00000001000000000000000F', '000000010000000000000010', '00000001000000000000002F.gz', '000000010000000000000030.gz',
       '000000010000000000000031.gz', '000000020000000000000030.gz', '000000020000000000000051.gz', '000000010000000100000000.gz'];
     for (const s of segs) put(`wal/${s}`);
-    put('wal/00000002.history');
+    // Timeline 2 forked from timeline 1 in segment 0x45: timeline 1 up to there is its history.
+    const history = path.join(root, 'history-2');
+    fs.writeFileSync(history, '1\t0/45000000\tno recovery target specified\n');
+    put('wal/00000002.history', history);
     put('notes.txt');
 
     const r = cp.spawnSync('bash', [BASE_BACKUP_SCRIPT, 'prune'], { env: { ...s3Env(prefix), BASE_DIR: path.join(root, 'unused'), RETENTION_DAYS: '7' }, encoding: 'utf8' });
@@ -225,11 +228,50 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     const left = keys(prefix);
     for (const s of [...old, incompleteOld]) expect(left.filter((k) => k.includes(s))).toEqual([]);
     for (const s of [older, ...inWindow]) expect(left).toContain(`${prefix}/base/${s}/info`);
-    // Segments from the oldest kept backup's start on, on every timeline, and history files stay.
+    // Segments from the oldest kept backup's start on the chain, the rest of timeline 1 (off the
+    // chain, but younger than the window) and history files stay.
     expect(left.filter((k) => k.includes('/wal/')).map((k) => k.split('/').pop()).sort()).toEqual(
       ['000000010000000000000030.gz', '000000010000000000000031.gz', '000000010000000100000000.gz', '00000002.history', '000000020000000000000030.gz', '000000020000000000000051.gz'].sort(),
     );
     expect(left).toContain(`${prefix}/notes.txt`);
+  });
+
+  test('retention after a PITR keeps the new timeline: a backup of the abandoned timeline sets no floor', () => {
+    const prefix = 'retention-pitr';
+    const stamp = (days: number) => new Date(Date.now() - days * 86400e3).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const body = path.join(root, 'body');
+    fs.writeFileSync(body, 'x');
+    const put = (key: string, file = body) => expect(aws(['s3', 'cp', '--only-show-errors', file, `s3://${BUCKET}/${prefix}/${key}`]).status).toBe(0);
+    const base = (days: number, startWal: string) => {
+      const s = stamp(days);
+      const info = path.join(root, `info-pitr-${s}`);
+      fs.writeFileSync(info, `stamp=${s}\nstart_wal=${startWal}\nstart_time=x\nend_time=x\n`);
+      put(`base/${s}/base.tar.gz`);
+      put(`base/${s}/info`, info);
+      return s;
+    };
+    // Timeline 1 ran to segment 0x1D0 (base backups at 0x100 and 0x1C0); the PITR went back to
+    // segment 0x50 and timeline 2 has run from there (0x50..0x5F).
+    const before = base(9, '000000010000000000000010');
+    // Taken on timeline 1 after the point the PITR went back to: the newest before the window,
+    // which a per-segment-name retention keeps and uses as the floor for every timeline.
+    base(8, '000000010000000000000100');
+    const abandoned = base(1, '0000000100000000000001C0');
+    const history = path.join(root, 'history-pitr');
+    fs.writeFileSync(history, '1\t0/50000028\tbefore 2026-11-27 07:45:00+00\n');
+    put('wal/00000002.history', history);
+    const tl2 = Array.from({ length: 16 }, (_, i) => `0000000200000000000000${(0x50 + i).toString(16).toUpperCase()}.gz`);
+    for (const s of ['00000001000000000000000F.gz', '000000010000000000000010.gz', '000000010000000000000050.gz', '0000000100000000000001C0.gz', ...tl2]) put(`wal/${s}`);
+
+    const r = cp.spawnSync('bash', [BASE_BACKUP_SCRIPT, 'prune'], { env: { ...s3Env(prefix), BASE_DIR: path.join(root, 'unused'), RETENTION_DAYS: '7' }, encoding: 'utf8' });
+    expect(r.stderr).toMatch(new RegExp(`on timeline 2's history: kept 1 base backup\\(s\\) from ${before}`));
+    expect(r.status).toBe(0);
+    const left = keys(prefix).map((k) => k.slice(prefix.length + 1));
+    // Every segment of timeline 2, and timeline 1 from the kept backup to the fork.
+    for (const s of [...tl2, '000000010000000000000010.gz', '000000010000000000000050.gz', '00000002.history']) expect(left).toContain(`wal/${s}`);
+    expect(left).not.toContain('wal/00000001000000000000000F.gz');
+    // The abandoned timeline's backup is younger than the window: kept, but it is no floor.
+    expect(left).toContain(`base/${abandoned}/info`);
   });
 
   test('retention with no complete base backup deletes nothing', () => {

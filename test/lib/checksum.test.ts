@@ -4,13 +4,13 @@
  * folder it reads, and changing one ConfigMap's data changes exactly its readers' templates.
  */
 import { CHECKSUM_EXCLUDED, CONFIG_CHECKSUM, configChecksum, configMapsReadBy } from '../../constructs/lib/checksum';
-import { find, podSpec, realEnvironments, synth, synthEnvironments } from '../support/synth';
+import { find, podSpec, realEnvironments, realManifests, synth } from '../support/synth';
 
 const LONG_RUNNING = ['Deployment', 'StatefulSet', 'DaemonSet'];
 const checksumOf = (m: any) => m.spec.template.metadata.annotations?.[CONFIG_CHECKSUM];
 
 describe.each(realEnvironments().map((e) => e.name))('every long-running pod template of %s', (folder) => {
-  const ms = synthEnvironments(realEnvironments()).byFolder.get(folder)!;
+  const ms = realManifests().get(folder)!;
   const configMaps = new Map(ms.filter((m: any) => m.kind === 'ConfigMap').map((m: any) => [m.metadata.name, m]));
 
   test('that reads a ConfigMap of the folder carries the checksum of exactly those ConfigMaps', () => {

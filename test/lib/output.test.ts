@@ -4,7 +4,7 @@
  * applied folders are named after their content.
  */
 import { asStored, canonicalQuantity, immutableJobName } from '../../constructs/lib/output';
-import { byKind, realEnvironments, synthEnvironments } from '../support/synth';
+import { byKind, realManifests } from '../support/synth';
 
 describe('canonicalQuantity', () => {
   test.each([
@@ -42,7 +42,7 @@ describe('asStored', () => {
     expect(asStored(cr)).toBe(cr);
   });
   test('no shipped built-in object holds an empty list or a non-canonical quantity', () => {
-    const { byFolder } = synthEnvironments(realEnvironments());
+    const byFolder = realManifests();
     const bad: string[] = [];
     const walk = (v: unknown, at: string, quantities: boolean) => {
       if (Array.isArray(v)) {

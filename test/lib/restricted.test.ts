@@ -6,7 +6,7 @@
  *
  * @see https://kubernetes.io/docs/concepts/security/pod-security-standards/
  */
-import { podSpec, realEnvironments, synthEnvironments, WORKLOAD_KINDS } from '../support/synth';
+import { podSpec, realEnvironments, realManifests, WORKLOAD_KINDS } from '../support/synth';
 
 // ---------------------------------------------------------------- the checker
 
@@ -156,7 +156,7 @@ describe('the restricted checker', () => {
 
 // ---------------------------------------------------------------- every real pod
 
-const { byFolder } = synthEnvironments(realEnvironments());
+const byFolder = realManifests();
 /** Every output folder, nested ones (runbooks/) merged into their parent: same namespace. */
 const byTop = new Map<string, any[]>();
 for (const [folder, ms] of byFolder) byTop.set(folder.split('/')[0], [...(byTop.get(folder.split('/')[0]) ?? []), ...ms]);

@@ -6,13 +6,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { renderCharts } from '../../constructs/lib/output';
 import { waveTable, withWaveTable } from '../../scripts/lib/waves';
 import { LABEL, SYNC_WAVE, Wave } from '../../constructs/lib/identity';
 import { buildApp } from '../../main';
-import { ROOT, parseYaml, realEnvironments } from '../support/synth';
+import { ROOT, parseYaml, realEnvironments, realTree } from '../support/synth';
 
-const tree = renderCharts(buildApp(realEnvironments()).charts);
+const tree = realTree();
 const folderOf = (file: string) => file.slice(0, file.lastIndexOf('/'));
 const isResource = (file: string) => /\.ya?ml$/.test(file) && !file.endsWith('/kustomization.yaml');
 

@@ -1,7 +1,7 @@
 import { appPolicy, bucketScript } from '../../constructs/minio/config';
 import { toYaml } from '../../constructs/lib/output';
 import { K8S_VERSIONS, kubernetesValidator } from '../support/schema';
-import { find, podSpec, synth, synthEnvironments, testEnvironment, findJob } from '../support/synth';
+import { find, podSpec, synth, synthEnvironments, testEnvironment, findJob, secretFileOf } from '../support/synth';
 
 const { built, byFolder } = synthEnvironments([testEnvironment()]);
 const prod = byFolder.get('test')!;
@@ -14,7 +14,9 @@ const envOf = (c: any, name: string) => c.env.find((e: any) => e.name === name);
 describe('MinIO', () => {
   test('root credentials come from Secret minio-root', () => {
     expect(envOf(server, 'MINIO_ROOT_USER').valueFrom.secretKeyRef).toEqual({ name: 'minio-root', key: 'root-user' });
-    expect(envOf(server, 'MINIO_ROOT_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'minio-root', key: 'root-password' });
+    // The password is a file (MINIO_ROOT_PASSWORD_FILE), never in the environment.
+    expect(envOf(server, 'MINIO_ROOT_PASSWORD')).toBeUndefined();
+    expect(secretFileOf(pod, server, 'MINIO_ROOT_PASSWORD_FILE')).toEqual({ secret: 'minio-root', key: 'root-password' });
     expect(chart.secrets.declared.find((s) => s.name === 'minio-root')?.keys).toEqual(['root-password', 'root-user']);
   });
 
@@ -23,7 +25,7 @@ describe('MinIO', () => {
     const consoleSvc = find(prod, 'Service', 'minio-console');
     expect(api.spec.ports).toEqual([{ name: 'api', port: 9000, targetPort: 9000 }]);
     expect(consoleSvc.spec.ports).toEqual([{ name: 'console', port: 9001, targetPort: 9001 }]);
-    for (const s of [api, consoleSvc, find(prod, 'Service', sts.spec.serviceName)]) expect(s.spec.selector).toEqual(sts.spec.template.metadata.labels);
+    for (const s of [api, consoleSvc, find(prod, 'Service', sts.spec.serviceName)]) expect(s.spec.selector).toEqual(sts.spec.selector.matchLabels);
     expect(server.ports).toEqual([
       { containerPort: 9000, name: 'api' },
       { containerPort: 9001, name: 'console' },
@@ -92,9 +94,27 @@ describe('MinIO', () => {
       'nginx.ingress.kubernetes.io/proxy-body-size': '1024m',
       'nginx.ingress.kubernetes.io/limit-rps': '100',
     });
-    const con = find(prod, 'Ingress', 'minio-console');
+    // The console is an admin UI: closed without network.adminAccess (prod's data has none).
+    expect(prod.some((m) => m.kind === 'Ingress' && m.metadata.name === 'minio-console')).toBe(false);
+    expect(envOf(server, 'MINIO_BROWSER_REDIRECT_URL')).toBeUndefined();
+    const open = synth({ network: { adminAccess: { sourceRanges: ['203.0.113.0/24'] } } });
+    const con = find(open, 'Ingress', 'minio-console');
     expect(con.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'minio-console', port: { number: 9001 } });
-    expect(envOf(server, 'MINIO_BROWSER_REDIRECT_URL').value).toBe('https://minio-console.nextgen.example.com');
+    expect(envOf(podSpec(find(open, 'StatefulSet', 'minio')).containers[0], 'MINIO_BROWSER_REDIRECT_URL').value).toBe('https://minio-console.nextgen.example.com');
+  });
+
+  test('the console Ingress admits only the clients network.adminAccess names (ranges and/or external auth)', () => {
+    const ranges = find(synth({ network: { adminAccess: { sourceRanges: ['203.0.113.0/24', '198.51.100.7/32'] } } }), 'Ingress', 'minio-console');
+    expect(ranges.metadata.annotations['nginx.ingress.kubernetes.io/whitelist-source-range']).toBe('203.0.113.0/24,198.51.100.7/32');
+    expect(ranges.metadata.annotations['nginx.ingress.kubernetes.io/auth-url']).toBeUndefined();
+    const auth = find(synth({ network: { adminAccess: { authUrl: 'https://sso.example.com/oauth2/auth', authSignin: 'https://sso.example.com/oauth2/start' } } }), 'Ingress', 'minio-console');
+    expect(auth.metadata.annotations).toMatchObject({
+      'nginx.ingress.kubernetes.io/auth-url': 'https://sso.example.com/oauth2/auth',
+      'nginx.ingress.kubernetes.io/auth-signin': 'https://sso.example.com/oauth2/start',
+    });
+    expect(auth.metadata.annotations['nginx.ingress.kubernetes.io/whitelist-source-range']).toBeUndefined();
+    // The public S3 API is not an admin UI: browsers fetch presigned URLs from anywhere.
+    expect(find(synth({ network: { adminAccess: { sourceRanges: ['203.0.113.0/24'] } } }), 'Ingress', 'minio').metadata.annotations['nginx.ingress.kubernetes.io/whitelist-source-range']).toBeUndefined();
   });
 
   test('the console logs in against the server in its own pod: no MINIO_SERVER_URL on the server (the public URL would be a call out through the load balancer)', () => {
@@ -120,7 +140,12 @@ describe('MinIO', () => {
     expect(envOf(api, 'MINIO_ROOT_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'minio-app', key: 'secret-key' });
     expect(api.env.some((e: any) => e.valueFrom?.secretKeyRef?.name === 'minio-root')).toBe(false);
     expect(envOf(api, 'MINIO_SERVER_URL').value).toBe('http://minio.nextgen.example.com');
-    expect(envOf(api, 'MINIO_BROWSER_URL').value).toBe('http://minio-console.nextgen.example.com');
+    // No console Ingress (no network.adminAccess): no MINIO_BROWSER_URL leading nowhere.
+    expect(envOf(api, 'MINIO_BROWSER_URL')).toBeUndefined();
+    const open = podSpec(find(synth({ tier: 'development', tls: { enabled: false }, network: { adminAccess: { sourceRanges: ['203.0.113.0/24'] } } }), 'Deployment', 'nextgen-api')).containers[0];
+    expect(envOf(open, 'MINIO_BROWSER_URL').value).toBe('http://minio-console.nextgen.example.com');
+    const off = podSpec(find(synth({ minio: { ingress: false } }), 'Deployment', 'nextgen-api')).containers[0];
+    expect(envOf(off, 'MINIO_SERVER_URL')).toBeUndefined();
     expect(chart.topology.connections).toContainEqual(expect.objectContaining({ from: chart.api.peer, to: chart.minio.endpoint }));
   });
 

@@ -3,7 +3,7 @@
  * dashboards as valid Grafana JSON. (Alertmanager: test/alertmanager.test.ts.)
  */
 import { buildDashboard, dashboardQueries, dashboardSpecs } from '../../constructs/monitoring/dashboards';
-import { find, parseYaml, podSpec, synth, testEnvironment } from '../support/synth';
+import { find, parseYaml, podSpec, secretFileOf, synth, testEnvironment } from '../support/synth';
 
 describe('Grafana', () => {
   const prod = synth();
@@ -22,11 +22,14 @@ describe('Grafana', () => {
       const container = podSpec(find(m, 'Deployment', 'grafana')).containers[0];
       const get = (n: string) => container.env.find((e: any) => e.name === n);
       expect(get('GF_SECURITY_ADMIN_USER')).toEqual({ name: 'GF_SECURITY_ADMIN_USER', valueFrom: { secretKeyRef: { name: 'grafana-admin', key: 'admin-user' } } });
-      expect(get('GF_SECURITY_ADMIN_PASSWORD')).toEqual({ name: 'GF_SECURITY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: 'grafana-admin', key: 'admin-password' } } });
+      // The password is a file (GF_SECURITY_ADMIN_PASSWORD__FILE), never in the environment.
+      expect(get('GF_SECURITY_ADMIN_PASSWORD')).toBeUndefined();
+      expect(secretFileOf(podSpec(find(m, 'Deployment', 'grafana')), container, 'GF_SECURITY_ADMIN_PASSWORD__FILE')).toEqual({ secret: 'grafana-admin', key: 'admin-password' });
     }
     const es = find(prod, 'ExternalSecret', 'grafana-admin');
     expect(es.spec.data.map((d: any) => d.secretKey).sort()).toEqual(['admin-password', 'admin-user']);
-    expect(JSON.stringify(prod)).not.toMatch(/admin\/admin|"admin-password":"/);
+    // The default login admin/admin, as a word (the secret file path /run/secrets/grafana-admin/admin-password is fine).
+    expect(JSON.stringify(prod)).not.toMatch(/(?<![\w-])admin\/admin(?![\w-])|"admin-password":"/);
   });
 
   test('runs as uid 472, read-only root, writable data only on an emptyDir (stateless provisioning)', () => {
@@ -99,11 +102,25 @@ describe('Grafana', () => {
   });
 
   test('Ingress on hosts.grafana only when asked for, with TLS from the environment', () => {
-    const ing = find(prod, 'Ingress', 'grafana');
+    const open = synth({ monitoring: { grafana: { ingress: true } }, network: { adminAccess: { sourceRanges: ['203.0.113.0/24'] } } });
+    const ing = find(open, 'Ingress', 'grafana');
+    const c = podSpec(find(open, 'Deployment', 'grafana')).containers[0];
+    const env = (name: string) => c.env.find((e: any) => e.name === name);
     expect(ing.spec.rules[0].host).toBe(testEnvironment().hosts.grafana);
     expect(ing.spec.tls[0].secretName).toBe('grafana-tls');
     expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/limit-rps']).toBe(String(testEnvironment().monitoring.grafana.ingressRateLimitRps));
     expect(env('GF_SERVER_ROOT_URL').value).toBe(`https://${testEnvironment().hosts.grafana}/`);
     expect(synth({ monitoring: { grafana: { ingress: false } } }).some((m) => m.kind === 'Ingress' && m.metadata.name === 'grafana')).toBe(false);
+  });
+
+  test('Grafana is an admin UI: its Ingress admits only network.adminAccess, and none is published without it', () => {
+    const ranges = find(synth({ monitoring: { grafana: { ingress: true } }, network: { adminAccess: { sourceRanges: ['203.0.113.0/24'] } } }), 'Ingress', 'grafana');
+    expect(ranges.metadata.annotations['nginx.ingress.kubernetes.io/whitelist-source-range']).toBe('203.0.113.0/24');
+    const auth = find(synth({ monitoring: { grafana: { ingress: true } }, network: { adminAccess: { authUrl: 'https://sso.example.com/oauth2/auth' } } }), 'Ingress', 'grafana');
+    expect(auth.metadata.annotations['nginx.ingress.kubernetes.io/auth-url']).toBe('https://sso.example.com/oauth2/auth');
+    // Asking for an open Ingress is refused, naming the field.
+    expect(() => testEnvironment({ monitoring: { grafana: { ingress: true } } })).toThrow(/monitoring\.grafana\.ingress.*network\.adminAccess/);
+    // Prod's data publishes no admin UI.
+    expect(prod.some((m) => m.kind === 'Ingress' && ['grafana', 'minio-console'].includes(m.metadata.name))).toBe(false);
   });
 });

@@ -47,3 +47,23 @@ describe('ClusterIssuers', () => {
     );
   });
 });
+
+describe('one ops e-mail setting (opsEmail), used everywhere', () => {
+  test.each(issuers.map((i) => [i.metadata.name, i]))('%s: the ACME account is the opsEmail of the environments creating it, and the same address gets their Alertmanager e-mails', (_n, issuer) => {
+    const users = built.environments.filter((c) => c.env.tls.createIssuer && c.env.tls.clusterIssuer === issuer.metadata.name);
+    expect(users.length).toBeGreaterThan(0);
+    for (const c of users) {
+      expect(issuer.spec.acme.email).toBe(c.env.opsEmail);
+      const am = c.toJson().find((m: any) => m.kind === 'ConfigMap' && m.metadata.name === 'alertmanager-config');
+      if (c.env.monitoring.alertmanager.email && !c.env.monitoring.alertmanager.email.to) {
+        expect(am.data['alertmanager.yml']).toContain(`to: ${c.env.opsEmail}`);
+      }
+    }
+    expect(issuer.spec.acme.email).not.toMatch(/your-domain/);
+  });
+
+  test("the guide's placeholder address is refused, and a missing opsEmail names the field", () => {
+    expect(() => testEnvironment({ opsEmail: 'ops-team@your-domain.com' })).toThrow(/opsEmail/);
+    expect(() => testEnvironment({ opsEmail: undefined })).toThrow(/opsEmail/);
+  });
+});

@@ -5,14 +5,13 @@
  */
 import { Testing } from 'cdk8s';
 import { GitopsChart, goDuration } from '../../constructs/platform/gitops';
-import { renderCharts } from '../../constructs/lib/output';
 import { ConfigError, loadEnvironment } from '../../environments/load';
 import { gitopsRepository as repo } from '../../environments/shared/gitops';
 import { buildApp } from '../../main';
-import { parseYaml, realEnvironments, testEnvironment, testEnvironmentInput } from '../support/synth';
+import { parseYaml, realEnvironments, realTree, testEnvironment, testEnvironmentInput } from '../support/synth';
 
 const envs = realEnvironments();
-const tree = renderCharts(buildApp(envs).charts);
+const tree = realTree();
 const docsIn = (folder: string) =>
   [...tree.entries()]
     .filter(([f]) => f.startsWith(`${folder}/`) && f.split('/').length === 2 && f.endsWith('.yaml') && !f.endsWith('/kustomization.yaml'))

@@ -10,7 +10,7 @@ import { NetworkPolicies } from '../../constructs/platform/network';
 import type { MarketplaceChart } from '../../constructs/marketplace';
 import { ACME_HTTP01_SOLVER, INGRESS_CONTROLLER, KUBE_DNS, KUBELET, LOAD_BALANCER_CLIENTS, OWN_PUBLIC_URL, Peer, Topology } from '../../constructs/lib/topology';
 import type { Connection, Endpoint, ExternalEndpoint, ExternalPeer } from '../../constructs/lib/topology';
-import { podSpec, realEnvironments, synthEnvironments } from '../support/synth';
+import { podSpec, realEnvironments, synthEnvironments, testEnvironment } from '../support/synth';
 
 // ---------------------------------------------------------------- the evaluator
 
@@ -577,5 +577,60 @@ describe('load-balancer clients and own public URLs (test charts)', () => {
     expect(f.world.allows({ from: f.api, to: OWN_PUBLIC_URL })).toBe(true);
     expect(allowed(f.policies, INGRESS_POD, { pod: f.world.pod(f.minio), port: 9000 })).toBe(true);
     expect(allowed(f.policies, f.world.pod(f.minio), { pod: INGRESS_POD, port: 443 })).toBe(false);
+  });
+});
+
+describe('egress to the Kubernetes API server: address and port from the cluster config (network.apiServer)', () => {
+  const APISERVER_ENDPOINT = '10.0.0.10';
+  const build = (apiServer?: { port?: number; ranges?: string[] }) => {
+    const env = testEnvironment(apiServer ? { network: { apiServer } } : {});
+    const chart = synthEnvironments([env]).built.environments[0] as unknown as MarketplaceChart;
+    const policies = chart.toJson().filter((m: any) => m.kind === 'NetworkPolicy');
+    const callers = Topology.of(chart).connections.filter((c) => (c.to.peer as ExternalPeer).external === 'kube-apiserver').map((c) => c.from as Peer);
+    return { policies, callers, world: new World(env.namespace, policies) };
+  };
+
+  test.each([
+    ['the default, managed control planes (EKS, GKE)', undefined, 443, 6443],
+    ['kubeadm and k3s', { port: 6443 }, 6443, 443],
+  ] as const)('%s: every declared caller reaches the endpoint on its port, and not on the other', (_t, apiServer, port, other) => {
+    const { policies, callers, world } = build(apiServer as any);
+    expect(callers.map((p) => p.name)).toEqual(expect.arrayContaining(['prometheus', 'kube-state-metrics']));
+    for (const peer of callers) {
+      expect([peer.name, allowed(policies, world.pod(peer), { ip: APISERVER_ENDPOINT, port })]).toEqual([peer.name, true]);
+      expect([peer.name, allowed(policies, world.pod(peer), { ip: APISERVER_ENDPOINT, port: other })]).toEqual([peer.name, false]);
+    }
+  });
+
+  test('the addresses come from the config too (a public endpoint, as on some managed clusters)', () => {
+    const { policies, callers, world } = build({ port: 443, ranges: ['34.120.0.0/16'] });
+    const prometheus = callers.find((p) => p.name === 'prometheus')!;
+    expect(allowed(policies, world.pod(prometheus), { ip: '34.120.1.2', port: 443 })).toBe(true);
+    expect(allowed(policies, world.pod(prometheus), { ip: APISERVER_ENDPOINT, port: 443 })).toBe(false);
+  });
+
+  test('a port outside 1-65535 is refused by the schema, naming the field', () => {
+    expect(() => testEnvironment({ network: { apiServer: { port: 0 } } })).toThrow(/network\.apiServer\.port/);
+  });
+});
+
+describe('the NetworkPolicy enforcement check (runbooks/job-networkpolicy-check.yaml)', () => {
+  const env = testEnvironment();
+  const { byFolder } = synthEnvironments([env]);
+  const job = byFolder.get(`${env.name}/runbooks`)!.find((m: any) => m.kind === 'Job' && m.metadata.name === 'networkpolicy-check') as any;
+  const policies = byFolder.get(env.name)!.filter((m: any) => m.kind === 'NetworkPolicy');
+  const pod: Pod = { namespace: env.namespace, labels: job.spec.template.metadata.labels, ip: '10.244.1.99' };
+  const world = new World(env.namespace, policies);
+
+  test('its pod is selected only by default-deny and allow-dns, so it may resolve names and nothing else', () => {
+    const selecting = policies.filter((p: any) => Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => pod.labels[k] === v));
+    expect(selecting.map((p: any) => p.metadata.name).sort()).toEqual(['allow-dns', 'default-deny']);
+  });
+
+  test('the policies deny what it probes (the database) and allow its control (cluster DNS over TCP)', () => {
+    const postgres = world.pod({ name: 'postgres', selector: { 'app.kubernetes.io/name': 'postgres', 'app.kubernetes.io/instance': `nextgen-${env.name}` } });
+    expect(job.spec.template.spec.containers[0].env).toEqual(expect.arrayContaining([{ name: 'TARGET_HOST', value: 'postgres' }, { name: 'CONTROL_PORT', value: '53' }]));
+    expect(allowed(policies, pod, { pod: postgres, port: 5432 })).toBe(false);
+    expect(allowed(policies, pod, { pod: DNS_POD, port: 53 })).toBe(true);
   });
 });

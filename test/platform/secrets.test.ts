@@ -8,8 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { ConfigError } from '../../environments/load';
-import { buildApp, synthesize } from '../../main';
-import { parseYaml, podSpec, realEnvironments, synthEnvironments, testEnvironment, WORKLOAD_KINDS } from '../support/synth';
+import { parseYaml, podSpec, realEnvironments, realTree, synthEnvironments, testEnvironment, WORKLOAD_KINDS } from '../support/synth';
 
 // ---------------------------------------------------------------- the scanner
 
@@ -104,7 +103,7 @@ describe('the secret scanner', () => {
 // ---------------------------------------------------------------- the real output
 
 describe('a fresh render of all of dist/', () => {
-  const tree = synthesize(buildApp(realEnvironments()));
+  const tree = realTree();
 
   test('covers every folder', () => {
     const folders = new Set([...tree.keys()].map((k) => k.split('/')[0]));

@@ -1,3 +1,5 @@
+import { imageRef } from '../../environments/schema';
+import { catalogImage } from '../../environments/shared/versions';
 import * as fs from 'fs';
 import { BACKUP_SCRIPT, RESTORE_SCRIPT } from '../../constructs/postgres/scripts';
 import { find, podSpec, synth, testEnvironment } from '../support/synth';
@@ -13,7 +15,7 @@ describe('PostgreSQL backup CronJob', () => {
   const env = (c: any, name: string) => c.env.find((e: any) => e.name === name);
 
   test('schedule and time zone come from the environment', () => {
-    expect(cron.spec.schedule).toBe('5 * * * *');
+    expect(cron.spec.schedule).toBe('5 */2 * * *');
     expect(cron.spec.timeZone).toBe('Etc/UTC');
     const other = find(synth({ backup: { schedule: '15 */6 * * *', rpoMinutes: 360, timeZone: 'Europe/Berlin' } }), 'CronJob', 'postgres-backup');
     expect(other.spec.schedule).toBe('15 */6 * * *');
@@ -23,7 +25,7 @@ describe('PostgreSQL backup CronJob', () => {
   test('runs never overlap, may start late only within the deadline, retry and expire', () => {
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
     expect(cron.spec.startingDeadlineSeconds).toBe(300);
-    expect(job.activeDeadlineSeconds).toBe(1800);
+    expect(job.activeDeadlineSeconds).toBe(5400);
     expect(job.backoffLimit).toBe(2);
     expect(cron.spec.successfulJobsHistoryLimit).toBeGreaterThan(0);
     expect(cron.spec.failedJobsHistoryLimit).toBeGreaterThan(0);
@@ -33,8 +35,8 @@ describe('PostgreSQL backup CronJob', () => {
   });
 
   test('dump runs in the server image (same major) and upload in the pinned AWS CLI image', () => {
-    expect(dump.image).toBe('postgres:16.10-bookworm');
-    expect(upload.image).toBe('amazon/aws-cli:2.32.9');
+    expect(dump.image).toBe(imageRef(catalogImage('postgres')));
+    expect(upload.image).toBe(imageRef(catalogImage('awsCli')));
     expect(dump.command).toEqual(['bash', '/scripts/backup.sh', 'dump']);
     expect(upload.command).toEqual(['bash', '/scripts/backup.sh', 'upload']);
   });
@@ -99,7 +101,7 @@ describe('PostgreSQL backup CronJob', () => {
 
   test('network: the backup pods may reach PostgreSQL and S3 on the configured port, nothing else', () => {
     const np = find(prod, 'NetworkPolicy', 'postgres-backup');
-    expect(np.spec.podSelector.matchLabels).toEqual(cron.spec.jobTemplate.spec.template.metadata.labels);
+    expect(cron.spec.jobTemplate.spec.template.metadata.labels).toMatchObject(np.spec.podSelector.matchLabels);
     const ports = np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port));
     // 9091: the upload container reports its success to the Pushgateway (constructs/monitoring/pushgateway.ts).
     expect([...new Set(ports)].sort()).toEqual([443, 5432, 9091]);

@@ -1,11 +1,12 @@
-import { find, findAll, podSpec, realEnvironments, synth, synthEnvironments, findJob } from '../support/synth';
+import { imageRef } from '../../environments/schema';
+import { find, findAll, podSpec, realEnvironments, realManifests, synth, findJob, testEnvironment } from '../support/synth';
 
 const WAVE = 'argocd.argoproj.io/sync-wave';
 const wave = (m: any) => Number(m.metadata.annotations?.[WAVE] ?? 0);
 
 describe('migrations', () => {
   const prod = synth();
-  const image = 'registry.example.com/nextgen/nextgen-marketplace@sha256:4b6f3d1c9a0e8b7d2f5a6c3e1b9d8f7a6e5c4b3a2d1f0e9c8b7a6d5e4f3c2b1a';
+  const image = imageRef(testEnvironment().image);
   const job = findAll(prod, 'Job').find((j) => j.metadata.name.startsWith('nextgen-migrate-'));
   const pod = podSpec(job);
   const c = pod.containers[0];
@@ -63,7 +64,7 @@ describe('migrations', () => {
 
   test('network: migrations may reach PostgreSQL', () => {
     const np = find(prod, 'NetworkPolicy', 'nextgen-migrate');
-    expect(np.spec.podSelector.matchLabels).toEqual(job.spec.template.metadata.labels);
+    expect(job.spec.template.metadata.labels).toMatchObject(np.spec.podSelector.matchLabels);
     expect(np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port))).toContain(5432);
   });
 
@@ -79,7 +80,7 @@ describe('migrations', () => {
 });
 
 describe('setup Jobs outlast the start of the store they need (fresh install: the Job may start first)', () => {
-  const { byFolder } = synthEnvironments(realEnvironments());
+  const byFolder = realManifests();
   const budget = (p: any) => (p.initialDelaySeconds ?? 0) + (p.failureThreshold ?? 3) * (p.periodSeconds ?? 10);
   const startupOf = (ms: any[], name: string) => budget(podSpec(find(ms, 'StatefulSet', name)).containers.find((c: any) => c.name === name).startupProbe);
   const envOf = (c: any, n: string) => c.env?.find((e: any) => e.name === n);

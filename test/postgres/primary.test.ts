@@ -1,7 +1,7 @@
 import { appRoleSql } from '../../constructs/postgres/config';
 import { Postgres } from '../../constructs/postgres/primary';
 import { K8S_VERSIONS, kubernetesValidator } from '../support/schema';
-import { find, podSpec, realEnvironments, synth, synthEnvironments, testEnvironment, findJob } from '../support/synth';
+import { find, podSpec, realEnvironments, realManifests, synth, synthEnvironments, testEnvironment, findJob, secretFileOf } from '../support/synth';
 
 const env = testEnvironment();
 const { built, byFolder } = synthEnvironments([env]);
@@ -20,6 +20,17 @@ describe('PostgreSQL', () => {
   test('official postgres image pinned to a 16.x tag, not Bitnami', () => {
     expect(server.image).toMatch(/^postgres:16\.[0-9]+(-[a-z]+)?$/);
     expect(server.imagePullPolicy).toBe('IfNotPresent');
+  });
+
+  test('the server and its exporter read their passwords from mounted Secret files, never from the environment', () => {
+    expect(envOf(server, 'POSTGRES_PASSWORD')).toBeUndefined();
+    expect(secretFileOf(pod, server, 'POSTGRES_PASSWORD_FILE')).toEqual({ secret: 'postgres-owner', key: 'password' });
+    expect(envOf(exporter, 'DATA_SOURCE_PASS')).toBeUndefined();
+    expect(secretFileOf(pod, exporter, 'DATA_SOURCE_PASS_FILE')).toEqual({ secret: 'postgres-exporter', key: 'password' });
+    // Readable by the exporter's user through the pod's fsGroup (a supplementary group of every container).
+    const vol = pod.volumes.find((v: any) => v.secret?.secretName === 'postgres-exporter');
+    expect(vol.secret.defaultMode & 0o040).toBe(0o040);
+    expect(pod.securityContext.fsGroup).toBeDefined();
   });
 
   test('one volume claim template with the environment storage class and size, mounted above PGDATA', () => {
@@ -48,8 +59,9 @@ describe('PostgreSQL', () => {
     expect(headless.spec.clusterIP).toBe('None');
     const client = find(prod, 'Service', 'postgres');
     expect(client.spec.ports).toContainEqual({ name: 'postgres', port: 5432, targetPort: 5432 });
-    for (const svc of [headless, client]) expect(svc.spec.selector).toEqual(sts.spec.template.metadata.labels);
-    expect(sts.spec.selector.matchLabels).toEqual(sts.spec.template.metadata.labels);
+    for (const svc of [headless, client]) expect(svc.spec.selector).toEqual(sts.spec.selector.matchLabels);
+    // The template has the selector's labels plus the guide's `app` (never in the immutable selector).
+    expect(sts.spec.template.metadata.labels).toEqual({ ...sts.spec.selector.matchLabels, app: 'postgres' });
   });
 
   test('liveness asks only whether the postmaster accepts TCP connections on 5432', () => {
@@ -73,9 +85,10 @@ describe('PostgreSQL', () => {
 
   test('credentials are Secret references to postgres-owner and postgres-app; no Secret objects, no literals', () => {
     expect(envOf(server, 'POSTGRES_USER').valueFrom.secretKeyRef).toEqual({ name: 'postgres-owner', key: 'username' });
-    expect(envOf(server, 'POSTGRES_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-owner', key: 'password' });
+    expect(secretFileOf(pod, server, 'POSTGRES_PASSWORD_FILE')).toEqual({ secret: 'postgres-owner', key: 'password' });
     expect(envOf(server, 'APP_DB_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-app', key: 'password' });
-    for (const e of [...server.env, ...exporter.env]) if (/PASS/.test(e.name)) expect(e.value).toBeUndefined();
+    // No password literal: a PASS variable is a Secret reference, or (`*_FILE`) a path under /run/secrets.
+    for (const e of [...server.env, ...exporter.env]) if (/PASS/.test(e.name)) expect(e.value === undefined || (/_FILE$/.test(e.name) && e.value.startsWith('/run/secrets/'))).toBe(true);
     expect(prod.filter((m) => m.kind === 'Secret')).toEqual([]);
     const declared = chart.secrets.declared.filter((s) => s.name.startsWith('postgres-'));
     expect(declared).toEqual([
@@ -100,7 +113,7 @@ describe('PostgreSQL', () => {
     expect(exporter.image).toMatch(/postgres-exporter:v[0-9.]+$/);
     expect(exporter.ports).toEqual([{ containerPort: 9187, name: 'metrics' }]);
     expect(envOf(exporter, 'DATA_SOURCE_USER').valueFrom.secretKeyRef).toEqual({ name: 'postgres-exporter', key: 'username' });
-    expect(envOf(exporter, 'DATA_SOURCE_PASS').valueFrom.secretKeyRef).toEqual({ name: 'postgres-exporter', key: 'password' });
+    expect(secretFileOf(pod, exporter, 'DATA_SOURCE_PASS_FILE')).toEqual({ secret: 'postgres-exporter', key: 'password' });
     expect(envOf(server, 'MONITOR_DB_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-exporter', key: 'password' });
     expect(chart.topology.metrics).toContainEqual(expect.objectContaining({ job: 'postgres', port: 9187, portName: 'metrics', serviceName: 'postgres' }));
   });
@@ -164,7 +177,7 @@ describe('PostgreSQL', () => {
 });
 
 describe('database name (DB_NAME) per environment', () => {
-  const real = synthEnvironments(realEnvironments());
+  const real = { byFolder: realManifests() };
   const dbNamesIn = (folder: string): string[] => {
     const names = new Set<string>();
     for (const m of real.byFolder.get(folder)!) {

@@ -1,17 +1,8 @@
 /**
  * The restore drill of docs/operations.md, run command by command against what we generate:
  * the Argo CD Applications of dist/argocd (the root app-of-apps included), the objects of
- * dist/<env> and the runbook Job of dist/<env>/runbooks, with a small model of the Argo CD
- * behaviour the drill depends on:
- *
- * - an Application with `automated.selfHeal` re-syncs whenever a live object differs from git
- *   in a field git sets (server-side apply: fields git leaves out are not compared);
- * - the root app-of-apps manages the Application objects themselves, so it reverts an
- *   `argocd app set` on an environment's Application;
- * - label tracking: a live object with `app.kubernetes.io/instance: <app>` that is not in git
- *   is extraneous: it turns the Application OutOfSync unless `compare-options:
- *   IgnoreExtraneous`, and a sync with prune deletes it unless `sync-options: Prune=false`;
- * - an HPA leaves a Deployment scaled to 0 alone; hooks are not tracked.
+ * dist/<env> and the runbook Job of dist/<env>/runbooks, with the small model of Argo CD in
+ * test/support/argocd-model.ts (self-heal, the root app-of-apps, label tracking and prune).
  *
  * After every command the model reconciles (time passes). The drill must keep the CronJob
  * suspended, the API stopped and the restore Job alive until the restore completed, and leave
@@ -19,112 +10,18 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { renderCharts } from '../../constructs/lib/output';
 import type { Environment } from '../../environments/schema';
-import { buildApp } from '../../main';
-import { ROOT, parseYaml, realEnvironments } from '../support/synth';
+import { ROOT, parseYaml, realEnvironments, realTree } from '../support/synth';
+import { GitopsModel, INSTANCE, apply, clone, key } from '../support/argocd-model';
 
 const envs = realEnvironments();
-const tree = renderCharts(buildApp(envs).charts);
-const INSTANCE = 'app.kubernetes.io/instance';
-const clone = <T>(x: T): T => (x === undefined ? x : JSON.parse(JSON.stringify(x)));
-
-const parsed = new Map<string, any[]>();
-/** The objects of one folder (not its subfolders), as git has them (parsed once; never mutated). */
-function gitObjects(folder: string): any[] {
-  if (!parsed.has(folder)) {
-    parsed.set(
-      folder,
-      [...tree.entries()]
-        .filter(([f]) => f.startsWith(`${folder}/`) && !f.slice(folder.length + 1).includes('/') && f.endsWith('.yaml') && !f.endsWith('/kustomization.yaml'))
-        .map(([, text]) => parseYaml(text)),
-    );
-  }
-  return parsed.get(folder)!;
-}
-
-// ---------------------------------------------------------------- the model
-
-const key = (o: any) => `${o.metadata.namespace ?? ''}/${o.kind}/${o.metadata.name}`;
-const isHook = (o: any) => Boolean(o.metadata.annotations?.['argocd.argoproj.io/hook']);
-const annotation = (o: any, k: string) => String(o.metadata.annotations?.[k] ?? '');
-
-/** Does `live` differ from `desired` in a field `desired` sets? */
-function drifted(live: any, desired: any): boolean {
-  if (desired === null || typeof desired !== 'object' || Array.isArray(desired)) return JSON.stringify(live) !== JSON.stringify(desired);
-  if (live === null || typeof live !== 'object') return true;
-  return Object.keys(desired).some((k) => drifted(live[k], desired[k]));
-}
-/** Server-side apply of `desired`'s fields onto `live`. */
-function apply(live: any, desired: any): any {
-  if (desired === null || typeof desired !== 'object' || Array.isArray(desired) || live === null || typeof live !== 'object') return clone(desired);
-  const out = { ...live };
-  for (const k of Object.keys(desired)) out[k] = apply(live[k], desired[k]);
-  return out;
-}
-
-class Cluster {
-  readonly objects = new Map<string, any>();
-  readonly log: string[] = [];
-  constructor(readonly argocdNamespace: string) {
-    for (const o of gitObjects('argocd')) this.objects.set(key(o), clone(o));
-    for (const app of this.applications()) this.syncNow(app.metadata.name, { prune: true });
-  }
-  applications(): any[] {
-    return [...this.objects.values()].filter((o) => o.kind === 'Application');
-  }
-  app(name: string): any {
-    const a = this.objects.get(`${this.argocdNamespace}/Application/${name}`);
-    if (!a) throw new Error(`no Application ${name}`);
-    return a;
-  }
-  private desiredOf(app: any): any[] {
-    const folder = app.spec.source.path.replace(/^dist\//, '');
-    return gitObjects(folder).filter((o) => !isHook(o));
-  }
-  /** Live objects Argo CD tracks for the app (label tracking) that git does not have. */
-  private extraneous(app: any): any[] {
-    const wanted = new Set(this.desiredOf(app).map(key));
-    return [...this.objects.values()].filter((o) => o.metadata.labels?.[INSTANCE] === app.metadata.name && !wanted.has(key(o)) && !o.metadata.ownerReferences);
-  }
-  outOfSync(app: any): boolean {
-    const drift = this.desiredOf(app).some((d) => {
-      const live = this.objects.get(key(d));
-      return !live || drifted(live, d);
-    });
-    const extra = this.extraneous(app).some((o) => !annotation(o, 'argocd.argoproj.io/compare-options').includes('IgnoreExtraneous'));
-    return drift || extra;
-  }
-  syncNow(name: string, opts: { prune: boolean }): void {
-    const app = this.app(name);
-    for (const d of this.desiredOf(app)) {
-      const live = this.objects.get(key(d));
-      this.objects.set(key(d), live ? apply(live, d) : clone(d));
-    }
-    if (opts.prune) {
-      for (const o of this.extraneous(app)) {
-        if (annotation(o, 'argocd.argoproj.io/sync-options').includes('Prune=false')) continue;
-        this.objects.delete(key(o));
-        this.log.push(`${name} pruned ${key(o)}`);
-      }
-    }
-  }
-  /** Argo CD's controller, run until nothing changes: automated Applications heal their drift. */
-  reconcile(): void {
-    for (let round = 0; round < 10; round++) {
-      const due = this.applications().filter((a) => a.spec.syncPolicy?.automated?.selfHeal && this.outOfSync(a));
-      if (!due.length) return;
-      for (const a of due) {
-        this.log.push(`${a.metadata.name} self-healed`);
-        this.syncNow(a.metadata.name, { prune: Boolean(a.spec.syncPolicy.automated.prune) });
-      }
-    }
-    throw new Error('Argo CD model did not settle');
-  }
-  get(ns: string, kind: string, name: string): any {
-    return this.objects.get(`${ns}/${kind}/${name}`);
+const tree = realTree();
+class Cluster extends GitopsModel {
+  constructor(ns: string) {
+    super(tree, ns);
   }
 }
+const gitObjects = (folder: string) => new GitopsModel(tree).gitObjects(folder);
 
 // ---------------------------------------------------------------- the drill, as written
 

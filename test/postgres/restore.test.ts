@@ -1,3 +1,5 @@
+import { imageRef } from '../../environments/schema';
+import { catalogImage } from '../../environments/shared/versions';
 import { find, podSpec, synthEnvironments, testEnvironment } from '../support/synth';
 import { buildApp, synthesize } from '../../main';
 import { DEFAULT_RESTORE_THROUGHPUT_MIBPS, restoreEstimate } from '../../constructs/lib/recovery';
@@ -15,14 +17,17 @@ describe('restore runbook', () => {
 
   test('the restore Job is in dist/<env>/runbooks, in the namespace, and not in the applied folder', () => {
     expect(runbooks.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'Job/networkpolicy-check',
       'Job/postgres-pitr',
       'Job/postgres-promote',
       'Job/postgres-rebuild',
       'Job/postgres-restore',
       'Job/postgres-switch',
+      'Job/postgres-verify',
       'PersistentVolumeClaim/data-postgres-0',
       'Role/postgres-switch',
       'RoleBinding/postgres-switch',
+      'ServiceAccount/networkpolicy-check',
       'ServiceAccount/postgres-switch',
     ]);
     expect(job.metadata.namespace).toBe('nextgen-test');
@@ -44,8 +49,8 @@ describe('restore runbook', () => {
     expect(value(fetch, 'S3_PREFIX').value).toBe('test');
     expect(value(fetch, 'AWS_SECRET_ACCESS_KEY').valueFrom.secretKeyRef).toEqual({ name: 'backup-s3', key: 'secret-access-key' });
     expect(value(load, 'PGPASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'postgres-owner', key: 'password' });
-    expect(load.image).toBe('postgres:16.10-bookworm');
-    expect(fetch.image).toBe('amazon/aws-cli:2.32.9');
+    expect(load.image).toBe(imageRef(catalogImage('postgres')));
+    expect(fetch.image).toBe(imageRef(catalogImage('awsCli')));
     expect(pod.volumes.find((v: any) => v.name === 'scripts').configMap.name).toBe('postgres-backup-scripts');
     // The scripts ConfigMap it mounts is shipped by the applied folder.
     expect(find(applied, 'ConfigMap', 'postgres-backup-scripts').data['restore.sh']).toContain('pg_restore');

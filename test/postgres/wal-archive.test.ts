@@ -1,3 +1,5 @@
+import { imageRef } from '../../environments/schema';
+import { catalogImage } from '../../environments/shared/versions';
 /**
  * WAL archive and base backups: official images only, the backup bucket under the
  * environment's prefix with SSE, the RPO bound's settings on the primary, and the
@@ -13,8 +15,8 @@ describe('WAL archive', () => {
   const env = (container: any, name: string) => container.env.find((e: any) => e.name === name);
 
   test('pg_receivewal (server image) and the uploader (aws-cli) share the claim; one pod, replaced not surged', () => {
-    expect(c(archive, 'receive').image).toBe('postgres:16.10-bookworm');
-    expect(c(archive, 'upload').image).toBe('amazon/aws-cli:2.32.9');
+    expect(c(archive, 'receive').image).toBe(imageRef(catalogImage('postgres')));
+    expect(c(archive, 'upload').image).toBe(imageRef(catalogImage('awsCli')));
     expect(c(archive, 'receive').command).toEqual(['bash', '/scripts/wal-archive.sh', 'receive']);
     expect(env(c(archive, 'receive'), 'SLOT').value).toBe('postgres_wal_archive');
     expect(env(c(archive, 'receive'), 'PGUSER').valueFrom.secretKeyRef).toEqual({ name: 'postgres-replication', key: 'username' });
@@ -63,5 +65,27 @@ describe('WAL archive', () => {
     expect(claim.spec).toMatchObject({ storageClassName: 'fast-ssd', resources: { requests: { storage: '100Gi' } } });
     expect(job.spec.activeDeadlineSeconds).toBe(restoreEstimate(100, DEFAULT_RESTORE_THROUGHPUT_MIBPS).deadlineSeconds);
     expect(job.spec.backoffLimit).toBe(0);
+  });
+
+  test('the PITR Job requests the ephemeral storage its staging emptyDir may fill (no eviction mid-restore)', () => {
+    const runbooks = synthEnvironments([testEnvironment()]).byFolder.get('test/runbooks')!;
+    const pod = podSpec(find(runbooks, 'Job', 'postgres-pitr'));
+    const gib = (q: string) => Number(/^(\d+)Gi$/.exec(q)![1]);
+    const staging = gib(pod.volumes.find((v: any) => v.name === 'restore').emptyDir.sizeLimit);
+    for (const name of ['fetch', 'restore']) {
+      const r = c(pod, name).resources;
+      expect([name, gib(r.requests['ephemeral-storage']) >= staging]).toEqual([name, true]);
+      expect([name, gib(r.limits['ephemeral-storage']) > staging]).toEqual([name, true]);
+    }
+  });
+
+  test('base backups compress with zstd on as many threads as the CPU limit gives; the scripts source timelines.sh', () => {
+    const pod = podSpec(find(ms, 'CronJob', 'postgres-base-backup'));
+    const take = c(pod, 'take');
+    expect(Number(env(take, 'COMPRESS_WORKERS').value)).toBe(Math.max(1, Math.ceil(Number(/^(\d+)m?$/.exec(String(take.resources.limits.cpu))![1]) / (String(take.resources.limits.cpu).endsWith('m') ? 1000 : 1))));
+    const scripts = find(ms, 'ConfigMap', 'postgres-wal-scripts').data;
+    expect(scripts['base-backup.sh']).toMatch(/--compress="client-zstd:level=1,workers=\$\{COMPRESS_WORKERS/);
+    for (const f of ['wal-archive.sh', 'base-backup.sh', 'pitr.sh']) expect(scripts[f]).toContain('source "$(dirname "${BASH_SOURCE[0]}")/timelines.sh"');
+    expect(scripts['timelines.sh']).toContain('timeline_chain()');
   });
 });

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runRules } from '../../rules/engine';
+import { reasons } from '../support/rules';
 import { rules } from '../../rules';
 import availability from '../../rules/availability';
 import capacity from '../../rules/capacity';
@@ -18,7 +18,7 @@ const real = ruleContexts(realEnvironments());
 
 describe('the real environments pass every rule', () => {
   test.each(rules.map((r) => [r.id, r]))('%s is silent on dev, staging and prod', (_id, rule) => {
-    expect(runRules([rule], real)).toEqual([]);
+    expect(reasons([rule], real)).toEqual([]);
   });
 });
 
@@ -42,27 +42,27 @@ describe('rule registry', () => {
 describe('connection-budget', () => {
   test('fires when the API pool at maximum scale exceeds max_connections', () => {
     const ctx = ruleContext({ postgres: { maxConnections: 60 } });
-    const lines = runRules([connectionBudget], [ctx]);
+    const lines = reasons([connectionBudget], [ctx]);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^environment test: StatefulSet\/postgres: connection-budget: PostgreSQL can be asked for \d+ connections \(7 API pods \(6 HPA max replicas \+ 1 rollout surge\) x 20 DATABASE_CONNECTION_LIMIT/);
+    expect(lines[0]).toMatch(/^connection-budget: StatefulSet\/postgres: PostgreSQL can be asked for \d+ connections \(7 API pods \(6 HPA max replicas \+ 1 rollout surge\) x 20 DATABASE_CONNECTION_LIMIT/);
     expect(lines[0]).toContain('max_connections is 60');
   });
   test('fires for Redis maxclients too', () => {
     const ctx = ruleContext({ redis: { maxclients: 100 } });
-    const lines = runRules([connectionBudget], [ctx]);
+    const lines = reasons([connectionBudget], [ctx]);
     expect(lines).toEqual([expect.stringMatching(/Redis can be asked for \d+ connections .* but maxclients is 100/)]);
   });
   test('is silent when the budget fits exactly', () => {
-    expect(runRules([connectionBudget], [ruleContext({ postgres: { maxConnections: 10000 } })])).toEqual([]);
+    expect(reasons([connectionBudget], [ruleContext({ postgres: { maxConnections: 10000 } })])).toEqual([]);
   });
 });
 
 describe('capacity', () => {
   test('fires when maximum scale does not fit the node pool', () => {
-    const lines = runRules([capacity], [ruleContext({ cluster: { nodes: 1, nodeCpuMillis: 1000, nodeMemoryMiB: 2048, headroomPercent: 20 } })]);
+    const lines = reasons([capacity], [ruleContext({ cluster: { nodes: 1, nodeCpuMillis: 1000, nodeMemoryMiB: 2048, headroomPercent: 20 } })]);
     expect(lines).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^environment test: cluster: capacity: CPU requests at maximum scale are \d+m but 1 node\(s\) x 1000m\/2048Mi less 20% headroom leaves 800m$/),
+        expect.stringMatching(/^capacity: cluster: CPU requests at maximum scale are \d+m but 1 node\(s\) x 1000m\/2048Mi less 20% headroom leaves 800m$/),
         expect.stringMatching(/memory requests at maximum scale are \d+Mi but .* leaves 1638Mi$/),
       ]),
     );
@@ -71,20 +71,20 @@ describe('capacity', () => {
     const ctx = withManifests(ruleContext(), (ms) => {
       find(ms, 'Deployment', 'nextgen-api').spec.template.spec.containers[0].resources.limits.memory = '128Mi';
     });
-    expect(runRules([capacity], [ctx])).toEqual(["environment test: Deployment/nextgen-api: capacity: container 'api' memory limit 128Mi < request 512Mi"]);
+    expect(reasons([capacity], [ctx])).toEqual(["capacity: Deployment/nextgen-api: container 'api' memory limit 128Mi < request 512Mi"]);
   });
   test('fires when a ResourceQuota is smaller than maximum scale', () => {
     const ctx = withManifests(ruleContext(), (ms) => {
       ms.push({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'tight' }, spec: { hard: { 'requests.cpu': '100m' } } });
     });
-    expect(runRules([capacity], [ctx])).toEqual([expect.stringMatching(/ResourceQuota\/tight: capacity: requests.cpu is 100m but maximum scale needs \d+m/)]);
+    expect(reasons([capacity], [ctx])).toEqual([expect.stringMatching(/capacity: ResourceQuota\/tight: requests.cpu is 100m but maximum scale needs \d+m/)]);
   });
 });
 
 describe('reference-integrity', () => {
   const ok = ruleContext();
   test('is silent on a consistent environment', () => {
-    expect(runRules([referenceIntegrity], [ok])).toEqual([]);
+    expect(reasons([referenceIntegrity], [ok])).toEqual([]);
   });
   test.each([
     ['a Service that selects nothing', (ms: any[]) => (find(ms, 'Service', 'nextgen-api').spec.selector = { 'app.kubernetes.io/name': 'nope' }), /Service\/nextgen-api: .*matches no pod template/],
@@ -107,41 +107,41 @@ describe('reference-integrity', () => {
       /PersistentVolumeClaim\/data: .*storage class 'gold', which dist\/cluster does not define/,
     ],
   ])('fires on %s', (_name, edit, expected) => {
-    const lines = runRules([referenceIntegrity], [withManifests(ok, edit)]);
+    const lines = reasons([referenceIntegrity], [withManifests(ok, edit)]);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(expected);
-    expect(lines[0]).toMatch(/^environment test: \S+: reference-integrity: /);
+    expect(lines[0]).toMatch(/^reference-integrity: \S+: /);
   });
 });
 
 describe('availability', () => {
   test('fires when production runs a single API replica', () => {
-    const lines = runRules([availability], [ruleContext({ api: { autoscaling: { minReplicas: 1, maxReplicas: 3 } } })]);
+    const lines = reasons([availability], [ruleContext({ api: { autoscaling: { minReplicas: 1, maxReplicas: 3 } } })]);
     expect(lines).toEqual(
       expect.arrayContaining([
-        'environment test: Deployment/nextgen-api: availability: runs 1 replica(s) at minimum (HPA minReplicas); production needs >= 2',
-        'environment test: PodDisruptionBudget/nextgen-api: availability: allows 1 disruption(s) at 1 replicas; a drain could take every API pod',
+        'availability: Deployment/nextgen-api: runs 1 replica(s) at minimum (HPA minReplicas); production needs >= 2',
+        'availability: PodDisruptionBudget/nextgen-api: allows 1 disruption(s) at 1 replicas; a drain could take every API pod',
       ]),
     );
   });
   test('fires when pods are not spread across nodes', () => {
     const ctx = withManifests(ruleContext(), (ms) => delete find(ms, 'Deployment', 'nextgen-api').spec.template.spec.topologySpreadConstraints);
-    expect(runRules([availability], [ctx])).toEqual([expect.stringMatching(/not spread across nodes/)]);
+    expect(reasons([availability], [ctx])).toEqual([expect.stringMatching(/not spread across nodes/)]);
   });
   test('fires when the PDB blocks every drain', () => {
     const ctx = withManifests(ruleContext(), (ms) => (find(ms, 'PodDisruptionBudget', 'nextgen-api').spec.maxUnavailable = 0));
-    expect(runRules([availability], [ctx])).toEqual([expect.stringMatching(/allows 0 disruption\(s\) at 3 replicas; a node drain would block/)]);
+    expect(reasons([availability], [ctx])).toEqual([expect.stringMatching(/allows 0 disruption\(s\) at 3 replicas; a node drain would block/)]);
   });
   test('does not apply to development environments', () => {
-    expect(runRules([availability], [ruleContext({ tier: 'development', api: { autoscaling: { minReplicas: 1 } } })])).toEqual([]);
+    expect(reasons([availability], [ruleContext({ tier: 'development', api: { autoscaling: { minReplicas: 1 } } })])).toEqual([]);
   });
 });
 
 describe('supply-chain', () => {
   test('classifies image references', () => {
     expect(pinning('r.example.com/a@sha256:' + 'a'.repeat(64))).toBe('digest');
-    expect(pinning('postgres:16.10-bookworm')).toBe('version');
-    expect(pinning('quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z')).toBe('version');
+    expect(pinning('postgres:15.4-bookworm')).toBe('version');
+    expect(pinning('quay.io/minio/minio:RELEASE.2024-01-02T03-04-05Z')).toBe('version');
     expect(pinning('registry:5000/app:v1.2.3')).toBe('version');
     expect(pinning('app:latest')).toBe('mutable');
     expect(pinning('registry:5000/app')).toBe('mutable');
@@ -153,38 +153,38 @@ describe('supply-chain', () => {
       c.image = 'registry.example.com/nextgen/nextgen-marketplace:main';
       c.imagePullPolicy = 'Always';
     });
-    expect(runRules([supplyChain], [ctx])).toEqual([
-      "environment test: Deployment/nextgen-api: supply-chain: container 'api' image registry.example.com/nextgen/nextgen-marketplace:main is not pinned (use a digest or a version tag)",
+    expect(reasons([supplyChain], [ctx])).toEqual([
+      "supply-chain: Deployment/nextgen-api: container 'api' image registry.example.com/nextgen/nextgen-marketplace:main is not pinned (use a digest or a version tag)",
     ]);
   });
   test('fires on a pull policy that does not match the pinning', () => {
     const ctx = withManifests(ruleContext(), (ms) => (find(ms, 'Deployment', 'nextgen-api').spec.template.spec.containers[0].imagePullPolicy = 'Always'));
-    expect(runRules([supplyChain], [ctx])).toEqual([expect.stringMatching(/is pinned but pulled Always; use IfNotPresent/)]);
+    expect(reasons([supplyChain], [ctx])).toEqual([expect.stringMatching(/is pinned but pulled Always; use IfNotPresent/)]);
   });
   test('allows latest with Always in development', () => {
-    expect(runRules([supplyChain], [ruleContext({ tier: 'development', image: { digest: undefined, tag: 'latest' } })])).toEqual([]);
+    expect(reasons([supplyChain], [ruleContext({ tier: 'development', image: { digest: undefined, tag: 'latest' } })])).toEqual([]);
   });
 });
 
 describe('first-sync-health', () => {
   test('fires when the backups claim, mounted only by the CronJob, waits for its first consumer', () => {
-    const lines = runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard' } })]);
+    const lines = reasons([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard' } })]);
     expect(lines).toEqual([
       expect.stringMatching(
-        /^environment test: PersistentVolumeClaim\/postgres-backups-standard: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-backup mounts it/,
+        /^first-sync-health: PersistentVolumeClaim\/postgres-backups-standard: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-backup mounts it/,
       ),
       expect.stringMatching(
-        /^environment test: PersistentVolumeClaim\/postgres-base-backup-standard: first-sync-health: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-base-backup mounts it/,
+        /^first-sync-health: PersistentVolumeClaim\/postgres-base-backup-standard: storage class 'standard' binds WaitForFirstConsumer and only CronJob\/postgres-base-backup mounts it/,
       ),
     ]);
   });
   test('is silent for an Immediate class, and for claims a StatefulSet mounts', () => {
-    expect(runRules([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard-immediate' } })])).toEqual([]);
+    expect(reasons([firstSyncHealth], [ruleContext({ backup: { storageClass: 'standard-immediate' } })])).toEqual([]);
     const ctx = withManifests(ruleContext({ backup: { storageClass: 'standard' } }), (ms) => {
       const sts = ms.find((m: any) => m.kind === 'StatefulSet' && m.metadata.name === 'postgres');
       sts.spec.template.spec.volumes.push({ name: 'backups', persistentVolumeClaim: { claimName: 'postgres-backups-standard' } });
       sts.spec.template.spec.volumes.push({ name: 'base', persistentVolumeClaim: { claimName: 'postgres-base-backup-standard' } });
     });
-    expect(runRules([firstSyncHealth], [ctx])).toEqual([]);
+    expect(reasons([firstSyncHealth], [ctx])).toEqual([]);
   });
 });

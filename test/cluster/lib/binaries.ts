@@ -1,7 +1,9 @@
 /**
  * Where the simulated cluster's programs are: built by `.ci/install` from the Go module proxy
- * at the versions pinned in `.ci/versions`, cached by version under Go's bin folder.
+ * at the versions of the version catalog (`versions.json`, read through `.ci/catalog.mjs`),
+ * cached by version under Go's bin folder.
  */
+import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -9,11 +11,12 @@ import * as path from 'path';
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const GOBIN = process.env.GOBIN ?? path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin');
 
-/** `.ci/versions` as a map (NAME -> value). */
+/** The catalog's CI versions as `.ci/install` sees them (NAME -> value: KUBERNETES_NEWEST, ETCD_VERSION, ...). */
 export function pinnedVersions(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const line of fs.readFileSync(path.join(ROOT, '.ci', 'versions'), 'utf8').split('\n')) {
-    const m = /^([A-Z_]+)=(\S+)\s*$/.exec(line);
+  const shell = cp.execFileSync(process.execPath, [path.join(ROOT, '.ci', 'catalog.mjs'), 'shell'], { encoding: 'utf8' });
+  for (const line of shell.split('\n')) {
+    const m = /^([A-Z_]+)='([^']*)'$/.exec(line);
     if (m) out[m[1]] = m[2];
   }
   return out;

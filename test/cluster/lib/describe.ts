@@ -9,7 +9,7 @@ import * as path from 'path';
 import { ROOT } from './binaries';
 import { canIsolate } from './netns';
 
-/** Reasons `.ci/install` left a build out, by binary set (`kubernetes v1.30.14`, `argocd v3.6.1`). */
+/** Reasons `.ci/install` left a build out, by binary set (`kubernetes vX.Y.Z`, `argocd vX.Y.Z`). */
 export function skippedBuilds(): Map<string, string> {
   const file = path.join(ROOT, '.build', 'ci-skipped-builds.txt');
   const out = new Map<string, string>();

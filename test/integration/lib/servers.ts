@@ -261,7 +261,8 @@ export async function startMinio(options: { kms?: boolean } = {}): Promise<Minio
         AWS_SECRET_ACCESS_KEY: secretKey,
         AWS_DEFAULT_REGION: 'us-east-1',
         AWS_EC2_METADATA_DISABLED: 'true',
-        PATH: `${GOBIN}:${process.env.PATH}`,
+        // Go's bin folder last: the catalog's builds (first on PATH, test/support/programs.ts) win.
+        PATH: `${process.env.PATH}:${GOBIN}`,
         ...extra,
       };
     },
