@@ -189,7 +189,9 @@ export const monitoring = z
          * @default never
          */
         busyHoursUtc: z
-          .union([z.literal('always'), z.literal('never'), z.strictObject({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) })])
+          .union([z.literal('always'), z.literal('never'), z.strictObject({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) })], {
+            error: '"always", "never" or { from, to }: whole UTC hours, from 0 to 23 and to 0 to 24',
+          })
           .default('never'),
       })
       .prefault({}),

@@ -3,6 +3,7 @@
  * behaviour with the real `promtool test rules`: every alert fires on synthetic series that
  * cross its threshold and stays quiet on series below it, for every real environment.
  */
+import { longestGapSeconds } from '../../constructs/lib/schedule';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -441,7 +442,7 @@ describeWith(['promtool'], 'alert rules under `promtool test rules`', () => {
   test('gauge conditions are pending while `for:` runs, then fire (BackupMissing of the dump, prod)', () => {
     const env = envs.find((e) => e.name === 'prod')!;
     const rule = rulesOf(env).find((r) => r.alert === 'BackupMissing' && r.labels?.backup === 'postgres-backup')!;
-    expect(rule.forSeconds).toBe(3600 + env.backup.activeDeadlineSeconds);
+    expect(rule.forSeconds).toBe(longestGapSeconds(env.backup.schedule, env.backup.timeZone) + env.backup.activeDeadlineSeconds);
     const rulesText = find(byFolder.get('prod')!, 'ConfigMap', 'prometheus-rules').data['nextgen.rules.yaml'];
     const r = promtoolTest(rulesText, [
       {

@@ -2,6 +2,7 @@
  * The backups and cluster-state dashboards: what each panel reads, and that a dashboard and
  * an alert watching the same thing read the same recorded series.
  */
+import { longestGapSeconds } from '../../constructs/lib/schedule';
 import { recordings } from '../../constructs/monitoring/catalog';
 import { dashboardQueries } from '../../constructs/monitoring/dashboards';
 import { synthEnvironments, testEnvironment } from '../support/synth';
@@ -19,9 +20,10 @@ describe('dashboards for backups and cluster state', () => {
     expect(new Set(panels)).toEqual(
       new Set(['Last success, age', 'Headroom before late', 'Backup age vs its limit', 'Duration (dump start to upload end)', 'Size', 'Failed Jobs kept', 'CronJob suspended']),
     );
-    // Late = the schedule's longest gap (hourly: 1 h) plus one run's deadline, as the alert.
+    // Late = the schedule's longest gap plus one run's deadline, as the alert.
     const headroom = of('nextgen-backups').find((q) => q.panel === 'Headroom before late')!;
-    expect(headroom.expr.text).toBe(`${3600 + env.backup.activeDeadlineSeconds} - namespace_job:nextgen_backup_age_seconds{namespace="${env.namespace}",job="postgres-backup"}`);
+    const late = longestGapSeconds(env.backup.schedule, env.backup.timeZone) + env.backup.activeDeadlineSeconds;
+    expect(headroom.expr.text).toBe(`${late} - namespace_job:nextgen_backup_age_seconds{namespace="${env.namespace}",job="postgres-backup"}`);
   });
 
   test('the backup-age alert and the dashboard read one recording rule', () => {
