@@ -95,7 +95,9 @@ export function backupGroups(ctx: AlertContext, rec: ReturnType<typeof recording
         expr: promql`absent(${M.walUploadLastSuccess}{namespace="${ns}",job="${w.job}"})`,
         summary: 'The WAL uploader has not reported a single round',
         description: `No WAL upload round reached the Pushgateway for ${duration(stale)}: the uploader is not running or cannot push.`,
-        labels: { backup: w.job },
+        // Its own label: two rules of one alert name with equal labels are duplicates to
+        // `promtool check rules` (3.x lint) and would overwrite each other's alert state.
+        labels: { backup: w.job, reported: 'never' },
       },
       {
         alert: 'WalArchiverCrashLooping',
