@@ -7,6 +7,7 @@
 import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import type { Manifest } from './output';
+import { sharedRender } from './render';
 import { toMiB, toMillicores } from './quantity';
 import { WORKLOAD_KINDS, allContainers, podResources, podTemplates } from './workloads';
 
@@ -32,8 +33,9 @@ const COUNTED_KINDS = new Set([...WORKLOAD_KINDS, 'HorizontalPodAutoscaler', 'Pe
 
 /** The capacity of every ApiObject under the scopes (usually charts). */
 export function capacityOf(...scopes: IConstruct[]): ChartCapacity {
-  // Rendering an object is the expensive part of synthesis: render only the kinds that count.
-  return capacityOfManifests(countedObjects(...scopes).map((o) => o.toJson() as Manifest));
+  // Rendering an object is the expensive part of synthesis: render only the kinds that count,
+  // once, shared with the other readers of the finished tree (lib/render).
+  return capacityOfManifests(countedObjects(...scopes).map((o) => sharedRender(o) as Manifest));
 }
 
 /** The ApiObjects whose kinds count towards capacity (workloads, HPAs, claims, Services). */

@@ -13,6 +13,7 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { IConstruct } from 'constructs';
+import { sharedRender } from './render';
 
 export const CONFIG_CHECKSUM = 'nextgen.example.com/config-checksum';
 /** On a ConfigMap: why changing it must not roll the pods that mount it. */
@@ -51,13 +52,13 @@ export function stampConfigChecksums(scope: IConstruct): void {
   const configMaps = new Map<string, { name: string; data?: unknown; binaryData?: unknown; excluded: boolean }>();
   for (const c of all) {
     if (!(c instanceof kplus.ConfigMap)) continue;
-    const json = ApiObject.of(c).toJson();
+    const json = sharedRender(ApiObject.of(c));
     configMaps.set(c.name, { name: c.name, data: json.data, binaryData: json.binaryData, excluded: Boolean(json.metadata?.annotations?.[CHECKSUM_EXCLUDED]) });
   }
   for (const c of all) {
     if (!LONG_RUNNING.some((k) => c instanceof k)) continue;
     const workload = c as kplus.Deployment | kplus.StatefulSet | kplus.DaemonSet;
-    const read = configMapsReadBy(ApiObject.of(workload).toJson().spec?.template?.spec)
+    const read = configMapsReadBy(sharedRender(ApiObject.of(workload)).spec?.template?.spec)
       .map((n) => configMaps.get(n))
       .filter((m): m is NonNullable<typeof m> => m !== undefined && !m.excluded);
     if (read.length) workload.podMetadata.addAnnotation(CONFIG_CHECKSUM, configChecksum(read));

@@ -7,6 +7,7 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import type * as kplus from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
+import { sharedRender } from './render';
 
 export const PART_OF = 'nextgen-marketplace';
 export const LABEL = {
@@ -126,7 +127,7 @@ const POD_TEMPLATE_PATH: Record<string, string[]> = {
 function stampGuideAppLabel(c: ApiObject): void {
   const path = POD_TEMPLATE_PATH[c.kind];
   if (!path) return;
-  let template: any = c.toJson();
+  let template: any = sharedRender(c);
   for (const key of path) template = template?.[key];
   const name = template?.metadata?.labels?.[LABEL.name];
   if (!name || template.metadata.labels[GUIDE_APP_LABEL] !== undefined) return;

@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { PRIVATE_RANGES } from '../../environments/schema/network';
 import { Wave, declareIdentity } from '../lib/identity';
 import { Connection, Endpoint, ExternalEndpoint, ExternalPeer, KUBE_DNS, KUBE_DNS_TCP, KUBELET, Peer, Topology, isExternal } from '../lib/topology';
+import { sharedRender } from '../lib/render';
 
 /** An IPv4 range with exceptions. */
 export interface IpRange {
@@ -219,7 +220,7 @@ export function strictlyInside(inner: string, outer: string): boolean {
 function declareKubeletProbes(scope: Construct, topology: Topology): void {
   for (const c of scope.node.findAll()) {
     if (!(c instanceof kplus.Deployment || c instanceof kplus.StatefulSet || c instanceof kplus.DaemonSet || c instanceof kplus.Job)) continue;
-    const template = ApiObject.of(c).toJson().spec?.template;
+    const template = sharedRender(ApiObject.of(c)).spec?.template;
     const peer = topology.peers.find((p) => Object.entries(p.selector).every(([k, v]) => template?.metadata?.labels?.[k] === v));
     if (!peer) continue;
     for (const container of [...(template.spec.initContainers ?? []), ...template.spec.containers]) {
