@@ -1,18 +1,14 @@
 /**
- * The committed dist/ is exactly what the code synthesizes; synthesis is deterministic; a
- * bad config fails with one line per problem and leaves the output untouched.
+ * The committed dist/ is exactly what the code synthesizes; a bad config fails with one line
+ * per problem and leaves the output untouched. Determinism (two synths, in-process and through
+ * the CLI) and `kubectl kustomize` of every folder are in dist.int.test.ts.
  */
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { renderCharts, writeTree } from '../constructs/lib/output';
-import { buildApp, synthesize } from '../main';
-import { ROOT, parseYaml, readTree, realEnvironments, realTree, synthesisInputsHash } from './support/synth';
-
-function freshTree(): Map<string, string> {
-  return synthesize(buildApp(realEnvironments()));
-}
+import { renderCharts } from '../constructs/lib/output';
+import { ROOT, parseYaml, readTree, realTree, synthesisInputsHash } from './support/synth';
 
 function runSynth(env: Record<string, string>): cp.SpawnSyncReturns<string> {
   return cp.spawnSync(process.execPath, ['scripts/synth.mjs'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
@@ -20,23 +16,11 @@ function runSynth(env: Record<string, string>): cp.SpawnSyncReturns<string> {
 
 describe('dist/', () => {
   test('the committed dist/ equals a fresh synth (run `npm run synth` and commit if this fails)', () => {
-    // The synth of these sources (test/support/synth.ts caches it by their hash; the next test checks the cache against fresh synths).
+    // The synth of these sources (test/support/synth.ts caches it by their hash; dist.int.test.ts checks the cache against fresh synths).
     const fresh = realTree();
     const committed = readTree(path.join(ROOT, 'dist'));
     expect([...committed.keys()].sort()).toEqual([...fresh.keys()].sort());
     for (const [file, content] of fresh) expect({ file, content: committed.get(file) }).toEqual({ file, content });
-  });
-
-  test('two synths are byte-identical', () => {
-    const a = freshTree();
-    const b = freshTree();
-    expect([...b.entries()]).toEqual([...a.entries()]);
-    // The tree the other tests read from the cache is the one a fresh synth gives.
-    expect([...realTree().entries()]).toEqual([...a.entries()]);
-    // and through the CLI path, twice into two folders
-    const outs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'synth-')));
-    for (const o of outs) expect(runSynth({ CDK8S_OUTDIR: o, SYNTH_QUIET: '1' }).status).toBe(0);
-    expect(readTree(outs[1])).toEqual(readTree(outs[0]));
   });
 
   test('one folder per environment plus cluster/, with a kustomization in apply order and a README', () => {
@@ -121,20 +105,6 @@ describe('dist/', () => {
       expect(synthesisInputsHash(root)).toBe(last);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
-    }
-  });
-
-  const kubectl = cp.spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-  (kubectl.status === 0 ? test : test.skip)('kubectl kustomize renders every applied folder (skips without kubectl)', () => {
-    // What the synth writes (the tree checked against fresh synths above), written by its writer.
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kust-')), 'dist');
-    expect(writeTree(out, realTree())).toEqual([]);
-    const tree = readTree(out);
-    for (const f of new Set([...tree.keys()].filter((k) => k.endsWith('/kustomization.yaml')).map((k) => path.dirname(k)))) {
-      const r = cp.spawnSync('kubectl', ['kustomize', path.join(out, f)], { encoding: 'utf8' });
-      expect({ folder: f, stderr: r.stderr, status: r.status }).toEqual({ folder: f, stderr: '', status: 0 });
-      const listed = parseYaml(tree.get(`${f}/kustomization.yaml`)!).resources.length;
-      expect(r.stdout.split(/^---$/m).length).toBe(listed);
     }
   });
 

@@ -15,7 +15,7 @@
  *   - Redis down the cache alerts; a failed backup Job the age alerts of the same `backup`;
  *   - a critical alert the warnings of the same target (`SAME_TARGET`: every naming label equal).
  * Alertmanager counts a label missing on both sides as equal, so every rule compares a label
- * its source always has. test/monitoring/week.test.ts checks that no failure's intended alert
+ * its source always has. test/monitoring/week.int.test.ts checks that no failure's intended alert
  * is held back by another alert the same failure raises.
  *
  * @see https://prometheus.io/docs/alerting/latest/configuration/

@@ -1,7 +1,7 @@
 /**
  * constructs/lib/admission.ts: what the API server would refuse in a rendered object, and
  * what two output folders would share. Crafted objects, one refusal each; the real output
- * has none (test/environments/bad-input.test.ts covers the way back to the environment file and field).
+ * has none (test/environments/bad-input.test.ts and bad-input.int.test.ts cover the way back to the environment file and field).
  */
 import { admissionProblems, clashes } from '../../constructs/lib/admission';
 import type { Manifest } from '../../constructs/lib/output';

@@ -1,7 +1,7 @@
 /**
  * A normal week of production, as series for `promtool test rules`, and the failures that
  * break it. Every metric the shipped rules read has a normal-week story here (`NORMAL`),
- * and every alert a failure case (`FAILURES`); test/monitoring/week.test.ts fails when a
+ * and every alert a failure case (`FAILURES`); test/monitoring/week.int.test.ts fails when a
  * rule reads a metric without one, or an alert has no case.
  *
  * The week (t = 0 is 1970-01-01 00:00 UTC, one sample and one rule evaluation per minute, or

@@ -1,0 +1,48 @@
+/**
+ * Synthesis is deterministic: two in-process synths and two through `npm run synth`'s program
+ * give byte-identical trees, equal to the cached tree the other tests read; and the real
+ * `kubectl kustomize` renders every folder that has a kustomization.
+ */
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { writeTree } from '../constructs/lib/output';
+import { buildApp, synthesize } from '../main';
+import { ROOT, parseYaml, readTree, realEnvironments, realTree } from './support/synth';
+
+function freshTree(): Map<string, string> {
+  return synthesize(buildApp(realEnvironments()));
+}
+
+function runSynth(env: Record<string, string>): cp.SpawnSyncReturns<string> {
+  return cp.spawnSync(process.execPath, ['scripts/synth.mjs'], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+}
+
+describe('dist/', () => {
+  test('two synths are byte-identical', () => {
+    const a = freshTree();
+    const b = freshTree();
+    expect([...b.entries()]).toEqual([...a.entries()]);
+    // The tree the other tests read from the cache is the one a fresh synth gives.
+    expect([...realTree().entries()]).toEqual([...a.entries()]);
+    // and through the CLI path, twice into two folders
+    const outs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'synth-')));
+    for (const o of outs) expect(runSynth({ CDK8S_OUTDIR: o, SYNTH_QUIET: '1' }).status).toBe(0);
+    expect(readTree(outs[1])).toEqual(readTree(outs[0]));
+  });
+
+  const kubectl = cp.spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+  (kubectl.status === 0 ? test : test.skip)('kubectl kustomize renders every applied folder (skips without kubectl)', () => {
+    // What the synth writes (the tree checked against fresh synths above), written by its writer.
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kust-')), 'dist');
+    expect(writeTree(out, realTree())).toEqual([]);
+    const tree = readTree(out);
+    for (const f of new Set([...tree.keys()].filter((k) => k.endsWith('/kustomization.yaml')).map((k) => path.dirname(k)))) {
+      const r = cp.spawnSync('kubectl', ['kustomize', path.join(out, f)], { encoding: 'utf8' });
+      expect({ folder: f, stderr: r.stderr, status: r.status }).toEqual({ folder: f, stderr: '', status: 0 });
+      const listed = parseYaml(tree.get(`${f}/kustomization.yaml`)!).resources.length;
+      expect(r.stdout.split(/^---$/m).length).toBe(listed);
+    }
+  });
+});
