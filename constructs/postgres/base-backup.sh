@@ -24,7 +24,9 @@
 # backup's own timeline below its start segment). Segments and base backups off the chain (an
 # abandoned timeline: the old primary after a failover, the old history after a PITR) are
 # deleted once older than the window; history files are never deleted. With no complete
-# backup on the chain (or a history file missing) nothing is deleted.
+# backup on the chain (or a history file missing) nothing of the above is deleted. Segments the
+# archiver set aside after a timeline fork (<prefix>/diverged/<upload time>/) are deleted once
+# older than the window in any case: no restore reads them.
 #
 # Environment:
 #   PGHOST PGPORT PGUSER PGPASSWORD   the primary, as the replication role (take)
@@ -135,6 +137,20 @@ prune() {
   limit=$(cutoff "$RETENTION_DAYS")
   limit_iso=$(date -u -d "@$(( $(date -u +%s) - RETENTION_DAYS * 86400 ))" +%Y-%m-%dT%H:%M:%S)
   # Listed first (not piped) so a failed listing fails the job instead of pruning blindly.
+  local diverged_keys diverged_gone
+  diverged_keys=$(list "$S3_PREFIX/diverged/")
+  # Segments set aside after a timeline fork (wal-archive.sh): never restored, kept for a look
+  # for as long as the window. Under <upload time>/ since they have one; older uploads (flat
+  # under diverged/) by their modification time.
+  diverged_gone=$(while IFS=$'\t' read -r key when; do
+    name=${key#"$S3_PREFIX/diverged/"}
+    if [[ "$name" == */* ]]; then
+      if [[ "${name%%/*}" =~ $STAMP_RE && "${name%%/*}" < "$limit" ]]; then echo "$key"; fi
+    elif [[ -n "$name" && "${when:0:19}" < "$limit_iso" ]]; then
+      echo "$key"
+    fi
+  done <<<"$diverged_keys" | delete_keys)
+  ((diverged_gone == 0)) || log "retention ${RETENTION_DAYS} d: deleted $diverged_gone diverged segment(s) set aside after a timeline fork"
   base_keys=$(list "$S3_PREFIX/base/")
   wal_keys=$(list "$S3_PREFIX/wal/")
   mapfile -t complete < <(cut -f1 <<<"$base_keys" | sed -n "s#^$S3_PREFIX/base/\([0-9]\{8\}T[0-9]\{6\}Z\)/info\$#\1#p" | sort)

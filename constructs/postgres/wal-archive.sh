@@ -15,7 +15,8 @@
 #       the old timeline up to the switch point and follows the new one, history file included.
 #       Past the switch point on the old timeline (the promoted standby was behind): the
 #       diverged segments are set aside in $WAL_DIR/diverged/ (uploaded to
-#       <prefix>/diverged/, never restored) and streaming resumes at the switch point on the
+#       <prefix>/diverged/<upload time>/, never restored, deleted by the base backup's
+#       retention once older than the window) and streaming resumes at the switch point on the
 #       new timeline: no gap. A state it cannot handle (the server is on an older timeline than
 #       the archive, or its history does not contain the archive's timeline: a split brain or a
 #       PITR whose archive volume was not reset; or $MAX_FAILURES failed connections in a row)
@@ -183,9 +184,12 @@ upload_once() {
     mkdir -p "$WAL_DIR/diverged"
     mv "$f" "$WAL_DIR/diverged/$name"
   done
-  # Set aside after a timeline fork: kept in S3 outside wal/ (never restored), then deleted here.
+  # Set aside after a timeline fork: kept in S3 outside wal/ (never restored), under the time of
+  # the upload (retention deletes them once older than the window), then deleted here.
+  local stamp
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
   for f in "$WAL_DIR"/diverged/*; do
-    s3 s3 cp --only-show-errors --sse "$sse" "$f" "s3://$S3_BUCKET/$S3_PREFIX/diverged/${f##*/}" ||
+    s3 s3 cp --only-show-errors --sse "$sse" "$f" "s3://$S3_BUCKET/$S3_PREFIX/diverged/$stamp/${f##*/}" ||
       die "upload of diverged ${f##*/} failed; it stays for the next round"
     rm -f "$f"
   done

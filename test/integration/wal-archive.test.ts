@@ -274,6 +274,29 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     expect(left).toContain(`base/${abandoned}/info`);
   });
 
+  test('retention deletes diverged segments once older than the window, whatever the chain', () => {
+    const prefix = 'retention-diverged';
+    const stamp = (days: number) => new Date(Date.now() - days * 86400e3).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const body = path.join(root, 'body-diverged');
+    fs.writeFileSync(body, 'x');
+    const put = (key: string) => expect(aws(['s3', 'cp', '--only-show-errors', '--sse', 'AES256', body, `s3://${BUCKET}/${prefix}/${key}`]).status).toBe(0);
+    const oldFork = stamp(9);
+    const recentFork = stamp(2);
+    put(`diverged/${oldFork}/000000010000000000000031.gz`);
+    put(`diverged/${oldFork}/000000010000000000000032.gz.partial`);
+    put(`diverged/${recentFork}/000000020000000000000040.gz`);
+    put('diverged/000000010000000000000033.gz'); // flat, as uploaded before the upload time was in the key: just written, kept
+    put('wal/000000010000000000000030.gz');
+    const r = cp.spawnSync('bash', [BASE_BACKUP_SCRIPT, 'prune'], { env: { ...s3Env(prefix), BASE_DIR: path.join(root, 'unused'), RETENTION_DAYS: '7' }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/retention 7 d: deleted 2 diverged segment\(s\) set aside after a timeline fork/);
+    // No complete base backup: the chain's retention deletes nothing.
+    expect(r.stderr).toMatch(/no complete base backup in S3; nothing deleted/);
+    expect(keys(prefix).map((k) => k.slice(prefix.length + 1)).sort()).toEqual(
+      [`diverged/${recentFork}/000000020000000000000040.gz`, 'diverged/000000010000000000000033.gz', 'wal/000000010000000000000030.gz'].sort(),
+    );
+  });
+
   test('retention with no complete base backup deletes nothing', () => {
     const prefix = 'retention-empty';
     const body = path.join(root, 'body');
