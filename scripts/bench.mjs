@@ -89,7 +89,7 @@ function measure(label, cmd, argv, n, extraEnv = {}) {
     const order = i % 2 ? [...trees()].reverse() : trees();
     for (const [k, dir] of order) {
       const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
-      acc[k].xs.push(time(`${label} (${k})`, typeof cmd === 'function' ? cmd(dir) : cmd, argv(out, dir), { CDK8S_OUTDIR: out, NEXTGEN_DIST: out, ...extraEnv }, dir));
+      acc[k].xs.push(time(`${label} (${k})`, typeof cmd === 'function' ? cmd(dir) : cmd, argv(out, dir), { CDK8S_OUTDIR: out, NEXTGEN_DIST: out, ...(typeof extraEnv === 'function' ? extraEnv(dir) : extraEnv) }, dir));
       acc[k].cpu.push(lastCpuMs);
       fs.rmSync(out, { recursive: true, force: true });
     }
@@ -127,19 +127,25 @@ if (!skipTsNode) {
   rows.push(tsNode);
 }
 
-// 50 generated environments: staging's data under 50 names.
-const genDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-envs-')), 'environments');
-fs.mkdirSync(genDir);
-fs.copyFileSync(path.join(root, 'environments', 'define.ts'), path.join(genDir, 'define.ts'));
-const staging = fs.readFileSync(path.join(root, 'environments', 'staging.ts'), 'utf8');
-for (let i = 0; i < 50; i++) {
-  const name = `gen${String(i).padStart(2, '0')}`;
-  fs.writeFileSync(
-    path.join(genDir, `${name}.ts`),
-    staging.replace(/name: 'staging'/, `name: '${name}'`).replace(/nextgen-staging/g, `nextgen-${name}`).replace(/\.staging\./g, `.${name}.`),
-  );
+// 50 generated environments: staging's data under 50 names, from each tree's own staging.ts
+// (the environment schema changes between revisions).
+const genDirs = new Map();
+for (const [, dir] of trees()) {
+  const genDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-envs-')), 'environments');
+  fs.mkdirSync(genDir);
+  fs.copyFileSync(path.join(dir, 'environments', 'define.ts'), path.join(genDir, 'define.ts'));
+  const staging = fs.readFileSync(path.join(dir, 'environments', 'staging.ts'), 'utf8');
+  for (let i = 0; i < 50; i++) {
+    const name = `gen${String(i).padStart(2, '0')}`;
+    fs.writeFileSync(
+      path.join(genDir, `${name}.ts`),
+      staging.replace(/name: 'staging'/, `name: '${name}'`).replace(/nextgen-staging/g, `nextgen-${name}`).replace(/\.staging\./g, `.${name}.`),
+    );
+  }
+  genDirs.set(dir, genDir);
+  cleanups.push(() => fs.rmSync(path.dirname(genDir), { recursive: true, force: true }));
 }
-const gen50 = measure('npm run synth (50 generated environments)', 'npm', () => ['run', '--silent', 'synth'], runs, { NEXTGEN_ENVIRONMENTS: genDir });
+const gen50 = measure('npm run synth (50 generated environments)', 'npm', () => ['run', '--silent', 'synth'], runs, (dir) => ({ NEXTGEN_ENVIRONMENTS: genDirs.get(dir) }));
 rows.push(gen50);
 const envCount = fs.readdirSync(path.join(root, 'environments')).filter((f) => /^[a-z0-9-]+\.ts$/.test(f) && !['define.ts', 'load.ts', 'checks.ts', 'index.ts'].includes(f)).length;
 
