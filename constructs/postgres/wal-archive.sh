@@ -25,6 +25,12 @@
 #       every $UPLOAD_INTERVAL_SECONDS, copy each complete segment and timeline history file
 #       to s3://$S3_BUCKET/$S3_PREFIX/wal/<name> with SSE (AES256), then delete the local copy.
 #       `upload-once` does one round (for tests and by hand).
+#   wal-archive.sh receive-alive | upload-alive   (the containers' liveness probes)
+#       exit non-zero when the phase's heartbeat ($TMPDIR/wal-<phase>.alive, touched by its loop:
+#       receive every 2 s while pg_receivewal runs and on every retry, upload at each round and
+#       after each file) is older than $ALIVE_SECONDS: a loop stuck in a call that never returns
+#       (a connection or an upload hanging on a dead network) is restarted, and the restart is
+#       counted like a crash (WalArchiverCrashLooping).
 #
 # The server switches to a new segment at least every archive_timeout when there was any
 # write, so a write reaches S3 within archive_timeout + UPLOAD_INTERVAL_SECONDS + one upload:
@@ -37,6 +43,7 @@
 #   MAX_FAILURES                       failed attempts in a row before exiting; default 12 (receive)
 #   S3_BUCKET S3_PREFIX [S3_ENDPOINT] [S3_SSE]   destination (upload)
 #   UPLOAD_INTERVAL_SECONDS            seconds between upload rounds; default 15 (upload)
+#   ALIVE_SECONDS                      heartbeat age a liveness check accepts (receive-alive, upload-alive)
 set -euo pipefail
 
 log() { printf '%s wal-archive: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
@@ -55,6 +62,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/timelines.sh"
 # the WalArchiveUploadStale alert sees an uploader that stopped, hangs or keeps failing.
 # shellcheck source=push-metrics.sh
 source "${BASH_SOURCE[0]%/*}/push-metrics.sh"
+
+# The loops' heartbeats, read by the liveness probes (`receive-alive`, `upload-alive`).
+heartbeat() { : >"${TMPDIR:-/tmp}/wal-$1.alive"; }
+alive() {
+  : "${ALIVE_SECONDS:?ALIVE_SECONDS is required}"
+  local f="${TMPDIR:-/tmp}/wal-$1.alive" age
+  [[ -e "$f" ]] || die "$1: no heartbeat yet ($f)"
+  age=$(( $(date +%s) - $(stat -c %Y "$f") ))
+  (( age <= ALIVE_SECONDS )) || die "$1: the loop has not beaten for ${age} s (limit ${ALIVE_SECONDS} s): stuck"
+}
 
 child=
 # PID 1 in the container is this shell: pass SIGTERM on so pg_receivewal flushes and exits.
@@ -138,6 +155,7 @@ receive() {
   mkdir -p "$WAL_DIR"
   local failures=0 max="${MAX_FAILURES:-12}" started rc
   while true; do
+    heartbeat receive
     # A failure (primary down, being promoted) is retried: the slot keeps what was not
     # received yet. Too many in a row is a state this loop cannot fix: exit and be counted.
     if ensure_slot && follow_timeline; then
@@ -147,6 +165,7 @@ receive() {
       pg_receivewal --directory="$WAL_DIR" --slot="$SLOT" --compress=gzip --no-loop --no-password --status-interval=10 &
       child=$!
       while kill -0 "$child" 2>/dev/null; do
+        heartbeat receive
         plain_histories
         sleep 2
       done
@@ -210,6 +229,7 @@ upload_once() {
     fi
     s3 s3 cp --only-show-errors --sse "$sse" "$f" "s3://$S3_BUCKET/$S3_PREFIX/wal/$name" ||
       die "upload of $name failed; it stays in $WAL_DIR for the next round"
+    heartbeat upload
     if [[ "$name" == "$newest" ]]; then : >"$f.uploaded"; else rm -f "$f"; fi
     n=$((n + 1))
   done
@@ -223,6 +243,7 @@ EOF
 upload() {
   local interval="${UPLOAD_INTERVAL_SECONDS:-15}"
   while true; do
+    heartbeat upload
     upload_once
     sleep "$interval" &
     child=$!
@@ -235,5 +256,7 @@ case "${1:-}" in
   receive) receive ;;
   upload) upload ;;
   upload-once) upload_once ;;
-  *) die "usage: wal-archive.sh receive|upload|upload-once" ;;
+  receive-alive) alive receive ;;
+  upload-alive) alive upload ;;
+  *) die "usage: wal-archive.sh receive|upload|upload-once|receive-alive|upload-alive" ;;
 esac

@@ -42,6 +42,10 @@ export class WalArchive extends Construct {
   static readonly NAME = 'postgres-wal-archive';
   static readonly BASE_BACKUP = 'postgres-base-backup';
   static readonly WAL_MOUNT = '/wal';
+  /** Heartbeat age the receive phase's liveness probe accepts (wal-archive.sh receive-alive). */
+  static readonly RECEIVE_ALIVE_SECONDS = 600;
+  /** Added to the upload interval for the upload phase's liveness probe (wal-archive.sh upload-alive). */
+  static readonly UPLOAD_ALIVE_MARGIN_SECONDS = 600;
 
   readonly deployment: kplus.Deployment;
   readonly baseBackup: kplus.CronJob;
@@ -106,6 +110,19 @@ export class WalArchive extends Construct {
     const walVolume = kplus.Volume.fromPersistentVolumeClaim(archive, 'WalVolume', walClaim, { name: 'wal' });
     const tmp = (s: Construct, id: string) => kplus.Volume.fromEmptyDir(s, id, 'tmp', { sizeLimit: Size.mebibytes(256) });
     const archiveTmp = tmp(archive, 'Tmp');
+    // Liveness: each phase's loop touches a heartbeat in /tmp (wal-archive.sh); a loop stuck in a
+    // call that never returns is restarted once the heartbeat is older than its limit, and the
+    // restart counts like a crash (WalArchiverCrashLooping). The limits exceed the longest
+    // legitimate pause: receive, a connection attempt to an unreachable primary (the kernel
+    // gives up on a SYN after about 2 min; one attempt makes a few); upload, the interval plus
+    // one segment's upload with the aws CLI's retries (a 60 s read timeout, up to 5 attempts).
+    const liveness = (phase: 'receive' | 'upload') =>
+      kplus.Probe.fromCommand(['bash', `${MOUNT.scripts}/wal-archive.sh`, `${phase}-alive`], {
+        initialDelaySeconds: Duration.seconds(10),
+        periodSeconds: Duration.seconds(30),
+        timeoutSeconds: Duration.seconds(10),
+        failureThreshold: 3,
+      });
     this.deployment.addContainer({
       name: 'receive',
       image: imageRef(db.config.image),
@@ -117,7 +134,9 @@ export class WalArchive extends Construct {
         ...db.replicationEnv(),
         WAL_DIR: kplus.EnvValue.fromValue(WalArchive.WAL_MOUNT),
         SLOT: kplus.EnvValue.fromValue(Postgres.slotOf(name)),
+        ALIVE_SECONDS: kplus.EnvValue.fromValue(String(WalArchive.RECEIVE_ALIVE_SECONDS)),
       },
+      liveness: liveness('receive'),
       volumeMounts: [
         { path: MOUNT.scripts, volume: scriptsVolume, readOnly: true },
         { path: MOUNT.tmp, volume: archiveTmp },
@@ -135,7 +154,9 @@ export class WalArchive extends Construct {
         ...s3,
         WAL_DIR: kplus.EnvValue.fromValue(WalArchive.WAL_MOUNT),
         UPLOAD_INTERVAL_SECONDS: kplus.EnvValue.fromValue(String(wal.uploadIntervalSeconds)),
+        ALIVE_SECONDS: kplus.EnvValue.fromValue(String(wal.uploadIntervalSeconds + WalArchive.UPLOAD_ALIVE_MARGIN_SECONDS)),
       },
+      liveness: liveness('upload'),
       volumeMounts: [
         { path: MOUNT.scripts, volume: scriptsVolume, readOnly: true },
         { path: MOUNT.tmp, volume: archiveTmp },

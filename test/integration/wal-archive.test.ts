@@ -28,6 +28,8 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
   let s3: MinioServer;
   let root: string;
   let receiver: cp.ChildProcess;
+  /** The receive loop's TMPDIR, where it keeps its heartbeat. */
+  let receiveTmp: string;
   const walDir = () => path.join(root, 'wal');
 
   const s3Env = (prefix: string) => ({ ...(s3.env() as Record<string, string>), S3_BUCKET: BUCKET, S3_PREFIX: prefix, S3_ENDPOINT: s3.endpoint, S3_SSE: 'AES256' });
@@ -69,7 +71,8 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     pg.psql('CREATE TABLE orders (id bigserial PRIMARY KEY, batch text NOT NULL, placed_at timestamptz NOT NULL DEFAULT now())', { db });
     fs.mkdirSync(walDir());
     cp.execFileSync('chown', ['postgres:postgres', walDir()]);
-    receiver = spawnAs('bash', [WAL_ARCHIVE_SCRIPT, 'receive'], { ...pg.env('repl'), WAL_DIR: walDir(), SLOT: slot }, path.join(root, 'receive.log'));
+    receiveTmp = ownedDir('wal-receive-tmp-');
+    receiver = spawnAs('bash', [WAL_ARCHIVE_SCRIPT, 'receive'], { ...pg.env('repl'), WAL_DIR: walDir(), SLOT: slot, TMPDIR: receiveTmp }, path.join(root, 'receive.log'));
     await eventually('pg_receivewal streams', () => pg.psql(`SELECT count(*) FROM pg_stat_replication WHERE application_name = 'pg_receivewal'`) === '1');
   }, 120000);
 
@@ -272,6 +275,42 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     expect(left).not.toContain('wal/00000001000000000000000F.gz');
     // The abandoned timeline's backup is younger than the window: kept, but it is no floor.
     expect(left).toContain(`base/${abandoned}/info`);
+  });
+
+  test('liveness: the probes as shipped pass while the upload loop runs and fail once its heartbeat is older than the limit', async () => {
+    const upload = archive.containers.find((c: any) => c.name === 'upload');
+    const receive = archive.containers.find((c: any) => c.name === 'receive');
+    const tmp = path.join(root, 'probe-tmp');
+    fs.mkdirSync(tmp);
+    // The probe's command from the manifest, with the script from this checkout and the container's ALIVE_SECONDS.
+    const probe = (c: any, tmpdir = tmp) => {
+      const [cmd, script, ...args] = c.livenessProbe.exec.command;
+      expect(script).toBe('/scripts/wal-archive.sh');
+      const limit = c.env.find((e: any) => e.name === 'ALIVE_SECONDS').value;
+      return cp.spawnSync(cmd, [WAL_ARCHIVE_SCRIPT, ...args], { env: { ...process.env, WAL_DIR: path.join(root, 'probe-wal'), TMPDIR: tmpdir, ALIVE_SECONDS: limit }, encoding: 'utf8' });
+    };
+    const before = probe(upload);
+    expect(before.status).not.toBe(0);
+    expect(before.stderr).toMatch(/upload: no heartbeat yet/);
+    // The real loop, one round a second, against MinIO.
+    const loop = cp.spawn('bash', [WAL_ARCHIVE_SCRIPT, 'upload'], { env: { ...s3Env('probe'), WAL_DIR: path.join(root, 'probe-wal'), TMPDIR: tmp, UPLOAD_INTERVAL_SECONDS: '1' }, stdio: 'ignore' });
+    fs.mkdirSync(path.join(root, 'probe-wal'), { recursive: true });
+    try {
+      await eventually('the upload loop beats', () => probe(upload).status === 0);
+    } finally {
+      loop.kill('SIGTERM');
+    }
+    // A loop that stopped beating: older than the limit fails, naming the age.
+    const limit = Number(upload.env.find((e: any) => e.name === 'ALIVE_SECONDS').value);
+    cp.execFileSync('touch', ['-d', `@${Math.floor(Date.now() / 1000) - limit - 60}`, path.join(tmp, 'wal-upload.alive')]);
+    const stuck = probe(upload);
+    expect(stuck.status).not.toBe(0);
+    expect(stuck.stderr).toMatch(new RegExp(`upload: the loop has not beaten for \\d+ s \\(limit ${limit} s\\): stuck`));
+    // The receive phase: the loop streaming since the start of this file beats within its limit.
+    const live = probe(receive, receiveTmp);
+    expect({ status: live.status, stderr: live.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(Date.now() - fs.statSync(path.join(receiveTmp, 'wal-receive.alive')).mtimeMs).toBeLessThan(10000);
+    expect(probe(receive).status).not.toBe(0); // no receive heartbeat in the upload's folder
   });
 
   test('retention deletes diverged segments once older than the window, whatever the chain', () => {

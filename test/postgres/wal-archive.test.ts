@@ -25,6 +25,20 @@ describe('WAL archive', () => {
     expect(find(ms, 'PersistentVolumeClaim', 'postgres-wal-archive').spec.resources.requests.storage).toBe('10Gi');
   });
 
+  test('each phase has a liveness probe on its loop heartbeat, with a limit above its longest legitimate pause', () => {
+    for (const [phase, limit] of [['receive', 600], ['upload', 15 + 600]] as const) {
+      const probe = c(archive, phase).livenessProbe;
+      expect(probe.exec.command).toEqual(['bash', '/scripts/wal-archive.sh', `${phase}-alive`]);
+      expect(env(c(archive, phase), 'ALIVE_SECONDS').value).toBe(String(limit));
+      // Restarted at most failureThreshold x period after the limit: stuck loops do not linger.
+      expect(probe.failureThreshold * probe.periodSeconds).toBeLessThanOrEqual(120);
+      expect(probe.timeoutSeconds).toBeGreaterThanOrEqual(5);
+    }
+    // The limit follows the upload interval.
+    const slow = podSpec(find(synth({ backup: { walArchive: { uploadIntervalSeconds: 300 } } }), 'Deployment', 'postgres-wal-archive'));
+    expect(env(c(slow, 'upload'), 'ALIVE_SECONDS').value).toBe('900');
+  });
+
   test('uploads to the backup bucket under the environment prefix, SSE AES256', () => {
     const up = c(archive, 'upload');
     expect(env(up, 'S3_BUCKET').value).toBe('nextgen-backups');
