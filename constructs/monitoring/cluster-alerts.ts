@@ -152,7 +152,7 @@ export function replicationGroup(ctx: AlertContext): AlertGroup[] {
       forSeconds: forS,
       expr: promql`${M.pgSlotActive}${primary} == 0`,
       summary: 'Nobody streams through a replication slot: the standby or the WAL archiver is disconnected',
-      description: 'Slot {{ $labels.slot_name }} has had no client for 5 minutes: its standby or archiver is down or cut off, and the primary keeps WAL for it.',
+      description: `Slot {{ $labels.slot_name }} has had no client for ${humanDuration(forS)}: its standby or archiver is down or cut off, and the primary keeps WAL for it.`,
     },
     {
       alert: 'PostgresReplicationSlotLost',

@@ -37,6 +37,9 @@ describe('alert rules', () => {
     expect(byName('RedisMemoryHigh').expr).toMatch(/> 66$/);
     // Down alerts page quickly whatever the environment's `for:`.
     expect(byName('PostgresDown').for).toBe('1m');
+    // The text says the same duration as the rule (not a number written once by hand).
+    expect(byName('PostgresReplicationSlotInactive').for).toBe('12m');
+    expect(byName('PostgresReplicationSlotInactive').annotations.description).toContain('for 12 min:');
   });
 
   test('the traffic assumption decides NextgenApiRequestRateLow: always = page, busy hours = ticket inside them, never = no alert', () => {
