@@ -1,6 +1,7 @@
 /**
- * A normal week of production, as series for `promtool test rules`, and the failures that
- * break it. Every metric the shipped rules read has a normal-week story here (`NORMAL`),
+ * A normal week of an environment, as series for `promtool test rules`, and the failures that
+ * break it. Sizes, limits and the dump schedule are the environment's (usage in proportion to
+ * them, as production's: a data volume 40 % full, the API at half its memory limit). Every metric the shipped rules read has a normal-week story here (`NORMAL`),
  * and every alert a failure case (`FAILURES`); test/monitoring/week.int.test.ts fails when a
  * rule reads a metric without one, or an alert has no case.
  *
@@ -12,13 +13,14 @@
  *     are unavailable for a minute while they start;
  *   - a rolling update of the API on day 2 at 10:00 (one pod unavailable for 3 minutes, the
  *     request counters restart with the new pods);
- *   - the hourly dump at :05 runs 4 minutes (its pg_dump is one long transaction), the nightly
+ *   - each dump of the environment's schedule runs 4 minutes (its pg_dump is one long transaction), the nightly
  *     base backup at 01:30 runs 25 minutes and fills its scratch volume, the WAL uploader
  *     reports a good round every 15 s;
  *   - node-2 is drained on day 4 at 03:00: the standby and the WAL archiver move (3 minutes
  *     away; their slots are inactive meanwhile), the kubelet stays up;
  *   - the API certificate is renewed on day 5 (30 days before it expires, as cert-manager does).
  */
+import { CronExpressionParser } from 'cron-parser';
 import type { Environment } from '../../environments/schema';
 
 export const MIN = 60;
@@ -40,8 +42,36 @@ export interface World {
 }
 
 const hourOf = (t: number) => Math.floor((t % DAY) / HOUR);
-const minuteOfHour = (t: number) => Math.floor((t % HOUR) / MIN);
 const dayOf = (t: number) => Math.floor(t / DAY);
+
+/** How long a normal dump runs (start to pushed success). */
+export const DUMP_RUN = 4 * MIN;
+
+/**
+ * Start times (seconds of the simulated week, which begins 1970-01-01T00:00Z as promtool's clock
+ * does) of the environment's dump CronJob, in its time zone, from a day before the week on.
+ */
+export function dumpStarts(env: Environment): number[] {
+  const it = CronExpressionParser.parse(env.backup.schedule, { tz: env.backup.timeZone, currentDate: new Date(-DAY * 1000) });
+  const out: number[] = [];
+  for (let t = it.next().getTime() / 1000; t <= WEEK + DAY; t = it.next().getTime() / 1000) out.push(t);
+  return out;
+}
+
+/** The last dump start at or before `t`, or undefined. */
+function lastStart(starts: readonly number[], t: number): number | undefined {
+  let lo = 0;
+  let hi = starts.length - 1;
+  let found: number | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid] <= t) {
+      found = starts[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
 
 /** Requests per second at time t: the day's curve. */
 export function trafficRps(t: number): number {
@@ -93,7 +123,13 @@ export function normalWeek(w: World): Series[] {
   }
 
   // PostgreSQL primary and standby (custom queries included), and their exporters.
-  const dumpRunning = (t: number) => minuteOfHour(t) >= 5 && minuteOfHour(t) < 9;
+  // Dumps run on the environment's schedule and take DUMP_RUN each.
+  const starts = dumpStarts(env);
+  const runningSince = (t: number) => {
+    const s = lastStart(starts, t);
+    return s !== undefined && t < s + DUMP_RUN ? s : undefined;
+  };
+  const dumpRunning = (t: number) => runningSince(t) !== undefined;
   for (const [job, instance, standby] of [
     ['postgres', '10.0.1.10:9187', false],
     ['postgres-standby', '10.0.2.11:9187', true],
@@ -117,7 +153,7 @@ export function normalWeek(w: World): Series[] {
     if (!standby) {
       // pg_dump holds one transaction for the whole dump.
       add({ __name__: 'pg_stat_activity_max_tx_duration', job, instance, datname: env.postgres.database, state: 'active', usename: 'nextgen', application_name: 'pg_dump' }, (t) =>
-        dumpRunning(t) ? (t % HOUR) - 5 * MIN + 1 : undefined,
+        dumpRunning(t) ? t - runningSince(t)! + 1 : undefined,
       );
       for (const slot of ['postgres_standby', 'postgres_wal_archive']) {
         const away = (t: number) => drained(t);
@@ -141,9 +177,9 @@ export function normalWeek(w: World): Series[] {
   const pgw = { instance: '10.0.1.30:9091', job: 'postgres-backup' };
   for (const job of ['pushgateway', 'prometheus', 'kube-state-metrics', 'minio', 'alertmanager']) add({ __name__: 'up', job, instance: `${job}:1` }, () => 1);
   const dumpDone = (t: number) => {
-    // Each hour's dump starts at :05 and succeeds 4 minutes later.
-    const h = Math.floor(t / HOUR) * HOUR + 9 * MIN;
-    return t >= h ? h : h - HOUR;
+    // The last dump that has finished by `t` succeeded DUMP_RUN after its start.
+    const s = lastStart(starts, t - DUMP_RUN)!;
+    return s + DUMP_RUN;
   };
   add({ __name__: 'nextgen_backup_last_success_timestamp_seconds', ...pgw }, (t) => dumpDone(t));
   const baseDone = (t: number) => {
@@ -195,17 +231,22 @@ export function normalWeek(w: World): Series[] {
     add({ __name__: 'kubelet_volume_stats_capacity_bytes', job: 'kubelet', node, persistentvolumeclaim: pvc }, () => capGiB * GiB);
     add({ __name__: 'kubelet_volume_stats_available_bytes', job: 'kubelet', node, persistentvolumeclaim: pvc }, (t) => Math.round((capGiB - used(t)) * GiB));
   };
-  vol('data-postgres-0', 'node-1', env.postgres.storage.sizeGiB, (t) => 40 + (0.5 * t) / DAY);
-  vol('data-postgres-standby-0', 'node-2', env.postgres.storage.sizeGiB, (t) => 40 + (0.5 * t) / DAY);
+  // Usage in proportion to each environment's sizes (prod: 40 GiB of 100, growing 0.5 GiB a day).
+  const data = env.postgres.storage.sizeGiB;
+  vol('data-postgres-0', 'node-1', data, (t) => data * (0.4 + (0.005 * t) / DAY));
+  vol('data-postgres-standby-0', 'node-2', data, (t) => data * (0.4 + (0.005 * t) / DAY));
   vol('postgres-wal-archive', 'node-2', env.backup.walArchive.volumeSizeGiB, () => 0.05);
-  vol(`postgres-backups-${env.backup.storageClass}`, 'node-3', env.backup.scratchSizeGiB, (t) => (dumpRunning(t) ? 8 : 0.1));
+  // A running dump fills a sixth of its scratch volume (prod: 8 GiB of 50).
+  vol(`postgres-backups-${env.backup.storageClass}`, 'node-3', env.backup.scratchSizeGiB, (t) => (dumpRunning(t) ? env.backup.scratchSizeGiB * 0.16 : 0.1));
   vol(`postgres-base-backup-${env.backup.storageClass}`, 'node-3', env.postgres.storage.sizeGiB, (t) => {
     const m = (t % DAY) / MIN - 90;
-    return m >= 0 && m < 25 ? (m / 25) * 20 : 0.1;
+    return m >= 0 && m < 25 ? (m / 25) * data * 0.2 : 0.1;
   });
   for (const [pod, container, cores, memMiB, limCores, limMiB] of [
-    ['nextgen-api-a', 'api', 0.3, 500, env.api.resources.limits.cpuMillis / 1000, env.api.resources.limits.memoryMiB],
-    ['postgres-0', 'postgres', 0.4, 1400, env.postgres.resources.limits.cpuMillis / 1000, env.postgres.resources.limits.memoryMiB],
+    // CPU and memory in proportion to each environment's limits (prod: 0.3 of 1 core and 500 of
+    // 1024 MiB for the API, 0.4 of 2 cores and 1400 of 2048 MiB for PostgreSQL).
+    ['nextgen-api-a', 'api', 0.3 * (env.api.resources.limits.cpuMillis / 1000), (500 / 1024) * env.api.resources.limits.memoryMiB, env.api.resources.limits.cpuMillis / 1000, env.api.resources.limits.memoryMiB],
+    ['postgres-0', 'postgres', 0.2 * (env.postgres.resources.limits.cpuMillis / 1000), (1400 / 2048) * env.postgres.resources.limits.memoryMiB, env.postgres.resources.limits.cpuMillis / 1000, env.postgres.resources.limits.memoryMiB],
   ] as const) {
     const c = { job: 'kubelet-cadvisor', node: 'node-1', pod, container };
     const cpu = counter(() => cores, step);
@@ -307,7 +348,8 @@ export function failures(env: Environment): Failure[] {
   const GiB = 1024 ** 3;
   const wal = env.backup.walArchive;
   const keep = Math.floor((env.postgres.storage.sizeGiB * 1024) / 4) * 1024 ** 2;
-  const dumpStart = B + 5 * MIN;
+  // The first scheduled dump from the break on: it and every later one fail.
+  const dumpStart = dumpStarts(env).find((t) => t >= B)!;
   const baseStart = HOUR + 30 * MIN;
   return [
     { name: 'traffic cut off in busy hours', alert: 'NextgenApiRequestRateLow', at: B, breaks: [{ match: { __name__: 'http_requests_total' }, value: frozen(B) }, { match: { __name__: 'http_request_duration_seconds_bucket' }, value: frozen(B) }], bound: forPlus('NextgenApiRequestRateLow', (c) => c.rateWindow), why: 'rate window + for' },
