@@ -313,6 +313,45 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     expect(probe(receive).status).not.toBe(0); // no receive heartbeat in the upload's folder
   });
 
+  describe('the archiver exits non-zero (so the restart is counted) on a state it cannot handle', () => {
+    test('receive: the archive is on a newer timeline than the server (split brain): refuses to stream', () => {
+      const dir = ownedDir('wal-newer-');
+      fs.writeFileSync(path.join(dir, '000000050000000000000001.gz'), 'x');
+      cp.execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+      const r = runAs('bash', [WAL_ARCHIVE_SCRIPT, 'receive'], { ...pg.env('repl'), WAL_DIR: dir, SLOT: 'exit_path_newer', TMPDIR: dir }, { timeout: 60000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/is on timeline 1, older than the archive's 5 .*refusing to stream/);
+      // Nothing streams through the slot it checked.
+      expect(pg.psql(`SELECT active FROM pg_replication_slots WHERE slot_name = 'exit_path_newer'`)).toBe('f');
+      pg.psql(`SELECT pg_drop_replication_slot('exit_path_newer')`);
+    });
+
+    test('receive: MAX_FAILURES failed attempts in a row (the primary unreachable): exits', () => {
+      const dir = ownedDir('wal-unreachable-');
+      const started = Date.now();
+      const r = runAs('bash', [WAL_ARCHIVE_SCRIPT, 'receive'], { ...pg.env('repl'), PGPORT: '1', WAL_DIR: dir, SLOT: 'exit_path_down', MAX_FAILURES: '2', TMPDIR: dir }, { timeout: 60000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/2 failed attempts in a row to stream from .*:1; exiting so the restart is counted/);
+      // One 5 s pause between the two attempts, no more.
+      expect(Date.now() - started).toBeLessThan(30000);
+    });
+
+    test('upload: a failed upload exits and leaves the segment for the next round', () => {
+      const dir = path.join(root, 'wal-upload-fail');
+      fs.mkdirSync(dir);
+      const seg = path.join(dir, '000000010000000000000099.gz');
+      fs.writeFileSync(seg, 'x');
+      const r = cp.spawnSync('bash', [WAL_ARCHIVE_SCRIPT, 'upload-once'], {
+        env: { ...s3Env('exit-path'), S3_ENDPOINT: 'http://127.0.0.1:1', AWS_MAX_ATTEMPTS: '1', WAL_DIR: dir },
+        encoding: 'utf8',
+        timeout: 120000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/upload of 000000010000000000000099\.gz failed; it stays in .* for the next round/);
+      expect(fs.existsSync(seg)).toBe(true);
+    }, 150000);
+  });
+
   test('retention deletes diverged segments once older than the window, whatever the chain', () => {
     const prefix = 'retention-diverged';
     const stamp = (days: number) => new Date(Date.now() - days * 86400e3).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
