@@ -21,9 +21,12 @@ const esbuild = require('esbuild');
 require('./register.cjs');
 
 const SOURCE_DIRS = ['constructs', 'environments', 'rules', 'imports'];
+/** The project files (not node_modules) the last bundle was built from, as esbuild's metafile lists them. */
+const INPUTS_FILE = path.join(root, '.build', 'app', 'inputs.json');
 
 function sources() {
-  const out = [path.join(root, 'main.ts')];
+  // This file too: its build options shape the bundle.
+  const out = [path.join(root, 'main.ts'), fileURLToPath(import.meta.url)];
   const walk = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
@@ -32,6 +35,16 @@ function sources() {
     }
   };
   for (const d of SOURCE_DIRS) walk(path.join(root, d));
+  // And every other project file the last build bundled (versions.json, imported as data):
+  // changing one changes the key. A newly imported file changes its importer, so it is rebuilt.
+  try {
+    for (const rel of JSON.parse(fs.readFileSync(INPUTS_FILE, 'utf8'))) {
+      const abs = path.join(root, rel);
+      if (!out.includes(abs) && fs.existsSync(abs)) out.push(abs);
+    }
+  } catch {
+    /* no build yet */
+  }
   return out.sort();
 }
 
@@ -94,7 +107,9 @@ async function bundle() {
   // with its source map, then both are moved into place.
   const stage = fs.mkdtempSync(path.join(root, '.build', 'stage-'));
   try {
-    await esbuild.build({
+    const result = await esbuild.build({
+      absWorkingDir: root,
+      metafile: true,
       stdin: { contents: "module.exports = require('./main.ts');", resolveDir: root, sourcefile: 'entry.js', loader: 'js' },
       bundle: true,
       platform: 'node',
@@ -109,6 +124,8 @@ async function bundle() {
       logLevel: 'silent',
       plugins: [keepDirname, foldersFirst],
     });
+    const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/') && fs.existsSync(path.join(root, f)) && !f.endsWith('.ts'));
+    fs.writeFileSync(INPUTS_FILE, `${JSON.stringify(inputs.sort())}\n`);
     for (const old of fs.readdirSync(buildDir).filter((f) => /^app-[0-9a-f]+\.cjs(\.map)?$/.test(f))) fs.rmSync(path.join(buildDir, old), { force: true });
     fs.renameSync(path.join(stage, `${name}.map`), `${out}.map`);
     fs.renameSync(path.join(stage, name), out);

@@ -20,6 +20,32 @@ function runSynth(env: Record<string, string>): cp.SpawnSyncReturns<string> {
 }
 
 describe('dist/', () => {
+  test('the cached app bundle follows every file it was built from: a version changed in versions.json reaches the output', () => {
+    // A copy of the tracked tree (node_modules linked), so the repository is never written.
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-key-'));
+    try {
+      for (const f of cp.execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean)) {
+        if (f.startsWith('dist/') || !fs.existsSync(path.join(ROOT, f))) continue;
+        fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+        fs.copyFileSync(path.join(ROOT, f), path.join(copy, f));
+      }
+      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+      const synthInto = (out: string) => cp.spawnSync(process.execPath, ['scripts/synth.mjs'], { cwd: copy, env: { ...process.env, CDK8S_OUTDIR: out, SYNTH_QUIET: '1' }, encoding: 'utf8' });
+      const kubectlImage = (out: string) => /image: (registry\.k8s\.io\/kubectl:\S+)/.exec(fs.readFileSync(path.join(out, 'prod', 'runbooks', 'job-postgres-switch.yaml'), 'utf8'))![1];
+      const first = path.join(copy, 'out-1');
+      expect(synthInto(first).status).toBe(0);
+      const versions = path.join(copy, 'versions.json');
+      const before = kubectlImage(first);
+      fs.writeFileSync(versions, fs.readFileSync(versions, 'utf8').replace(before, 'registry.k8s.io/kubectl:v1.99.0'));
+      const second = path.join(copy, 'out-2');
+      const r = synthInto(second);
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(kubectlImage(second)).toBe('registry.k8s.io/kubectl:v1.99.0');
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120000);
+
   test('two synths are byte-identical', () => {
     const a = freshTree();
     const b = freshTree();

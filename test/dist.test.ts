@@ -92,11 +92,12 @@ describe('dist/', () => {
         ['package-lock.json', '{}\n'],
         ['sealed-secrets/prod/postgres-owner.yaml', 'kind: SealedSecret\n'],
         ['main.ts', '// edited main\n'],
+        ['versions.json', '{"images":{}}\n'],
       ]) {
         write(f, text);
         changed.add(synthesisInputsHash(root));
       }
-      expect(changed.size).toBe(8);
+      expect(changed.size).toBe(9);
       expect(changed.has(before)).toBe(false);
       // Files synthesis does not read (tests, docs) leave the key alone.
       const last = synthesisInputsHash(root);

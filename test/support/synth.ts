@@ -78,7 +78,7 @@ export function synthEnvironments(envs: Environment[]): { built: BuiltApp; byFol
 }
 
 /** Everything synthesis reads: the app, the constructs and their scripts, environments, rules, generated imports, sealed secrets, dependencies. */
-const SYNTHESIS_INPUTS = ['main.ts', 'constructs', 'environments', 'rules', 'imports', 'sealed-secrets', 'package.json', 'package-lock.json'];
+const SYNTHESIS_INPUTS = ['main.ts', 'constructs', 'environments', 'rules', 'imports', 'sealed-secrets', 'versions.json', 'package.json', 'package-lock.json'];
 
 /**
  * A hash of the content of every file synthesis reads under `root` (and of the Node.js version
