@@ -191,7 +191,9 @@ export class SimCluster {
       `--service-account-private-key-file=${path.join(pki, 'sa.key')}`,
       `--root-ca-file=${path.join(pki, 'ca.crt')}`,
       '--use-service-account-credentials=false',
-      '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
+      // No cloud here: the cloud controllers off (1.37 and newer no longer have them; naming
+      // an unknown one is an error), and no node IPAM.
+      `--controllers=${['*', ...['nodeipam', 'cloud-node-lifecycle', 'service-lb-controller', 'node-route-controller'].filter((c) => c === 'nodeipam' || knownControllers(this.bins.controllerManager).includes(c)).map((c) => `-${c}`)].join(',')}`,
       // Fast enough for a test: HPA and quota resync sooner than in production.
       '--resource-quota-sync-period=10s',
       '--v=1',
@@ -320,4 +322,11 @@ export class SimCluster {
     for (const { proc } of this.procs) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     if (!process.env.SIMCLUSTER_KEEP) fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The controllers a kube-controller-manager binary knows (its `--help` lists them). */
+function knownControllers(binary: string): string[] {
+  const help = cp.spawnSync(binary, ['--help'], { encoding: 'utf8' });
+  const m = /All controllers: ([^\n]*)/.exec(`${help.stdout}${help.stderr}`);
+  return m ? m[1].split(',').map((c) => c.trim()).filter(Boolean) : [];
 }
