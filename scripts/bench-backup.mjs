@@ -18,6 +18,8 @@ import * as path from 'path';
 
 const require = createRequire(import.meta.url);
 require('./register.cjs');
+// The catalog's programs (PostgreSQL, aws-cli, MinIO at the shipped versions) first on PATH, as in the tests.
+require('../test/support/programs.ts').putCatalogProgramsOnPath();
 const { startMinio, startPostgres, which } = require('../test/integration/lib/servers.ts');
 const { BACKUP_SCRIPT, RESTORE_SCRIPT, WAL_ARCHIVE_SCRIPT, BASE_BACKUP_SCRIPT, PITR_SCRIPT } = require('../constructs/postgres/scripts.ts');
 const { runAs, spawnAs, ownedDir, pgBin } = require('../test/integration/lib/replication.ts');

@@ -128,10 +128,12 @@ export const KSM_VERSION = splitRef(catalog.images.kubeStateMetrics.ref).tag;
 const ksmDoc = (file: string) => `https://github.com/kubernetes/kube-state-metrics/blob/${KSM_VERSION}/docs/metrics/${file}`;
 
 /**
- * Metrics whose exporter cannot run here (kube-state-metrics cannot be built offline; the
- * add-ons need a cluster), each with the labels our rules read and the documentation page
- * that names them. `resource` is the kube-state-metrics collector (`--resources`) that
- * exposes it: the Deployment's flag and its RBAC are derived from this list.
+ * Metrics of exporters that do not run beside the unit tests, each with the labels our rules
+ * read and the documentation page that names them. kube-state-metrics runs at the catalog's
+ * version in the simulated cluster (test/cluster/run.ts), where every one of its metrics here
+ * must have series carrying these labels; the cluster add-ons' (cert-manager, External Secrets)
+ * come from their documentation. `resource` is the kube-state-metrics collector
+ * (`--resources`) that exposes it: the Deployment's flag and its RBAC are derived from this list.
  */
 export const DOCUMENTED: ReadonlyArray<{ metric: Metric; labels: readonly string[]; doc: string; resource?: string }> = [
   { metric: M.ksmPodWaitingReason, labels: ['namespace', 'pod', 'uid', 'container', 'reason'], doc: ksmDoc('workload/pod-metrics.md'), resource: 'pods' },

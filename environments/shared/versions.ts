@@ -31,6 +31,20 @@ const catalogImageSchema = z.strictObject({
   tested: z.array(tested),
   /** A difference between shipped and tested versions we accept, and why. */
   accepted: z.strictObject({ tested: z.string().min(1), reason: z.string().min(20) }).optional(),
+  /**
+   * How CI gets the tested programs from a Debian suite newer than the machine's: a debootstrap
+   * root of `suite` with `packages`, and wrappers for `programs` (default: every program) of
+   * its folder `bin`; `links` mirror the root's folders a program finds relative to itself.
+   */
+  debian: z
+    .strictObject({
+      suite: z.string().min(1),
+      packages: z.array(z.string().min(1)).min(1),
+      bin: z.string().min(1),
+      programs: z.array(z.string().min(1)).optional(),
+      links: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
   /** How CI builds the tested programs from the Go module proxy. */
   build: z
     .strictObject({ module: z.string(), version: z.string(), packages: z.array(z.string()), ldflags: z.string() })

@@ -17,7 +17,7 @@ import { find, podSpec, synth } from '../support/synth';
 import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, runAs, runRolesScript, startGenerated } from './lib/replication';
 import { describeWith, freePort } from './lib/servers';
 
-const EXPORTER = 'prometheus-postgres-exporter';
+const EXPORTER = 'postgres_exporter';
 
 describeWith(['postgres', 'psql', 'pg_basebackup', EXPORTER], 'replication metrics from our exporter queries, on a real primary and standby', () => {
   const manifests = synth({ tier: 'production' });

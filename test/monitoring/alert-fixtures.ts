@@ -191,7 +191,7 @@ export const FIXTURES: Record<string, Fixture> = {
     quiet: (_t, ns, n) => [{ series: `kube_pod_container_status_restarts_total${ksm(ns, { pod: 'postgres-wal-archive-7f9c', uid: 'u', container: 'upload' })}`, values: gauge(1, n) }],
   },
 
-  // kube-state-metrics v2.13 series, with the labels its documentation lists (catalog DOCUMENTED).
+  // kube-state-metrics series, with the labels its documentation lists (catalog DOCUMENTED; the simulated cluster checks them on the live release).
   BackupJobFailed: {
     fire: (_t, ns, n, _e, rule) => failedJob(ns, n, `${backupOf(rule)}-29410000`, backupOf(rule), 1),
     quiet: (_t, ns, n, _e, rule) => failedJob(ns, n, `${backupOf(rule)}-29410000`, backupOf(rule), 0),

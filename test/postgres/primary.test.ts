@@ -1,3 +1,4 @@
+import { catalog } from '../../environments/shared/versions';
 import { appRoleSql } from '../../constructs/postgres/config';
 import { Postgres } from '../../constructs/postgres/primary';
 import { K8S_VERSIONS, kubernetesValidator } from '../support/schema';
@@ -17,8 +18,9 @@ const volumeOf = (c: any, p: string) => pod.volumes.find((v: any) => v.name === 
 const args = (s: any) => Object.fromEntries(s.args.filter((_: string, i: number) => i % 2 === 1).map((a: string) => a.split(/=(.*)/s).slice(0, 2)));
 
 describe('PostgreSQL', () => {
-  test('official postgres image pinned to a 16.x tag, not Bitnami', () => {
-    expect(server.image).toMatch(/^postgres:16\.[0-9]+(-[a-z]+)?$/);
+  test("official postgres image pinned to the catalog's major.minor tag, not Bitnami", () => {
+    expect(server.image).toMatch(/^postgres:1[7-9]\.[0-9]+(-[a-z]+)?$/);
+    expect(server.image).toBe(catalog.images.postgres.ref.split('@')[0]);
     expect(server.imagePullPolicy).toBe('IfNotPresent');
   });
 

@@ -8,16 +8,11 @@ import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort, which } from './servers';
+import { freePort, pgBinDir, which } from './servers';
 
 const isRoot = process.getuid?.() === 0;
-/** Debian's server binaries (all of them in one folder, the newest major installed). */
-const PG_BIN = (() => {
-  const base = '/usr/lib/postgresql';
-  const versions = fs.existsSync(base) ? fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin', 'pg_basebackup'))) : [];
-  versions.sort((a, b) => Number(b) - Number(a));
-  return versions.length ? path.join(base, versions[0], 'bin') : path.dirname(which('postgres') ?? '/usr/bin/postgres');
-})();
+/** The catalog's server and client programs (all in one folder, at the shipped version). */
+const PG_BIN = pgBinDir() ?? path.dirname(which('postgres') ?? '/usr/bin/postgres');
 export const pgBin = (p: string) => path.join(PG_BIN, p);
 
 /** Run as the `postgres` user (when we are root) with exactly `env` (plus PATH). */

@@ -1,6 +1,6 @@
 /**
  * Throwaway real servers for integration tests, on loopback and free ports, in temporary
- * folders: PostgreSQL (Debian's `postgresql`), Redis (`redis-server`) and MinIO (`go install`).
+ * folders: PostgreSQL (the catalog's, from Debian trixie), Redis (`redis-server`) and MinIO (`go install`).
  *
  * Tests that need a program use `describeWith([...programs], title, fn)`: without the program
  * the block is skipped and its title says why; under CI (`CI=true`) a missing program is a
@@ -11,15 +11,14 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { catalogBinDir } from '../../support/programs';
 
 const GOBIN = process.env.GOBIN ?? path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin');
 
-function pgBinDir(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  if (!fs.existsSync(base)) return undefined;
-  const versions = fs.readdirSync(base).filter((v) => fs.existsSync(path.join(base, v, 'bin', 'postgres')));
-  versions.sort((a, b) => Number(b) - Number(a));
-  return versions.length ? path.join(base, versions[0], 'bin') : undefined;
+/** The catalog's PostgreSQL (server and clients at the shipped version, .ci/build-debian-programs). */
+export function pgBinDir(): string | undefined {
+  const dir = catalogBinDir('postgres');
+  return fs.existsSync(path.join(dir, 'postgres')) ? dir : undefined;
 }
 
 /** Absolute path of a program, looking in PATH, Go's bin folder and PostgreSQL's bin folder. */
@@ -120,19 +119,24 @@ export interface PostgresServer extends Server {
   pause(): void;
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * Start a throwaway server. `opts.serverBin`: another server's folder (initdb, pg_ctl, postgres),
+ * such as the previous major's; psql and the other clients stay the catalog's.
+ */
+export async function startPostgres(opts: { serverBin?: string } = {}): Promise<PostgresServer> {
   const bin = pgBinDir();
-  if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
+  const serverBin = opts.serverBin ?? bin;
+  if (!bin || !serverBin) throw new Error(`PostgreSQL server binaries not found in ${catalogBinDir('postgres')} (.ci/install builds them)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-'));
   fs.chmodSync(dir, 0o755);
   const data = path.join(dir, 'data');
   const password = `pw-${process.pid}-${Date.now()}`;
   fs.writeFileSync(path.join(dir, 'pwfile'), `${password}\n`);
   if (isRoot) cp.execFileSync('chown', ['-R', 'postgres:postgres', dir]);
-  const [c1, a1] = asPostgres(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${path.join(dir, 'pwfile')}`, '-E', 'UTF8', '--locale=C']);
+  const [c1, a1] = asPostgres(path.join(serverBin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${path.join(dir, 'pwfile')}`, '-E', 'UTF8', '--locale=C']);
   cp.execFileSync(c1, a1, { stdio: 'pipe' });
   const port = await freePort();
-  const [c2, a2] = asPostgres(path.join(bin, 'pg_ctl'), [
+  const [c2, a2] = asPostgres(path.join(serverBin, 'pg_ctl'), [
     '-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60',
     '-o', `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off`, 'start',
   ]);
@@ -155,7 +159,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     });
   let stopped = false;
   const stopCmd = () => {
-    const [c, a] = asPostgres(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    const [c, a] = asPostgres(path.join(serverBin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
     cp.spawnSync(c, a, { stdio: 'pipe' });
   };
   return {
