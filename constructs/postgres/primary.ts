@@ -1,6 +1,6 @@
 /**
  * PostgreSQL: the marketplace's database, as a single-replica StatefulSet on the official
- * image (pinned 16.x), with a postgres_exporter sidecar.
+ * image (pinned by the version catalog), with a postgres_exporter sidecar.
  *
  * Emits: StatefulSet `postgres` (volume claim `data`), headless Service `postgres-headless`,
  * client Service `postgres` (5432), ConfigMap `postgres-init` (the application, monitoring and

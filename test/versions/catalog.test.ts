@@ -125,3 +125,29 @@ describe('version catalog', () => {
     expect(fs.readFileSync(path.join(ROOT, '.ci', 'install'), 'utf8')).toMatch(/eval "\$\(node \.ci\/catalog\.mjs shell\)"/);
   });
 });
+
+describe('the programs CI takes from a Debian suite', () => {
+  const debian = Object.entries(catalog.images).filter(([, i]) => i.debian);
+  test('each names its suite, packages and folder, wraps every program its skew check runs, and is not also a Go build', () => {
+    expect(debian.map(([k]) => k).sort()).toEqual(['awsCli', 'postgres', 'redis', 'redisExporter']);
+    for (const [key, i] of debian) {
+      const d = i.debian!;
+      expect({ key, suite: d.suite, bin: d.bin.startsWith('/') }).toEqual({ key, suite: expect.stringMatching(/^[a-z]+$/), bin: false });
+      if (d.programs) for (const t of i.tested) expect(d.programs).toContain(t.program);
+      expect({ key, build: Boolean(i.build) }).toEqual({ key, build: false });
+    }
+  });
+
+  test('.ci/catalog.mjs gives the test runner the same program folders as test/support/programs.ts', () => {
+    const { catalogBinDir } = require('../support/programs') as typeof import('../support/programs');
+    const fromScript = execFileSync('node', [path.join(ROOT, '.ci', 'catalog.mjs'), 'dirs'], { encoding: 'utf8' }).trim().split('\n');
+    const fromTests = Object.entries(catalog.images).filter(([, i]) => i.build || i.debian).map(([k]) => catalogBinDir(k));
+    expect(fromScript).toEqual(fromTests);
+  });
+
+  test('one debootstrap root per suite, under the CI cache (NEXTGEN_CI_CACHE), named by a hash of its package list', () => {
+    const root = (env: NodeJS.ProcessEnv = {}) => execFileSync('node', [path.join(ROOT, '.ci', 'catalog.mjs'), 'debian-root', 'trixie'], { encoding: 'utf8', env: { ...process.env, ...env } }).trim();
+    expect(root()).toMatch(/\/debian\/trixie-[0-9a-f]{12}$/);
+    expect(root({ NEXTGEN_CI_CACHE: '/elsewhere' })).toMatch(/^\/elsewhere\/debian\/trixie-/);
+  });
+});
