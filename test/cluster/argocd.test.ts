@@ -53,4 +53,23 @@ describeCluster(`Argo CD syncing the repository into Kubernetes ${version}`, mis
     expect(d.after).toEqual({ envAutomated: true, cronJobSuspended: false, apiAvailable: d.after.apiAvailable, appSync: 'Synced', appHealth: 'Healthy' });
     expect(d.after.apiAvailable).toBeGreaterThanOrEqual(1);
   });
+  test('the failover runbook of docs/operations.md on the real Argo CD: after every step and two forced syncs with prune, the fence and the switch hold and no runbook object is pruned; git agrees at the end', () => {
+    const f = r().failover;
+    expect(f).toBeDefined();
+    expect(f.switchRefused).toEqual([]);
+    for (const [job, done] of Object.entries(f.jobsCompleted)) expect({ job, done }).toEqual({ job, done: true });
+    expect(Object.keys(f.jobsCompleted).sort()).toEqual(['postgres-promote', 'postgres-rebuild', 'postgres-switch', 'postgres-verify']);
+    for (const c of f.checks as any[]) {
+      // The old primary stays fenced through every sync; after the switch the writable Service selects the promoted standby only.
+      const switched = !['1 fence', '2 promote'].includes(c.step);
+      expect({ step: c.step, fenced: c.fencedReplicas, writable: c.writableSelects, pruned: c.pruned }).toEqual({
+        step: c.step,
+        fenced: 0,
+        writable: switched ? 'postgres-standby' : 'postgres',
+        pruned: [],
+      });
+    }
+    expect(f.checks.map((c: any) => c.step)).toEqual(['1 fence', '2 promote', '3 switch', '4 verify', '6 rebuild', '8 resume (git agrees)']);
+    expect(f.after).toEqual({ envAutomated: f.after.envAutomated, fencedReplicas: 1, writableSelects: 'postgres-standby', readOnlySelects: 'postgres', appSync: 'Synced', appHealth: 'Healthy' });
+  });
 });

@@ -10,6 +10,7 @@
  *                           then (fresh cluster) in Argo CD order
  *   broken                  deliberately broken manifests: each check must catch its own
  */
+import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadAllEnvironments } from '../../environments/load';
@@ -24,6 +25,10 @@ import { Manifest, argoSync, isHook, kubectlApplyKustomize, readFolder, serverSi
 import { createWorstCase } from './lib/worst-case';
 import { broken } from './lib/broken';
 import { KubeStateMetrics } from '../../constructs/monitoring/kube-state-metrics';
+import { catalogBinDir } from '../support/programs';
+import { renderCharts } from '../../constructs/lib/output';
+import { buildApp } from '../../main';
+import { DOCUMENTED } from '../../constructs/monitoring/catalog';
 
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -59,9 +64,75 @@ interface InstallReport {
   kubectlConflicts: string[];
   ksmChecks: number;
   ksmAccess: string[];
+  ksmLive: Awaited<ReturnType<typeof runKubeStateMetrics>> | undefined;
   worstCase: Awaited<ReturnType<typeof createWorstCase>>;
   worstCaseUnscheduled: string[];
   worstCaseAdmissionFailures: ReturnType<typeof warningEvents>;
+}
+
+/**
+ * The shipped kube-state-metrics (the catalog's version, built by .ci/install) run against this
+ * API server as its own ServiceAccount (a token from the TokenRequest API), with exactly the
+ * Deployment's arguments (ports aside): what its RBAC really lets it list and watch, and which
+ * of the allowlisted metrics it exposes for the namespace's objects.
+ */
+async function runKubeStateMetrics(cluster: SimCluster, ns: string, deployment: Manifest) {
+  const bin = path.join(catalogBinDir('kubeStateMetrics'), 'kube-state-metrics');
+  if (!fs.existsSync(bin)) return { skipped: `${bin} is not built (.ci/install builds it)` } as const;
+  const spec = deployment.spec.template.spec;
+  const container = spec.containers[0];
+  const token = cluster.must(['-n', ns, 'create', 'token', spec.serviceAccountName, '--duration=1h']).trim();
+  const kubeconfig = path.join(cluster.dir, 'ksm-kubeconfig');
+  fs.writeFileSync(kubeconfig, fs.readFileSync(cluster.kubeconfig, 'utf8').replace(/token: .*/, `token: ${token}`));
+  const [port, telemetry] = await Promise.all([freePort(), freePort()]);
+  const args = (container.args as string[])
+    .filter((a) => !/^--(port|telemetry-port|host|telemetry-host)=/.test(a))
+    .concat([`--port=${port}`, `--telemetry-port=${telemetry}`, '--host=127.0.0.1', '--telemetry-host=127.0.0.1', `--kubeconfig=${kubeconfig}`]);
+  cluster.startProcess('kube-state-metrics', bin, args);
+  const allowlist = (container.args as string[]).find((a) => a.startsWith('--metric-allowlist='))!.replace('--metric-allowlist=', '').split(',');
+  const shippedPort = (flag: string) => Number((container.args as string[]).find((a) => a.startsWith(`--${flag}=`))!.split('=')[1]);
+  const local = new Map([[shippedPort('port'), port], [shippedPort('telemetry-port'), telemetry]]);
+  const get = (p: number, urlPath: string) => fetch(`http://127.0.0.1:${p}${urlPath}`).then(async (r) => ({ status: r.status, body: await r.text() }), () => ({ status: 0, body: '' }));
+  let text = '';
+  const started = Date.now();
+  // Listed once the namespace's pods show (every informer lists before it serves), then one scrape.
+  while (Date.now() - started < 90_000) {
+    const r = await get(port, '/metrics');
+    if (r.status === 200 && r.body.includes(`kube_pod_status_phase{namespace="${ns}"`)) {
+      text = r.body;
+      break;
+    }
+    await sleep(1000);
+  }
+  // The Deployment's probes, asked of the running program on the ports they name.
+  const probes = await Promise.all(
+    (['livenessProbe', 'readinessProbe'] as const).map(async (kind) => {
+      const h = container[kind]?.httpGet;
+      if (!h) return `${kind}: none`;
+      const p = local.get(Number(h.port));
+      return `${kind} ${h.path} on ${h.port}: ${p ? (await get(p, h.path)).status : 'a port kube-state-metrics does not listen on'}`;
+    }),
+  );
+  const lines = (name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) && l.includes(`namespace="${ns}"`));
+  const series = (name: string) => lines(name).length;
+  return {
+    version: cp.spawnSync(bin, ['version'], { encoding: 'utf8' }).stdout.trim().split('\n')[0],
+    scraped: text.length > 0,
+    probes,
+    /** Allowlisted names this version does not know at all (no HELP line). */
+    unknown: allowlist.filter((n) => !text.includes(`# HELP ${n} `)),
+    series: Object.fromEntries(allowlist.map((n) => [n, series(n)])),
+    /** Allowlisted metrics of a collector whose kind has no object in the namespace (dev has no HPA). */
+    noObjects: DOCUMENTED.filter((d) => d.resource && allowlist.includes(d.metric.name))
+      .filter((d) => cluster.getJson(['-n', ns, 'get', d.resource!]).items.length === 0)
+      .map((d) => d.metric.name),
+    /** Labels our rules read (catalog DOCUMENTED) that a series of this version lacks. */
+    missingLabels: DOCUMENTED.filter((d) => d.resource).flatMap((d) =>
+      lines(d.metric.name).length ? d.labels.filter((l) => !lines(d.metric.name).every((x) => x.includes(`${l}="`))).map((l) => `${d.metric.name}: ${l}`) : [],
+    ),
+    /** Refusals and watch failures in its log (RBAC it lacks). */
+    refused: cluster.logTail('kube-state-metrics', 400).split('\n').filter((l) => /forbidden|Failed to watch|failed to list/i.test(l)),
+  };
 }
 
 async function install(cluster: SimCluster, envName: string, dist: string): Promise<InstallReport> {
@@ -110,6 +181,7 @@ async function install(cluster: SimCluster, envName: string, dist: string): Prom
       if (allowed !== c.allowed) ksmAccess.push(`can-i ${c.args.join(' ')}: ${r.stdout.trim() || r.stderr.trim()} (expected ${c.allowed ? 'yes' : 'no'})`);
     }
   }
+  const ksmLive = ksm ? await runKubeStateMetrics(cluster, ns, ksm) : undefined;
 
   const worstCase = await createWorstCase(cluster, {
     namespace: ns,
@@ -143,6 +215,7 @@ async function install(cluster: SimCluster, envName: string, dist: string): Prom
     kubectlConflicts,
     ksmChecks,
     ksmAccess,
+    ksmLive,
     worstCase,
     worstCaseUnscheduled,
     worstCaseAdmissionFailures: admissionFailures(after.filter((e) => !known.has(`${e.object} ${e.reason} ${e.message}`))),
@@ -215,6 +288,7 @@ interface ArgoReport {
   selfHeal: { changed: string; restored: boolean };
   secondCommit: { revision: string; synced: boolean; value?: string };
   drill: DrillReport;
+  failover?: FailoverReport;
   timings: Record<string, number>;
 }
 
@@ -231,6 +305,18 @@ function windowOpen(app: string, dist: string, now = new Date()): boolean {
     const ms = m ? Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 60_000) : 0;
     return now.getTime() < start + ms;
   });
+}
+
+/**
+ * `argocd app sync <name> [--prune]` as the CLI and the API server do it: the operation carries
+ * the Application's own sync options (the server copies `spec.syncPolicy.syncOptions` when the
+ * CLI sends none; a flag such as `--server-side` would replace them all, RespectIgnoreDifferences
+ * included).
+ */
+function cliSync(cluster: SimCluster, name: string, prune = false): void {
+  const app = cluster.getJson(['-n', 'argocd', 'get', 'applications.argoproj.io', name]);
+  const syncOptions = app.spec.syncPolicy?.syncOptions ?? [];
+  cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', name, '--type=merge', '-p', JSON.stringify({ operation: { initiatedBy: { username: 'sim-operator' }, sync: { revision: gitopsRepository.targetRevision, ...(prune ? { prune } : {}), syncOptions } } })]);
 }
 
 interface DrillReport {
@@ -256,7 +342,7 @@ async function restoreDrill(cluster: SimCluster, dist: string, envName: string):
   const setPolicyNone = (name: string) => {
     if (getApp(name).spec.syncPolicy?.automated) cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', name, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/syncPolicy/automated' }])]);
   };
-  const sync = (name: string) => cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', name, '--type=merge', '-p', JSON.stringify({ operation: { initiatedBy: { username: 'sim-operator' }, sync: { revision: gitopsRepository.targetRevision, syncOptions: ['ServerSideApply=true'] } } })]);
+  const sync = (name: string) => cliSync(cluster, name);
   const replicas = env.api.autoscaling.enabled ? env.api.autoscaling.minReplicas : env.api.replicas;
   // 1. Pause Argo CD: the root first, then the environment.
   setPolicyNone('nextgen-argocd');
@@ -312,6 +398,158 @@ async function restoreDrill(cluster: SimCluster, dist: string, envName: string):
   };
 }
 
+interface FailoverCheck {
+  step: string;
+  /** The fenced primary's StatefulSet `postgres` replicas (0 from step 1 until step 8). */
+  fencedReplicas: number | undefined;
+  /** The StatefulSet whose pods the read-write Service `postgres` selects. */
+  writableSelects: string | undefined;
+  /** Runbook objects created so far that are gone. */
+  pruned: string[];
+  appSync: string;
+}
+
+interface FailoverReport {
+  env: string;
+  /** After every step, and after two forced syncs with prune while Argo CD is paused. */
+  checks: FailoverCheck[];
+  /** Every runbook Job completed. */
+  jobsCompleted: Record<string, boolean>;
+  /** The switch Job's commands, run as its ServiceAccount: refusals. */
+  switchRefused: string[];
+  /** After git agrees (promoted: true) and Argo CD resumed. */
+  after: { envAutomated: boolean; fencedReplicas: number | undefined; writableSelects: string | undefined; readOnlySelects: string | undefined; appSync: string; appHealth: string };
+}
+
+/**
+ * The failover runbook of docs/operations.md on the real Argo CD (root and environment
+ * Applications as shipped, self-heal and prune), step by step, with the runbook objects of
+ * dist/<env>/runbooks. kwok completes the Jobs' pods; what the switch Job's containers do
+ * (`kubectl patch service ...`) is run as written, as the Job's ServiceAccount (impersonated), so
+ * its Role is proven too. After every step Argo CD is forced to sync twice with prune: nothing
+ * of the runbook may be undone or deleted. Step 7 commits the environment with
+ * `postgres.standby.promoted: true`, synthesized by the project.
+ */
+async function failoverDrill(cluster: SimCluster, dist: string, rig: Awaited<ReturnType<typeof startArgo>>, envName: string): Promise<FailoverReport> {
+  const env = loadAllEnvironments(ROOT).find((e) => e.name === envName)!;
+  const ns = env.namespace;
+  const app = `nextgen-${envName}`;
+  const rb = path.join(dist, envName, 'runbooks');
+  const runbook = readFolder(rb);
+  const getApp = (name: string) => cluster.getJson(['-n', 'argocd', 'get', 'applications.argoproj.io', name]);
+  const setPolicyNone = (name: string) => {
+    if (getApp(name).spec.syncPolicy?.automated) cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', name, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/spec/syncPolicy/automated' }])]);
+  };
+  const syncNow = async (name: string, prune: boolean) => {
+    await cluster.waitFor(`${name} to be idle`, 120_000, () => getApp(name).status?.operationState?.phase !== 'Running').catch(() => undefined);
+    const before = getApp(name).status?.operationState?.startedAt;
+    cliSync(cluster, name, prune);
+    await cluster
+      .waitFor(`a forced sync of ${name} to finish`, 180_000, () => {
+        const o = getApp(name).status?.operationState;
+        return Boolean(o && o.startedAt !== before && ['Succeeded', 'Failed', 'Error'].includes(o.phase));
+      })
+      .catch(() => undefined);
+  };
+  const created: Array<{ kind: string; name: string }> = [];
+  const create = (kind: string, name: string) => {
+    const m = runbook.find((x) => x.kind === kind && x.metadata.name === name);
+    if (!m) throw new Error(`dist/${envName}/runbooks has no ${kind} ${name}`);
+    cluster.must(['apply', '--server-side', '--field-manager=operator', '-f', '-'], JSON.stringify(m));
+    created.push({ kind, name });
+    return m;
+  };
+  const jobsCompleted: Record<string, boolean> = {};
+  const waitJob = async (name: string) => {
+    jobsCompleted[name] = await cluster
+      .waitFor(`the runbook Job ${name} to complete`, 120_000, () => (cluster.getJson(['-n', ns, 'get', 'job', name]).status?.conditions ?? []).some((c: any) => c.type === 'Complete' && c.status === 'True'))
+      .then(() => true, () => false);
+  };
+  const selects = (svc: string) => {
+    const sel = cluster.getJson(['-n', ns, 'get', 'service', svc]).spec.selector ?? {};
+    return sel['app.kubernetes.io/name'] as string | undefined;
+  };
+  const fenced = () => cluster.getJson(['-n', ns, 'get', 'statefulset', 'postgres']).spec.replicas as number | undefined;
+  const checks: FailoverCheck[] = [];
+  const check = async (step: string) => {
+    for (let i = 0; i < 2; i++) await syncNow(app, true);
+    const pruned = created.filter((o) => cluster.kubectl(['-n', ns, 'get', o.kind, o.name]).status !== 0).map((o) => `${o.kind}/${o.name}`);
+    checks.push({ step, fencedReplicas: fenced(), writableSelects: selects('postgres'), pruned, appSync: getApp(app).status?.sync?.status });
+  };
+
+  // 0. Pause Argo CD, the root first.
+  setPolicyNone('nextgen-argocd');
+  setPolicyNone(app);
+  // 1. Fence the old primary.
+  cluster.must(['-n', ns, 'scale', 'statefulset/postgres', '--replicas=0']);
+  await cluster.waitFor('pod postgres-0 to be deleted', 120_000, () => cluster.kubectl(['-n', ns, 'get', 'pod', 'postgres-0']).status !== 0).catch(() => undefined);
+  await check('1 fence');
+  // 2. Promote the standby.
+  cluster.must(['-n', ns, 'delete', 'job', 'postgres-promote', '--ignore-not-found']);
+  create('Job', 'postgres-promote');
+  await waitJob('postgres-promote');
+  await check('2 promote');
+  // 3. Switch the Services: the Job's commands, as its ServiceAccount.
+  for (const kind of ['ServiceAccount', 'Role', 'RoleBinding']) create(kind, 'postgres-switch');
+  const sw = create('Job', 'postgres-switch');
+  await waitJob('postgres-switch');
+  const sa = sw.spec.template.spec.serviceAccountName;
+  const switchRefused: string[] = [];
+  for (const c of [...(sw.spec.template.spec.initContainers ?? []), ...sw.spec.template.spec.containers]) {
+    const [bin, ...args] = c.command as string[];
+    if (path.basename(bin) !== 'kubectl') throw new Error(`the switch Job's container ${c.name} runs ${bin}, not kubectl`);
+    const r = cluster.kubectl(['-n', ns, `--as=system:serviceaccount:${ns}:${sa}`, ...args]);
+    if (r.status !== 0) switchRefused.push(`${c.name}: ${r.stderr.trim()}`);
+  }
+  await check('3 switch');
+  // 4. Verify.
+  create('Job', 'postgres-verify');
+  await waitJob('postgres-verify');
+  await check('4 verify');
+  // 6. Rebuild the old primary as a standby (its volume mounted, still fenced).
+  create('Job', 'postgres-rebuild');
+  await waitJob('postgres-rebuild');
+  await check('6 rebuild');
+  // 7. Make git agree: the environment with postgres.standby.promoted = true, as the project synthesizes it.
+  const envs = loadAllEnvironments(ROOT);
+  const flippedTree = renderCharts(buildApp(envs.map((e) => (e.name === envName ? { ...e, postgres: { ...e.postgres, standby: { ...e.postgres.standby, promoted: true } } } : e))).charts);
+  rig.commit(`${envName}: postgres.standby.promoted = true (failover)`, (w) => {
+    const folder = path.join(w, 'dist', envName);
+    fs.rmSync(folder, { recursive: true, force: true });
+    for (const [file, text] of flippedTree) {
+      if (!file.startsWith(`${envName}/`)) continue;
+      fs.mkdirSync(path.dirname(path.join(w, 'dist', file)), { recursive: true });
+      fs.writeFileSync(path.join(w, 'dist', file), text);
+    }
+  });
+  // 8. Resume Argo CD, root first; then start the rebuilt server.
+  cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', 'nextgen-argocd', '--type=merge', '-p', JSON.stringify({ spec: { syncPolicy: { automated: { prune: true, selfHeal: true } } } })]);
+  await syncNow('nextgen-argocd', false);
+  await cluster.waitFor(`the root to restore ${app}'s policy from git`, 120_000, () => Boolean(getApp(app).spec.syncPolicy?.automated) === env.gitops.automated).catch(() => undefined);
+  await syncNow(app, false);
+  await check('8 resume (git agrees)');
+  cluster.must(['-n', ns, 'scale', 'statefulset/postgres', '--replicas=1']);
+  // 9. Clean up.
+  cluster.must(['-n', ns, 'delete', 'job', 'postgres-promote', 'postgres-switch', 'postgres-verify', 'postgres-rebuild']);
+  await syncNow(app, true);
+  await cluster.waitFor(`${app} to be Synced and Healthy`, 180_000, () => getApp(app).status?.sync?.status === 'Synced' && getApp(app).status?.health?.status === 'Healthy').catch(() => undefined);
+  const a = getApp(app);
+  return {
+    env: envName,
+    checks,
+    jobsCompleted,
+    switchRefused,
+    after: {
+      envAutomated: Boolean(a.spec.syncPolicy?.automated),
+      fencedReplicas: fenced(),
+      writableSelects: selects('postgres'),
+      readOnlySelects: selects('postgres-ro'),
+      appSync: a.status?.sync?.status,
+      appHealth: a.status?.health?.status,
+    },
+  };
+}
+
 async function argoScenario(cluster: SimCluster, dist: string): Promise<ArgoReport> {
   const bins = argo();
   if ('missing' in bins) throw new Error(`missing: ${bins.missing.join(', ')}`);
@@ -337,7 +575,7 @@ async function argoScenario(cluster: SimCluster, dist: string): Promise<ArgoRepo
     // Outside prod's window an automated sync must not happen; a manual sync may (manualSync: true).
     await sleep(30_000);
     prodBeforeManualSync = applications(cluster).find((a) => a.name === 'nextgen-prod');
-    cluster.must(['-n', 'argocd', 'patch', 'applications.argoproj.io', 'nextgen-prod', '--type=merge', '-p', JSON.stringify({ operation: { initiatedBy: { username: 'sim-operator' }, sync: { revision: gitopsRepository.targetRevision, syncOptions: ['ServerSideApply=true'] } } })]);
+    cliSync(cluster, 'nextgen-prod');
     await cluster.waitFor('nextgen-prod to sync manually', 600_000, () => {
       last = applications(cluster);
       return last.some((a) => a.name === 'nextgen-prod' && expectSynced(a));
@@ -376,8 +614,13 @@ async function argoScenario(cluster: SimCluster, dist: string): Promise<ArgoRepo
   const drillEnv = envs.find((e) => e.name === 'staging') ?? healEnv;
   const drill = await restoreDrill(cluster, dist, drillEnv.name);
   timings.drillMs = Date.now() - t2;
+  const t3 = Date.now();
+  const failoverEnv = envs.find((e) => e.postgres.standby.enabled && !e.postgres.standby.promoted);
+  const failover = failoverEnv ? await failoverDrill(cluster, dist, rig, failoverEnv.name) : undefined;
+  timings.failoverMs = Date.now() - t3;
   return {
     drill,
+    failover,
     scenario: 'argocd',
     version: cluster.bins.version,
     bootstrapWarnings,

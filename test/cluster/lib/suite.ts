@@ -90,6 +90,27 @@ export function defineClusterSuite(version: string, upgradeEnvs: readonly string
         expect(r().ksmAccess).toEqual([]);
         expect(r().ksmChecks).toBeGreaterThan(0);
       });
+      test('kube-state-metrics at the shipped version, as its ServiceAccount with the shipped arguments: nothing refused, every allowlisted metric known, series for the objects', () => {
+        const k = r().ksmLive;
+        if (!k || 'skipped' in k) {
+          if (process.env.CI === 'true') throw new Error(`CI must run kube-state-metrics: ${k?.skipped ?? 'no Deployment'}`);
+          say(`SKIPPED: ${k?.skipped ?? 'no kube-state-metrics Deployment'}`);
+          return;
+        }
+        expect(k.scraped).toBe(true);
+        expect(k.probes).toEqual([expect.stringMatching(/^livenessProbe .*: 200$/), expect.stringMatching(/^readinessProbe .*: 200$/)]);
+        expect(k.refused).toEqual([]);
+        // Known to this release: a HELP line (it writes one for a collector that has objects).
+        expect(k.unknown.filter((n: string) => !k.noObjects.includes(n))).toEqual([]);
+        expect(k.missingLabels).toEqual([]);
+        // Series exist for every allowlisted metric but those that need a state a healthy install
+        // has not got (a failed Job, a waiting container), an object that comes and goes (hook
+        // Jobs), or a kind the environment does not have (dev has no HPA).
+        const stateful = ['kube_job_failed', 'kube_job_owner', 'kube_pod_container_status_waiting_reason'];
+        const empty = Object.entries(k.series).filter(([n, count]) => !stateful.includes(n) && !k.noObjects.includes(n) && count === 0).map(([n]) => n);
+        expect(k.noObjects.length).toBeLessThan(Object.keys(k.series).length / 2);
+        expect(empty).toEqual([]);
+      });
       test('the worst case fits at once: API at max + surge, backup and restore Jobs, cert-manager solvers, expanded volumes', () => {
         const w = r().worstCase;
         expect(w.refused).toEqual([]);
