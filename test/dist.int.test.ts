@@ -1,5 +1,6 @@
 /**
- * Synthesis is deterministic: two in-process synths and two through `npm run synth`'s program
+ * A bad config fails `npm run synth`'s program with one line per problem and leaves the output
+ * untouched. Synthesis is deterministic: two in-process synths and two through `npm run synth`'s program
  * give byte-identical trees, equal to the cached tree the other tests read; and the real
  * `kubectl kustomize` renders every folder that has a kustomization.
  */
@@ -70,5 +71,28 @@ describe('dist/', () => {
       const listed = parseYaml(tree.get(`${f}/kustomization.yaml`)!).resources.length;
       expect(r.stdout.split(/^---$/m).length).toBe(listed);
     }
+  });
+
+  test('a bad value fails with one line per problem, no stack trace, and leaves the output untouched', () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'envs-')), 'environments');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(ROOT, 'environments', 'define.ts'), path.join(dir, 'define.ts'));
+    const prod = fs.readFileSync(path.join(ROOT, 'environments', 'prod.ts'), 'utf8');
+    fs.writeFileSync(
+      path.join(dir, 'prod.ts'),
+      prod.replace("minReplicas: 3, maxReplicas: 6", 'minReplicas: -3, maxReplicas: 6').replace(/tag: '[0-9.]+'/, "tag: 'latest'"),
+    );
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'dist-'));
+    fs.writeFileSync(path.join(out, 'marker.txt'), 'previous synth');
+    const r = runSynth({ NEXTGEN_ENVIRONMENTS: dir, CDK8S_OUTDIR: out });
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      'error: environments/prod.ts: api.autoscaling.minReplicas = -3: allowed: a number >= 1',
+      'error: environments/prod.ts: image.tag = "latest": allowed: a pinned tag or a digest; "latest" is allowed only in development environments',
+      expect.stringMatching(/^synthesis failed: 2 problem\(s\); .* was not changed$/),
+    ]);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.readdirSync(out)).toEqual(['marker.txt']);
   });
 });

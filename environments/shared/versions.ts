@@ -2,7 +2,7 @@
  * The version catalog (`versions.json`), typed: the one place that names an image or a program
  * version. Environment defaults and constructs take their images from `catalogImage()`;
  * `.ci/install` builds the test programs from the same file (through `.ci/catalog.mjs`);
- * the skew test (test/versions/skew.test.ts) asks those programs for their versions.
+ * the skew test (test/versions/skew.int.test.ts) asks those programs for their versions.
  *
  * A `ref` is `registry/name:tag`, optionally `@sha256:<digest>` (the form Renovate pins);
  * an image without a digest says `"pin": "awaiting-first-pin"` until its first pin arrives.

@@ -10,7 +10,7 @@
  *     (`realTree`, `realManifests`) is kept on disk under `.build/test-cache/`, keyed by a hash
  *     of the content of every file synthesis reads (`synthesisInputsHash`). Any change to the
  *     code, the environments, the generated imports or the lockfile is a new key.
- *     test/dist.test.ts compares the cached tree with fresh synths.
+ *     test/dist.int.test.ts compares the cached tree with fresh synths.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';

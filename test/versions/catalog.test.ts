@@ -1,9 +1,9 @@
 /**
  * The version catalog (versions.json) is the one place that names an image or a program
  * version: every image in dist/ comes from it (or is an environment's own API image), and no
- * source file, script or test repeats one of its versions.
+ * source file, script or test repeats one of its versions. `.ci/catalog.mjs` run for real:
+ * catalog.int.test.ts.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { AWAITING_FIRST_PIN, ImageKey, catalog, catalogImage, parseCatalog, splitRef, upstreamVersion } from '../../environments/shared/versions';
@@ -117,13 +117,6 @@ describe('version catalog', () => {
       expect(`${k}: ${splitRef(i.ref).digest ? 'digest' : i.pin}`).toMatch(new RegExp(`^${k}: (digest|${AWAITING_FIRST_PIN})$`));
     }
   });
-
-  test('.ci/install reads its versions from the catalog (.ci/catalog.mjs shell)', () => {
-    const shell = execFileSync(process.execPath, [path.join(ROOT, '.ci', 'catalog.mjs'), 'shell'], { encoding: 'utf8' });
-    expect(shell).toContain(`KUBERNETES_NEWEST='${splitRef(catalog.images.kubectl.ref).tag}'`);
-    expect(shell).toContain(`ETCD_VERSION='${catalog.tools.etcd}'`);
-    expect(fs.readFileSync(path.join(ROOT, '.ci', 'install'), 'utf8')).toMatch(/eval "\$\(node \.ci\/catalog\.mjs shell\)"/);
-  });
 });
 
 describe('the programs CI takes from a Debian suite', () => {
@@ -136,18 +129,5 @@ describe('the programs CI takes from a Debian suite', () => {
       if (d.programs) for (const t of i.tested) expect(d.programs).toContain(t.program);
       expect({ key, build: Boolean(i.build) }).toEqual({ key, build: false });
     }
-  });
-
-  test('.ci/catalog.mjs gives the test runner the same program folders as test/support/programs.ts', () => {
-    const { catalogBinDir } = require('../support/programs') as typeof import('../support/programs');
-    const fromScript = execFileSync('node', [path.join(ROOT, '.ci', 'catalog.mjs'), 'dirs'], { encoding: 'utf8' }).trim().split('\n');
-    const fromTests = Object.entries(catalog.images).filter(([, i]) => i.build || i.debian).map(([k]) => catalogBinDir(k));
-    expect(fromScript).toEqual(fromTests);
-  });
-
-  test('one debootstrap root per suite, under the CI cache (NEXTGEN_CI_CACHE), named by a hash of its package list', () => {
-    const root = (env: NodeJS.ProcessEnv = {}) => execFileSync('node', [path.join(ROOT, '.ci', 'catalog.mjs'), 'debian-root', 'trixie'], { encoding: 'utf8', env: { ...process.env, ...env } }).trim();
-    expect(root()).toMatch(/\/debian\/trixie-[0-9a-f]{12}$/);
-    expect(root({ NEXTGEN_CI_CACHE: '/elsewhere' })).toMatch(/^\/elsewhere\/debian\/trixie-/);
   });
 });
