@@ -78,8 +78,12 @@ export interface Run {
   stderr: string;
 }
 
+/** The hash of `out` as the last refused case left it; unknown again once a synth may have written it. */
+let outHash: string | undefined;
+
 /** Synthesize in-process into the copy of dist/. */
 export function synth(edits: Edits, outdir = out): Run {
+  if (outdir === out) outHash = undefined;
   const dir = environmentsWith(edits);
   const lines: string[] = [];
   const err = jest.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void lines.push(a.join(' ')));
@@ -98,16 +102,24 @@ export type Case = [string, Edits, string, RegExp?];
 
 /** Every case: exit 1, one error line naming file and field, no stack, output unchanged. */
 export function expectRefused(edits: Edits, fileAndField: string, says?: RegExp): Run {
-  const before = hashTree(out);
+  // What the previous refused case left (it was hashed after that case), else hashed now.
+  const before = outHash ?? hashTree(out);
   const r = synth(edits);
   expect({ code: r.code, errors: r.errors }).toEqual({ code: 1, errors: [expect.stringContaining(`error: environments/${fileAndField}`)] });
   if (says) expect(r.errors[0]).toMatch(says);
   expect(r.stderr).not.toMatch(/\n\s+at |webpack|esbuild|\.cjs:/);
   expect(r.stderr).toMatch(/synthesis failed: 1 problem\(s\); .*dist\/ was not changed$/);
-  expect(hashTree(out)).toBe(before);
+  const after = hashTree(out);
+  expect(after).toBe(before);
+  outHash = after;
   return r;
 }
 
 export const host = (h: string) => ({ hosts: { api: h } });
 export const long = (n: number, stem = 'x') => stem + 'a'.repeat(n - stem.length);
 export const tz = (timeZone: string) => ({ 'prod.ts': { backup: { timeZone } } });
+export const am = (email: object) => ({ 'prod.ts': { monitoring: { alertmanager: { email } } } });
+/** Hosts for a new environment file, all under `<stem>.example.com`. */
+export function hostsOf(stem: string) {
+  return Object.fromEntries(['api', 'app', 'admin', 'vendor', 'minio', 'minioConsole', 'grafana'].map((k) => [k, `${k.toLowerCase()}.${stem}.example.com`]));
+}
