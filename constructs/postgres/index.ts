@@ -4,6 +4,7 @@
 export * from './primary';
 export * from './standby';
 export * from './wal-archive';
+export * from './wal-fetch';
 export * from './pitr';
 export * from './backup';
 export * from './restore';

@@ -9,7 +9,8 @@
  * a PodDisruptionBudget. Credentials come from Secrets `postgres-owner`, `postgres-app`,
  * `postgres-exporter` and `postgres-replication`. The server is replication-ready (identical
  * settings on primary and standby); `addServer` builds the standby's pods
- * (constructs/postgres/standby.ts).
+ * (constructs/postgres/standby.ts); `fetchWalFrom` gives every server a `restore_command` that
+ * reads the WAL archive (constructs/postgres/wal-fetch.ts).
  */
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
@@ -43,6 +44,23 @@ export interface PostgresProps {
    * @default - none (segments close when full)
    */
   readonly archiveTimeoutSeconds?: number;
+}
+
+/** A server pod `Postgres.addServer` built, as a WAL source attaches to it. */
+export interface ServerPod {
+  readonly scope: Construct;
+  readonly statefulSet: kplus.StatefulSet;
+  /** The `postgres` container. */
+  readonly server: kplus.Container;
+  readonly peer: Peer;
+  /** The user the server runs as. */
+  readonly uid: number;
+}
+
+/** Where a server in recovery fetches archived WAL (constructs/postgres/wal-fetch.ts). */
+export interface WalSource {
+  /** Give the server pod its `restore_command` and whatever that command needs. */
+  attachTo(pod: ServerPod): void;
 }
 
 export class Postgres extends Construct implements DatabaseTarget {
@@ -88,6 +106,9 @@ export class Postgres extends Construct implements DatabaseTarget {
   private readonly archiveTimeoutSeconds?: number;
   /** Re-applies the app-role script on every sync (the image runs it itself only on first start). */
   readonly appRoleJob: SetupJob;
+  /** Every server pod built (the primary's, the standby's): a WAL source attaches to all of them. */
+  private readonly servers: ServerPod[] = [];
+  private walSource?: WalSource;
   /** What the roles script reads: the app role's and the monitoring role's names and passwords. */
   private rolesScriptEnv(): Record<string, kplus.EnvValue> {
     return {
@@ -149,7 +170,7 @@ export class Postgres extends Construct implements DatabaseTarget {
     this.selector = selector;
 
     const headless = governingService(this, { name, selector, port: Postgres.PORT, portName: 'postgres' });
-    this.statefulSet = this.addServer(this, { name, selector, headless, exporterUid: props.exporterUid });
+    this.statefulSet = this.addServer(this, { name, selector, headless, peer, exporterUid: props.exporterUid });
     topology.addMetrics({
       peer: this.peer,
       port: Postgres.METRICS_PORT,
@@ -200,6 +221,8 @@ export class Postgres extends Construct implements DatabaseTarget {
       readonly name: string;
       readonly selector: Record<string, string>;
       readonly headless: kplus.Service;
+      /** The pods, as registered in the Topology (for the connections a WAL source adds). */
+      readonly peer: Peer;
       readonly exporterUid?: number;
       /** Init containers run before the server (the standby's bootstrap). */
       readonly before?: (sts: kplus.StatefulSet, data: { readonly mountPath: string; readonly claim: string }) => void;
@@ -322,7 +345,21 @@ export class Postgres extends Construct implements DatabaseTarget {
     const monitorFiles = this.monitorSecret.mountFiles(scope, exporter, ['password']);
     exporter.env.addVariable('DATA_SOURCE_PASS_FILE', kplus.EnvValue.fromValue(monitorFiles.password));
     hardenPodSpec(sts);
+    const pod: ServerPod = { scope, statefulSet: sts, server, peer: opts.peer, uid: Postgres.UID };
+    this.servers.push(pod);
+    this.walSource?.attachTo(pod);
     return sts;
+  }
+
+  /**
+   * Servers in recovery fetch the WAL the primary no longer keeps from `source` (its
+   * `restore_command`): every server built so far and every one built later, since after a
+   * failover either StatefulSet may be the standby.
+   */
+  fetchWalFrom(source: WalSource): void {
+    if (this.walSource) throw new Error('Postgres.fetchWalFrom: the servers already fetch WAL from another source');
+    this.walSource = source;
+    for (const pod of this.servers) source.attachTo(pod);
   }
 
   /**

@@ -20,6 +20,8 @@ export const PITR_SCRIPT = path.join(__dirname, 'pitr.sh');
 export const VERIFY_SCRIPT = path.join(__dirname, 'verify.sh');
 /** Timeline chains (sourced by the three scripts above). */
 export const TIMELINES_SCRIPT = path.join(__dirname, 'timelines.sh');
+/** restore_command and its S3 sidecar: archived WAL for a server in recovery. */
+export const WAL_FETCH_SCRIPT = path.join(__dirname, 'wal-fetch.sh');
 /** Standby bootstrap, promotion and rebuild of an old primary. */
 export const STANDBY_SCRIPT = path.join(__dirname, 'standby.sh');
 

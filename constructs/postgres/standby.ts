@@ -87,6 +87,7 @@ export class PostgresStandby extends Construct {
       name,
       selector,
       headless,
+      peer,
       before: (sts) => {
         sts.addInitContainer({
           name: 'bootstrap',

@@ -13,6 +13,9 @@
  *     `take` runs `pg_basebackup -Ft -z -X stream` and verifies it; container `upload` sends it to
  *     `<prefix>/base/<stamp>/` and applies retention (never a segment a kept backup needs).
  *   - ConfigMap `postgres-wal-scripts` (wal-archive.sh, base-backup.sh, pitr.sh).
+ *   - the way back (constructs/postgres/wal-fetch.ts): every server's `restore_command` and its
+ *     `wal-fetch` sidecar read the segments from S3, so a standby further behind than the
+ *     primary keeps WAL still catches up.
  * `addPitrRunbook()` adds the point-in-time restore Job to the runbook folder (constructs/postgres/pitr.ts).
  */
 import { Chart, Cron, Duration, Size } from 'cdk8s';
@@ -25,6 +28,7 @@ import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod }
 import { Peer } from '../lib/topology';
 import { declareWorkload } from '../lib/workload';
 import { PitrRunbook } from './pitr';
+import { WalFetch } from './wal-fetch';
 import { Postgres } from './primary';
 import { BASE_BACKUP_SCRIPT, PITR_SCRIPT, PUSH_METRICS_SCRIPT, TIMELINES_SCRIPT, WAL_ARCHIVE_SCRIPT, scriptText } from './scripts';
 
@@ -52,6 +56,8 @@ export class WalArchive extends Construct {
   readonly scripts: kplus.ConfigMap;
   readonly peer: Peer;
   readonly baseBackupPeer: Peer;
+  /** What the servers' restore_command fetches WAL through (sidecar `wal-fetch`, constructs/postgres/wal-fetch.ts). */
+  readonly fetch: WalFetch;
 
   constructor(
     scope: Construct,
@@ -233,6 +239,10 @@ export class WalArchive extends Construct {
     hardenPodSpec(this.baseBackup);
     b.topology.allow(b.peer, db.endpoint, 'pg_basebackup copies the cluster as the replication role');
     b.topology.allow(b.peer, s3Endpoint(cfg), 'base backups are uploaded to S3, and retention prunes them and the WAL');
+
+    // --- the way back: a server in recovery reads what was archived here (restore_command) ---
+    this.fetch = new WalFetch(this, 'Fetch', { config: cfg, backup: props.backup });
+    db.fetchWalFrom(this.fetch);
   }
 
   /**

@@ -57,8 +57,8 @@ describe('changing a ConfigMap rolls exactly its readers', () => {
   test("PostgreSQL's first-start scripts do not restart the database (excluded, with the reason)", () => {
     expect(find(base, 'ConfigMap', 'postgres-init').metadata.annotations[CHECKSUM_EXCLUDED]).toMatch(/first start/);
     // The pod's checksum covers what it reads at every start (pg_hba.conf, the exporter's
-    // queries), not the init scripts.
-    const read = ['postgres-hba', 'postgres-exporter-queries'].map((n) => find(base, 'ConfigMap', n));
+    // queries, the WAL fetch script of restore_command and its sidecar), not the init scripts.
+    const read = ['postgres-hba', 'postgres-wal-fetch', 'postgres-exporter-queries'].map((n) => find(base, 'ConfigMap', n));
     expect(checksumOf(find(base, 'StatefulSet', 'postgres'))).toBe(configChecksum(read.map((c) => ({ name: c.metadata.name, data: c.data }))));
   });
 });

@@ -79,6 +79,8 @@ export async function startGenerated(opts: {
   readonly hba: string;
   readonly primaryPort?: number;
   readonly port?: number;
+  /** More environment for the server (and so for its restore_command), beside the replication role's. */
+  readonly env?: Record<string, string>;
 }): Promise<GeneratedServer> {
   const dir = ownedDir('pgsrv-');
   const port = opts.port ?? (await freePort());
@@ -91,7 +93,7 @@ export async function startGenerated(opts: {
   );
   const overrides = ['listen_addresses=127.0.0.1', `port=${port}`, `unix_socket_directories=${dir}`, `hba_file=${hbaFile}`, 'shared_buffers=32MB', 'fsync=off'];
   const logFile = path.join(dir, 'log');
-  const proc = spawnAs(pgBin('postgres'), ['-D', opts.data, ...args, ...overrides.flatMap((o) => ['-c', o])], { PGUSER: ROLES.repl.user, PGPASSWORD: ROLES.repl.password }, logFile);
+  const proc = spawnAs(pgBin('postgres'), ['-D', opts.data, ...args, ...overrides.flatMap((o) => ['-c', o])], { ...opts.env, PGUSER: ROLES.repl.user, PGPASSWORD: ROLES.repl.password }, logFile);
   const env = (role: keyof Roles = 'owner', db = 'postgres') => ({
     PGHOST: '127.0.0.1',
     PGPORT: String(port),
