@@ -2,7 +2,7 @@
  * What a chart's workloads can consume at their largest, read from its ApiObjects: pods
  * and resources at maximum scale (the same reading the `capacity` rule uses: HPA max
  * replicas plus rollout surge, StatefulSet replicas, Jobs and CronJobs once), volume claims
- * and Service ports. Sizes the namespace ResourceQuota and LimitRange.
+ * (generic ephemeral volumes included) and Service ports. Sizes the namespace ResourceQuota and LimitRange.
  */
 import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
@@ -20,7 +20,7 @@ export interface ChartCapacity {
   readonly limitsMemoryMiB: number;
   /** The largest limits of any single container. */
   readonly largestContainer: { readonly cpuMillis: number; readonly memoryMiB: number };
-  /** Claims: PVCs plus StatefulSet volumeClaimTemplates x replicas. */
+  /** Claims: PVCs, StatefulSet volumeClaimTemplates x replicas, and generic ephemeral volumes x pods. */
   readonly claims: number;
   readonly storageGiB: number;
   readonly largestClaimGiB: number;
@@ -77,6 +77,10 @@ export function capacityOfManifests(objects: readonly Manifest[]): ChartCapacity
     c.storageGiB += gib * count;
     c.largestClaimGiB = Math.max(c.largestClaimGiB, gib);
   };
+  for (const p of podTemplates(objects)) {
+    // Generic ephemeral volumes: a claim per pod, for as long as the pod lives.
+    for (const v of p.spec.volumes ?? []) if (v.ephemeral) claim(v.ephemeral.volumeClaimTemplate?.spec?.resources?.requests?.storage, p.maxPods);
+  }
   for (const o of objects as any[]) {
     if (o.kind === 'StatefulSet') {
       // Claims stay with the ordinal, so replicas (not surge) count.

@@ -8,6 +8,9 @@
  * image) checks the WAL for gaps and corruption, replays it to the target in a private server,
  * verifies and stops cleanly (constructs/postgres/pitr.sh). The pod carries the backup pods'
  * labels: their policy allows S3, which is all it reaches.
+ *
+ * The base backup and the WAL after it (up to the data volume's size) are staged on a generic
+ * ephemeral volume of the data's storage class (staging-volume.ts).
  */
 import { Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
@@ -18,6 +21,7 @@ import { LABEL, Wave, declareIdentity } from '../lib/identity';
 import { restoreEstimate, restoreThroughput } from '../lib/recovery';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from '../lib/security';
 import { Postgres } from './primary';
+import { stageOnEphemeralClaim } from './staging-volume';
 
 /**
  * What the runbook reads of the WAL archive (`WalArchive` is one): a structural type, so this
@@ -38,6 +42,8 @@ export interface PitrRunbookProps {
 
 export class PitrRunbook extends Construct {
   static readonly JOB = 'postgres-pitr';
+  /** The volume the base backup and the WAL are staged on (`RESTORE_DIR`). */
+  static readonly STAGING_VOLUME = 'restore';
   readonly job: kplus.Job;
 
   constructor(runbooks: Chart, id: string, props: PitrRunbookProps) {
@@ -68,17 +74,13 @@ export class PitrRunbook extends Construct {
       restartPolicy: kplus.RestartPolicy.NEVER,
     });
     const scripts = kplus.ConfigMap.fromConfigMapName(scope, 'Scripts', props.archive.scripts.name);
-    // The staging emptyDir holds the base backup and the WAL after it (at most the volume's size,
-    // compressed): requested, so the kubelet places the pod where that much node disk is free
-    // and does not evict it mid-restore for using it.
-    const staging = Size.gibibytes(sizeGiB + 1);
     const common = {
-      resources: { ...containerResources(cfg.resources), ephemeralStorage: { request: staging, limit: staging } },
+      resources: containerResources(cfg.resources),
       securityContext: restrictedContainer(uid),
       volumeMounts: [
         { path: MOUNT.scripts, volume: kplus.Volume.fromConfigMap(scope, 'ScriptsVolume', scripts, { name: 'scripts', defaultMode: 0o555 }), readOnly: true },
-        // The base backup and the WAL after it: at most the data volume's size, compressed.
-        { path: '/restore', volume: kplus.Volume.fromEmptyDir(scope, 'RestoreVolume', 'restore', { sizeLimit: Size.gibibytes(sizeGiB) }) },
+        // The staging volume: an emptyDir here, made a generic ephemeral volume below.
+        { path: '/restore', volume: kplus.Volume.fromEmptyDir(scope, 'RestoreVolume', PitrRunbook.STAGING_VOLUME) },
         { path: MOUNT.tmp, volume: kplus.Volume.fromEmptyDir(scope, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) }) },
       ],
     };
@@ -105,5 +107,6 @@ export class PitrRunbook extends Construct {
       ],
     });
     hardenPodSpec(this.job);
+    stageOnEphemeralClaim(this.job, PitrRunbook.STAGING_VOLUME, { storageClassName: db.config.storage.storageClass, sizeGiB });
   }
 }

@@ -26,6 +26,7 @@ import { LABEL, Wave, declareIdentity } from '../lib/identity';
 import { restoreEstimate, restoreThroughput } from '../lib/recovery';
 import type { OutputFolder } from '../lib/output';
 import { containerResources, hardenPodSpec, restrictedContainer, restrictedPod } from '../lib/security';
+import { stageOnEphemeralClaim } from './staging-volume';
 
 export interface RestoreRunbookProps {
   /** Environment name: the folder is `<environment>/runbooks`. */
@@ -47,6 +48,8 @@ export interface RestoreRunbookProps {
 export class RestoreRunbookChart extends Chart implements OutputFolder {
   static readonly JOB = 'postgres-restore';
   static readonly VERIFY = 'postgres-verify';
+  /** The volume the downloaded dump is staged on (`RESTORE_DIR`). */
+  static readonly STAGING_VOLUME = 'restore';
   readonly folder: string;
   readonly title: string;
   readonly applied = false;
@@ -92,8 +95,8 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
 
     const scripts = kplus.ConfigMap.fromConfigMapName(this, 'Scripts', props.backup.scripts.name);
     const scriptsVolume = kplus.Volume.fromConfigMap(this, 'ScriptsVolume', scripts, { name: 'scripts', defaultMode: 0o555 });
-    // Sized like the backup volume: it holds one downloaded dump.
-    const restoreVolume = kplus.Volume.fromEmptyDir(this, 'RestoreVolume', 'restore', { sizeLimit: Size.gibibytes(cfg.scratchSizeGiB) });
+    // One downloaded dump, sized like the backup volume: an emptyDir here, made a claim below.
+    const restoreVolume = kplus.Volume.fromEmptyDir(this, 'RestoreVolume', RestoreRunbookChart.STAGING_VOLUME);
     const tmpVolume = kplus.Volume.fromEmptyDir(this, 'TmpVolume', 'tmp', { sizeLimit: Size.mebibytes(256) });
     const common = {
       resources: containerResources(cfg.resources),
@@ -131,6 +134,7 @@ export class RestoreRunbookChart extends Chart implements OutputFolder {
       ...common,
     });
     hardenPodSpec(this.job);
+    stageOnEphemeralClaim(this.job, RestoreRunbookChart.STAGING_VOLUME, { storageClassName: cfg.storageClass, sizeGiB: cfg.scratchSizeGiB });
 
     // The post-restore check, against the read-write Service, as the owner (verify.sh).
     const verifyScope = new Construct(this, 'Verify');

@@ -64,10 +64,20 @@ describe.each(built.environments.map((c) => [c.env.name, c.env, byFolder.get(c.e
     const hard = find(manifests, 'ResourceQuota', env.namespace).spec.hard;
     const runbooks = byFolder.get(`${env.name}/runbooks`) ?? [];
     let gib = 0;
+    let claims = 0;
     for (const m of [...manifests, ...runbooks]) {
       if (m.kind === 'PersistentVolumeClaim') gib += toMiB((m as any).spec.resources.requests.storage) / 1024;
       if (m.kind === 'StatefulSet') for (const t of (m as any).spec.volumeClaimTemplates ?? []) gib += ((m as any).spec.replicas ?? 1) * (toMiB(t.spec.resources.requests.storage) / 1024);
+      // The recovery Jobs' generic ephemeral volumes are claims too, while their pod runs.
+      if (m.kind === 'Job') {
+        for (const v of podSpec(m).volumes ?? []) {
+          if (!v.ephemeral) continue;
+          gib += toMiB(v.ephemeral.volumeClaimTemplate.spec.resources.requests.storage) / 1024;
+          claims++;
+        }
+      }
     }
+    expect(claims).toBeGreaterThanOrEqual(1);
     expect(toMiB(hard['requests.storage']) / 1024).toBe(Math.ceil((Math.ceil(gib) * (100 + env.quota.volumeGrowthPercent)) / 100));
     expect(env.quota.volumeGrowthPercent).toBeGreaterThan(0);
   });

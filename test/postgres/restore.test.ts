@@ -67,8 +67,12 @@ describe('restore runbook', () => {
     expect(find(other, 'Job', 'postgres-restore').spec.activeDeadlineSeconds).toBe(420);
   });
 
-  test('the scratch volume is sized from the environment', () => {
-    expect(pod.volumes.find((v: any) => v.name === 'restore').emptyDir.sizeLimit).toBe('50Gi');
+  test('the scratch volume is a generic ephemeral volume of the backup class, sized from the environment', () => {
+    expect(pod.volumes.find((v: any) => v.name === 'restore').ephemeral.volumeClaimTemplate.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'standard-immediate',
+      resources: { requests: { storage: '50Gi' } },
+    });
   });
 
   test('the pod carries the backup pods\' labels, so the backup network policy lets it reach PostgreSQL and S3', () => {
