@@ -4,6 +4,7 @@
  */
 import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
+import { sharedRender } from './render';
 
 /**
  * cert-manager's HTTP-01 solver: one Pod and one Service per DNS name being validated, in the
@@ -26,7 +27,7 @@ export function certificateHosts(...scopes: IConstruct[]): string[] {
   const hosts = new Set<string>();
   for (const o of scopes.flatMap((s) => s.node.findAll())) {
     if (!(o instanceof ApiObject) || o.kind !== 'Ingress') continue;
-    const m = o.toJson() as { metadata?: { annotations?: Record<string, string> }; spec?: { tls?: Array<{ hosts?: string[] }> } };
+    const m = sharedRender(o) as { metadata?: { annotations?: Record<string, string> }; spec?: { tls?: Array<{ hosts?: string[] }> } };
     if (!m.metadata?.annotations?.['cert-manager.io/cluster-issuer'] && !m.metadata?.annotations?.['cert-manager.io/issuer']) continue;
     for (const t of m.spec?.tls ?? []) for (const h of t.hosts ?? []) hosts.add(h);
   }

@@ -13,7 +13,7 @@ import { createHash } from 'crypto';
 import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import type { IConstruct } from 'constructs';
-import { sharedRender } from './render';
+import { sharedRender, stampPodAnnotation } from './render';
 
 export const CONFIG_CHECKSUM = 'nextgen.example.com/config-checksum';
 /** On a ConfigMap: why changing it must not roll the pods that mount it. */
@@ -61,6 +61,6 @@ export function stampConfigChecksums(scope: IConstruct): void {
     const read = configMapsReadBy(sharedRender(ApiObject.of(workload)).spec?.template?.spec)
       .map((n) => configMaps.get(n))
       .filter((m): m is NonNullable<typeof m> => m !== undefined && !m.excluded);
-    if (read.length) workload.podMetadata.addAnnotation(CONFIG_CHECKSUM, configChecksum(read));
+    if (read.length) stampPodAnnotation(workload, CONFIG_CHECKSUM, configChecksum(read));
   }
 }

@@ -7,7 +7,7 @@
 import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import type * as kplus from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { sharedRender } from './render';
+import { POD_TEMPLATE_PATH, sharedRender, stampAnnotation, stampLabel, stampPatch } from './render';
 
 export const PART_OF = 'nextgen-marketplace';
 export const LABEL = {
@@ -101,27 +101,17 @@ export function finalizeChart(chart: Construct): void {
     if (!(c instanceof ApiObject)) continue;
     const id = identityOf(c);
     if (id) {
-      c.metadata.addLabel(LABEL.name, id.name);
-      c.metadata.addLabel(LABEL.component, id.component);
-      c.metadata.addAnnotation(SYNC_WAVE, String(id.wave));
+      stampLabel(c, LABEL.name, id.name);
+      stampLabel(c, LABEL.component, id.component);
+      stampAnnotation(c, SYNC_WAVE, String(id.wave));
     }
     stampGuideAppLabel(c);
     if (CLUSTER_SCOPED.has(c.kind) && c.metadata.namespace) {
       // cdk8s puts the chart namespace on every object; cluster-scoped ones must not have it.
-      c.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+      stampPatch(c, JsonPatch.remove('/metadata/namespace'));
     }
   }
 }
-
-/** Where a workload kind keeps its pod template. */
-const POD_TEMPLATE_PATH: Record<string, string[]> = {
-  Deployment: ['spec', 'template'],
-  StatefulSet: ['spec', 'template'],
-  DaemonSet: ['spec', 'template'],
-  ReplicaSet: ['spec', 'template'],
-  Job: ['spec', 'template'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
-};
 
 /** Add `app: <app.kubernetes.io/name>` to the object's pod template, if it has one. */
 function stampGuideAppLabel(c: ApiObject): void {
@@ -131,5 +121,5 @@ function stampGuideAppLabel(c: ApiObject): void {
   for (const key of path) template = template?.[key];
   const name = template?.metadata?.labels?.[LABEL.name];
   if (!name || template.metadata.labels[GUIDE_APP_LABEL] !== undefined) return;
-  c.addJsonPatch(JsonPatch.add(`/${path.join('/')}/metadata/labels/${GUIDE_APP_LABEL}`, name));
+  stampPatch(c, JsonPatch.add(`/${path.join('/')}/metadata/labels/${GUIDE_APP_LABEL}`, name));
 }

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { ApiObject, Chart } from 'cdk8s';
 import { dump } from 'js-yaml';
 import { SYNC_WAVE } from './identity';
+import { finalRender } from './render';
 
 /** A chart that becomes one folder of `dist/`. */
 export interface OutputFolder {
@@ -32,13 +33,15 @@ export const isOutputFolder = (c: unknown): c is Chart & OutputFolder =>
 /**
  * A chart's objects as JSON. `Chart.toJson()` re-resolves construct dependencies across the
  * whole App on every call, which makes rendering N environments cost O(N^2); rendering the
- * chart's own ApiObjects directly is linear (order does not matter: the writer sorts).
+ * chart's own ApiObjects directly is linear (order does not matter: the writer sorts). An
+ * object the quota, the probes or the checksums already rendered is not rendered again
+ * (`finalRender`).
  */
 export function chartManifests(chart: Chart): Manifest[] {
   const manifests = chart.node
     .findAll()
     .filter((c): c is ApiObject => c instanceof ApiObject && Chart.of(c) === chart)
-    .map((o) => asStored(o.toJson() as Manifest))
+    .map((o) => asStored(finalRender(o) as Manifest))
     .map((m) => withAnnotations(m, (chart as Partial<OutputFolder>).objectAnnotations));
   return (chart as Partial<OutputFolder>).applied ? manifests.map(immutableJobName) : manifests;
 }
