@@ -131,6 +131,9 @@ export class MarketplaceChart extends Chart implements OutputFolder {
     }
     const owned = (group: string, kind: string, name: string, jsonPointer: string) => this.operatorOwnedFields.push({ group, kind, name, jsonPointer });
     owned('apps', 'StatefulSet', Postgres.NAME, '/spec/replicas');
+    // The recovery runbooks stop the dumps while they run and start them again at the end: a sync
+    // in between (another change, an operator's \`argocd app sync\`) must not start them early.
+    owned('batch', 'CronJob', PostgresBackup.NAME, '/spec/suspend');
     if (this.walArchive) owned('apps', 'Deployment', WalArchive.NAME, '/spec/replicas');
     if (this.standby) {
       owned('apps', 'StatefulSet', PostgresStandby.NAME, '/spec/replicas');

@@ -72,4 +72,77 @@ describeCluster(`Argo CD syncing the repository into Kubernetes ${version}`, mis
     expect(f.checks.map((c: any) => c.step)).toEqual(['1 fence', '2 promote', '3 switch', '4 verify', '6 rebuild', '8 resume (git agrees)']);
     expect(f.after).toEqual({ envAutomated: f.after.envAutomated, fencedReplicas: 1, writableSelects: 'postgres-standby', readOnlySelects: 'postgres', appSync: 'Synced', appHealth: 'Healthy' });
   });
+  /** A runbook walked from docs/operations.md (test/cluster/run.ts walkRunbook): every command ran, except what kwok cannot do. */
+  const walked = (key: 'pitr' | 'majorUpgrade') => {
+    const w = r()[key];
+    expect(w).toBeDefined();
+    if (w.error) throw new Error(`the ${key} drill failed: ${w.error}`);
+    expect(w.commands.length).toBeGreaterThan(10);
+    return w;
+  };
+  type Replicas = { postgres?: number; standby?: number; archiver?: number; api?: number };
+  const expectSteps = (w: any, want: Record<string, { replicas: Replicas; backupSuspended: boolean; releasedFrom?: string[] }>) => {
+    expect(w.checks.map((c: any) => c.step)).toEqual(Object.keys(want));
+    for (const c of w.checks as any[]) {
+      const released = want[c.step].releasedFrom ?? [];
+      expect({ step: c.step, replicas: c.replicas, backupSuspended: c.backupSuspended, pruned: c.pruned, oldVolumes: c.oldVolumes }).toEqual({
+        step: c.step,
+        replicas: want[c.step].replicas,
+        backupSuspended: want[c.step].backupSuspended,
+        pruned: [],
+        oldVolumes: released.map((claim) => ({ claim, exists: true, reclaimPolicy: 'Retain' })),
+      });
+    }
+  };
+
+  test('the point-in-time restore runbook of docs/operations.md, walked from the document on the real Argo CD: after every step and two forced syncs with prune, the stopped servers, archiver and API stay stopped, the fresh claim and the Jobs are not pruned, the old volume is kept', () => {
+    const p = walked('pitr');
+    expect(p.commands.filter((c: any) => c.how.startsWith('skipped')).map((c: any) => c.command)).toEqual([
+      expect.stringMatching(/^kubectl -n \$NS logs job\/postgres-pitr/),
+      expect.stringMatching(/^kubectl -n \$NS logs job\/postgres-verify/),
+      expect.stringMatching(/^curl -fsS https:\/\/\$API_HOST\/api\/v3\/health/),
+    ]);
+    expect(p.commands.filter((c: any) => c.how === 'ran').length).toBeGreaterThanOrEqual(20);
+    const R = p.apiReplicas;
+    const rs = (postgres: number, standby: number, archiver: number, api: number) => ({ replicas: { postgres, standby, archiver, api }, backupSuspended: false });
+    const kept = { releasedFrom: ['data-postgres-0'] };
+    expectSteps(p, {
+      '0': rs(1, 1, 1, R),
+      '1': rs(1, 1, 0, 0),
+      '2': rs(0, 0, 0, 0),
+      '3': { ...rs(0, 0, 0, 0), ...kept },
+      '4': { ...rs(0, 0, 0, 0), ...kept },
+      '5': { ...rs(1, 0, 0, 0), ...kept },
+      '6': { ...rs(1, 0, 1, 0), ...kept },
+      '7': { ...rs(1, 1, 1, 0), ...kept },
+      '8': { ...rs(1, 1, 1, R), ...kept },
+      '9': { ...rs(1, 1, 1, R), ...kept },
+    });
+    expect(p.after).toEqual({ envAutomated: true, replicas: { postgres: 1, standby: 1, archiver: 1, api: R }, backupSuspended: false, appSync: 'Synced', appHealth: 'Healthy' });
+  });
+
+  test('the PostgreSQL major upgrade runbook of docs/operations.md, walked from the document on the real Argo CD: the backups, archiver, servers and API stay stopped through forced syncs until the runbook starts them, the old disks are kept, nothing it creates is pruned', () => {
+    const u = walked('majorUpgrade');
+    expect(u.commands.filter((c: any) => c.how.startsWith('skipped')).map((c: any) => c.command)).toEqual([
+      expect.stringMatching(/^kubectl -n \$NS logs job\/postgres-pre-upgrade/),
+      expect.stringMatching(/^kubectl -n \$NS logs job\/postgres-verify/),
+      expect.stringMatching(/^curl -fsS https:\/\/\$API_HOST\/api\/v3\/health/),
+    ]);
+    expect(Object.keys(u.substituted)).toEqual(['<database>-<UTC timestamp>']);
+    const R = u.apiReplicas;
+    const rs = (postgres: number, standby: number, archiver: number, api: number, backupSuspended: boolean) => ({ replicas: { postgres, standby, archiver, api }, backupSuspended });
+    const kept = { releasedFrom: ['data-postgres-0', 'data-postgres-standby-0', 'postgres-wal-archive'] };
+    expectSteps(u, {
+      '0': rs(1, 1, 1, R, false),
+      '1': rs(1, 1, 0, 0, true),
+      '2': rs(1, 1, 0, 0, true),
+      '3': { ...rs(0, 0, 0, 0, true), ...kept },
+      '4': { ...rs(1, 0, 0, 0, true), ...kept },
+      '5': { ...rs(1, 0, 0, 0, true), ...kept },
+      '6': { ...rs(1, 1, 1, 0, false), ...kept },
+      '7': { ...rs(1, 1, 1, R, false), ...kept },
+      '8': { ...rs(1, 1, 1, R, false), ...kept },
+    });
+    expect(u.after).toEqual({ envAutomated: true, replicas: { postgres: 1, standby: 1, archiver: 1, api: R }, backupSuspended: false, appSync: 'Synced', appHealth: 'Healthy' });
+  });
 });

@@ -333,7 +333,7 @@ describe('every object a runbook creates survives Argo CD', () => {
     const app = parseYaml(tree.get('argocd/application-nextgen-prod.yaml')!);
     expect(app.spec.syncPolicy.syncOptions).toContain('RespectIgnoreDifferences=true');
     const owned = app.spec.ignoreDifferences.map((d: any) => `${d.kind}/${d.name}${d.jsonPointers}`);
-    expect(owned).toEqual(expect.arrayContaining(['StatefulSet/postgres/spec/replicas', 'Service/postgres/spec/selector', 'Service/postgres-ro/spec/selector', 'Deployment/postgres-wal-archive/spec/replicas']));
+    expect(owned).toEqual(expect.arrayContaining(['CronJob/postgres-backup/spec/suspend', 'StatefulSet/postgres/spec/replicas', 'Service/postgres/spec/selector', 'Service/postgres-ro/spec/selector', 'Deployment/postgres-wal-archive/spec/replicas']));
   });
 });
 

@@ -44,6 +44,8 @@ function variablesFor(e: Environment): Record<string, string> {
 
 interface Checkpoint {
   step: string;
+  /** Whether the environment's Application syncs by itself (the drill paused it). */
+  envAutomated: boolean;
   cronJobSuspended: boolean;
   apiReplicas: number | undefined;
   restoreJob: boolean;
@@ -81,6 +83,7 @@ function runDrill(cmds: string[], vars: Record<string, string>, cluster: Cluster
       // The restore runs while we wait: this is the moment that must be undisturbed.
       seen.push({
         step: c,
+        envAutomated: Boolean(cluster.app(`nextgen-${vars.ENV}`).spec.syncPolicy.automated),
         cronJobSuspended: Boolean(cluster.get(ns, 'CronJob', 'postgres-backup')?.spec.suspend),
         apiReplicas: cluster.get(ns, 'Deployment', 'nextgen-api')?.spec.replicas,
         restoreJob: Boolean(cluster.get(ns, 'Job', m[1])),
@@ -110,7 +113,7 @@ describe('the restore drill in docs/operations.md', () => {
     });
 
     test('while the restore runs: the backup CronJob is suspended, the API stopped, the restore Job alive', () => {
-      expect(during).toEqual([expect.objectContaining({ cronJobSuspended: true, apiReplicas: 0, restoreJob: true })]);
+      expect(during).toEqual([expect.objectContaining({ envAutomated: false, cronJobSuspended: true, apiReplicas: 0, restoreJob: true })]);
       expect(cluster.log.filter((l) => l.includes('/Job/postgres-restore'))).toEqual([]);
     });
 
@@ -123,10 +126,18 @@ describe('the restore drill in docs/operations.md', () => {
     });
   });
 
-  test("the model catches the old drill: pausing only the environment is undone by the root's self-heal, which resumes the CronJob mid-restore", () => {
+  test("the model catches the old drill: pausing only the environment is undone by the root's self-heal, which re-enables the environment's own sync mid-restore", () => {
     const old = commands.filter((c) => !c.startsWith('argocd app set nextgen-argocd'));
     const during = runDrill(old, variablesFor(staging), new Cluster('argocd'));
-    expect(during[0].cronJobSuspended).toBe(false);
+    expect(during[0].envAutomated).toBe(true);
+  });
+
+  test('the model catches a drill that leaves the backups suspended: the CronJob stays suspended through every sync', () => {
+    const forgetful = commands.filter((c) => !/patch cronjob postgres-backup .*"suspend":false/.test(c));
+    expect(forgetful.length).toBe(commands.length - 1);
+    const cluster = new Cluster('argocd');
+    runDrill(forgetful, variablesFor(staging), cluster);
+    expect(cluster.get(staging.namespace, 'CronJob', 'postgres-backup').spec.suspend).toBe(true);
   });
 });
 
