@@ -10,6 +10,8 @@ module.exports = {
   // The version catalog's programs (built by .ci/install at the shipped versions) first on PATH.
   setupFiles: ['<rootDir>/test/support/setup-programs.ts'],
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+  // Cluster files spread so that one runs beside the rest and the others queue last (see the file).
+  testSequencer: '<rootDir>/test/support/sequencer.js',
   // Real-server tests mostly wait on their servers: three workers overlap them on two cores.
   maxWorkers: 3,
 };
