@@ -8,8 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseAllDocuments } from 'yaml';
-import { ROOT, WORKLOAD_KINDS, readTree } from './support/synth';
+import { ROOT, WORKLOAD_KINDS, parseYamlDocuments, readTree } from './support/synth';
 
 interface GuideLine {
   readonly line: number;
@@ -38,7 +37,7 @@ export function distObjects(): Map<string, Obj[]> {
   for (const [file, text] of readTree(path.join(ROOT, 'dist'))) {
     if (!file.endsWith('.yaml') || file.endsWith('kustomization.yaml')) continue;
     const folder = file.split('/')[0];
-    const objs = parseAllDocuments(text).map((d) => d.toJS() as Obj).filter((o) => o?.kind);
+    const objs = (parseYamlDocuments(text) as Obj[]).filter((o) => o?.kind);
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), ...objs]);
   }
   return byFolder;

@@ -8,8 +8,7 @@
  *    (`whitelist-source-range`) or external authentication (`auth-url`).
  */
 import * as path from 'path';
-import { parseAllDocuments } from 'yaml';
-import { ROOT, readTree, realEnvironments } from '../support/synth';
+import { ROOT, parseYamlDocuments, readTree, realEnvironments } from '../support/synth';
 
 const ADMIN_UI_SERVICES = ['grafana', 'minio-console'];
 
@@ -17,7 +16,7 @@ function folderObjects(folder: string): any[] {
   const out: any[] = [];
   for (const [file, text] of readTree(path.join(ROOT, 'dist', folder))) {
     if (!file.endsWith('.yaml') || file.endsWith('kustomization.yaml')) continue;
-    out.push(...parseAllDocuments(text).map((d) => d.toJS()).filter((o) => o?.kind));
+    out.push(...parseYamlDocuments(text).filter((o) => o?.kind));
   }
   return out;
 }

@@ -15,7 +15,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { CORE_SCHEMA, load } from 'js-yaml';
+import { CORE_SCHEMA, load, loadAll } from 'js-yaml';
 import { loadAllEnvironments, loadEnvironment } from '../../environments/load';
 import type { Environment, EnvironmentInput } from '../../environments/schema';
 import { chartManifests, type Manifest } from '../../constructs/lib/output';
@@ -190,6 +190,11 @@ export { readTree } from '../../constructs/lib/output';
  */
 export function parseYaml(text: string): any {
   return load(text, { schema: CORE_SCHEMA });
+}
+
+/** Every YAML document of a file, read as `parseYaml` reads one (a syntax error throws). */
+export function parseYamlDocuments(text: string): any[] {
+  return loadAll(text, undefined, { schema: CORE_SCHEMA });
 }
 
 /** Rule contexts (as main.ts builds them) for the given environments. */
