@@ -17,6 +17,7 @@
  * test/integration/replication-metrics.test.ts runs this file in the real exporter against a
  * real primary and standby.
  */
+import { stringify } from 'yaml';
 
 type Column = { readonly [name: string]: { readonly usage: 'LABEL' | 'GAUGE'; readonly description: string } };
 
@@ -60,3 +61,10 @@ FROM pg_replication_slots WHERE slot_type = 'physical'`,
     ],
   },
 };
+
+/** The queries file as the exporter reads it; the same for every environment, so written once. */
+export function exporterQueriesText(): string {
+  queriesText ??= stringify(EXPORTER_QUERIES);
+  return queriesText;
+}
+let queriesText: string | undefined;

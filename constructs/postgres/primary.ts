@@ -19,8 +19,7 @@ import { PostgresConfig, imageRef } from '../../environments/schema';
 import type { ApiBackend } from '../api/api';
 import { APP_ROLE_SQL_FILE, HBA_FILE, HBA_MOUNT, appRoleSql, hbaConf, postgresArgs, postgresSettings } from './config';
 import { SetupJob } from '../lib/setup-job';
-import { stringify } from 'yaml';
-import { EXPORTER_QUERIES, EXPORTER_QUERIES_FILE } from './exporter-queries';
+import { EXPORTER_QUERIES_FILE, exporterQueriesText } from './exporter-queries';
 import { addClaimTemplate, governingService } from '../lib/statefulset';
 import type { DatabaseTarget } from '../lib/contracts';
 import { excludeFromChecksum } from '../lib/checksum';
@@ -155,7 +154,7 @@ export class Postgres extends Construct implements DatabaseTarget {
     // Our replication queries for the exporter (constructs/postgres/exporter-queries.ts).
     this.exporterQueries = new kplus.ConfigMap(this, 'ExporterQueries', {
       metadata: { name: 'postgres-exporter-queries' },
-      data: { [EXPORTER_QUERIES_FILE]: stringify(EXPORTER_QUERIES) },
+      data: { [EXPORTER_QUERIES_FILE]: exporterQueriesText() },
     });
 
     this.hba = new kplus.ConfigMap(this, 'Hba', {
