@@ -22,6 +22,7 @@
  * schedule's frequency.
  */
 import { CronExpressionParser } from 'cron-parser';
+import { cronTimeZone } from '../constructs/lib/schedule';
 import { PostgresBackup } from '../constructs/postgres/backup';
 import { Manifest, chartManifests } from '../constructs/lib/output';
 import { RestoreRunbookChart } from '../constructs/postgres/restore';
@@ -43,7 +44,7 @@ export interface Gap {
 }
 
 function parse(schedule: string, tz: string, at: number) {
-  return CronExpressionParser.parse(schedule, { tz, currentDate: new Date(at) });
+  return CronExpressionParser.parse(schedule, { tz: cronTimeZone(tz), currentDate: new Date(at) });
 }
 
 /**

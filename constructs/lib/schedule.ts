@@ -14,6 +14,17 @@ const cache = new Map<string, number>();
 
 const DAY = 1440 * MINUTE;
 
+/**
+ * The zone to step cron-parser in: `UTC` for the tz database's names of UTC itself (`Etc/UTC`,
+ * the default of every environment, and its links such as `UTC`, `Etc/Universal`, `Zulu`,
+ * `Etc/GMT`, `GMT0`), the name as given otherwise. The runs are the same instants; luxon
+ * (under cron-parser) handles `UTC` as a fixed zone, but any other name as an IANA zone whose
+ * offset it asks `Intl` for at every step, which was most of the time a schedule walk took.
+ */
+export function cronTimeZone(tz: string): string {
+  return /^(Etc\/)?(UTC|UCT|Universal|Zulu|GMT|GMT[+-]?0|Greenwich)$/.test(tz) ? 'UTC' : tz;
+}
+
 /** UTC offset at `t` of the zone `fmt` formats in, in minutes. */
 function offsetMinutes(t: number, fmt: Intl.DateTimeFormat): number {
   const p = Object.fromEntries(fmt.formatToParts(new Date(t)).map((x) => [x.type, x.value]));
@@ -59,7 +70,7 @@ function windows(schedule: string, tz: string): Array<[number, number]> {
 
 /** The longest gap between consecutive runs from `start` on, up to the first run after `end`. */
 function longestIn(schedule: string, tz: string, start: number, end: number): number {
-  const it = CronExpressionParser.parse(schedule, { tz, currentDate: new Date(start - 1000) });
+  const it = CronExpressionParser.parse(schedule, { tz: cronTimeZone(tz), currentDate: new Date(start - 1000) });
   let prev = it.next().getTime();
   let longest = 0;
   // The gap to the first run after the window counts too (a yearly schedule).

@@ -11,6 +11,18 @@ import { cronProblem, dns1123SubdomainProblem } from './kube';
  * it too.
  */
 export const cron = z.string().superRefine((s, ctx) => {
+  const problem = cronScheduleProblem(s);
+  if (!problem) return;
+  const allowed = /^has [0-9]+ field/.test(problem)
+    ? 'a five-field cron expression (minute hour day-of-month month day-of-week) such as "0 * * * *"'
+    : 'a cron schedule that Kubernetes accepts and that fires, such as "0 * * * *"';
+  ctx.addIssue({ code: 'custom', input: s, message: `${allowed}; this value ${problem}` });
+});
+
+/** What is wrong with a schedule string (a pure function of it, so kept per process: parsing is slow). */
+const cronProblems = new Map<string, string | undefined>();
+function cronScheduleProblem(s: string): string | undefined {
+  if (cronProblems.has(s)) return cronProblems.get(s);
   let problem = cronProblem(s);
   if (!problem) {
     try {
@@ -19,12 +31,9 @@ export const cron = z.string().superRefine((s, ctx) => {
       problem = `is not read by cron-parser (${(e as Error).message})`;
     }
   }
-  if (!problem) return;
-  const allowed = /^has [0-9]+ field/.test(problem)
-    ? 'a five-field cron expression (minute hour day-of-month month day-of-week) such as "0 * * * *"'
-    : 'a cron schedule that Kubernetes accepts and that fires, such as "0 * * * *"';
-  ctx.addIssue({ code: 'custom', input: s, message: `${allowed}; this value ${problem}` });
-});
+  cronProblems.set(s, problem);
+  return problem;
+}
 
 /** An S3 bucket name: 3 to 63 lower-case letters, digits, "-" and ".", not shaped like an IP address. */
 export const s3Bucket = kubeString((v) => {

@@ -2,10 +2,11 @@
  * longestGapSeconds (constructs/lib/schedule.ts) walks only the stretches of the leap year that
  * can hold the longest gap of a day- or week-periodic schedule: the start, and around each
  * change of the zone's UTC offset. Here it must agree with a walk of the whole year, on
- * schedules and zones where daylight saving skips or repeats the hour a run falls in.
+ * schedules and zones where daylight saving skips or repeats the hour a run falls in. The
+ * names of UTC are walked as UTC (fast): the same runs as cron-parser gives in the zone named.
  */
 import { CronExpressionParser } from 'cron-parser';
-import { longestGapSeconds } from '../../constructs/lib/schedule';
+import { cronTimeZone, longestGapSeconds } from '../../constructs/lib/schedule';
 
 const START = Date.UTC(2028, 0, 1);
 const END = Date.UTC(2029, 0, 1);
@@ -37,5 +38,25 @@ describe('the longest gap of a cron schedule', () => {
   test('the daylight-saving gap is found (not only the regular one)', () => {
     expect(longestGapSeconds('30 2 * * *', 'America/New_York')).toBeGreaterThan(86400);
     expect(longestGapSeconds('30 2 * * *', 'UTC')).toBe(86400);
+  });
+});
+
+describe('the names of UTC are walked as UTC', () => {
+  const names = ['Etc/UTC', 'UTC', 'Etc/Universal', 'Universal', 'Etc/Zulu', 'Zulu', 'Etc/UCT', 'UCT', 'Etc/GMT', 'GMT', 'Etc/GMT0', 'GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'GMT+0', 'GMT-0', 'Etc/Greenwich', 'Greenwich'];
+  test.each(names)('%s: every run of a year of a monthly and a weekday schedule at the same instant as in the zone named', (tz) => {
+    expect(cronTimeZone(tz)).toBe('UTC');
+    for (const schedule of ['17 3 1,15 * *', '45 23 * * 1-5']) {
+      const runs = (zone: string) => {
+        const it = CronExpressionParser.parse(schedule, { tz: zone, currentDate: new Date(START - 1000) });
+        const out: number[] = [];
+        for (let t = it.next().getTime(); t <= END; t = it.next().getTime()) out.push(t);
+        return out;
+      };
+      expect(runs('UTC')).toEqual(runs(tz));
+    }
+  });
+
+  test.each(['Europe/London', 'Africa/Abidjan', 'Etc/GMT+1', 'Etc/GMT-14', 'Atlantic/Reykjavik', 'America/New_York'])('%s keeps its name (an offset of its own, or daylight saving)', (tz) => {
+    expect(cronTimeZone(tz)).toBe(tz);
   });
 });
