@@ -28,6 +28,7 @@
  */
 import { ApiObject, ApiObjectMetadataDefinition, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { renderApiObject, renderMetadata } from './render-fast';
 import { applyPatch, insertSorted, pointer, sameContent } from './render-json';
 
 /** Where a workload kind keeps its pod template. */
@@ -74,10 +75,10 @@ export function sharedRender(o: ApiObject): any {
   if (shared === undefined) {
     const pod = podMetadataOf(o);
     shared = {
-      json: o.toJson(),
+      json: renderApiObject(o),
       patches: [...patchesOf(o)],
-      meta: o.metadata.toJson(),
-      pod: pod && { metadata: pod, json: pod.toJson() },
+      meta: renderMetadata(o.metadata),
+      pod: pod && { metadata: pod, json: renderMetadata(pod) },
       stamps: [],
       exact: true,
     };
@@ -154,7 +155,7 @@ function recordEntry(o: ApiObject, map: readonly string[], key: string, value: s
  * shared render: never mutate the result.
  */
 export function finalRender(o: ApiObject): any {
-  return replayRender(o) ?? o.toJson();
+  return replayRender(o) ?? renderApiObject(o);
 }
 
 /** The replay of `finalRender`, or undefined when the object needs a fresh render. */
@@ -171,10 +172,10 @@ export function replayRender(o: ApiObject): any | undefined {
   const template = POD_TEMPLATE_PATH[o.kind] ?? [];
   const entries = shared.stamps.filter((s): s is Extract<Stamp, { kind: 'entry' }> => s.kind === 'entry');
   const own = entries.filter((s) => s.map.length === 2).map((s) => ({ ...s, map: s.map.slice(1) }));
-  if (!sameContent(o.metadata.toJson(), withEntries(shared.meta, own))) return undefined;
+  if (!sameContent(renderMetadata(o.metadata), withEntries(shared.meta, own))) return undefined;
   if (shared.pod) {
     const pod = entries.filter((s) => s.map.length === template.length + 2).map((s) => ({ ...s, map: s.map.slice(-1) }));
-    if (!sameContent(shared.pod.metadata.toJson(), withEntries(shared.pod.json, pod))) return undefined;
+    if (!sameContent(renderMetadata(shared.pod.metadata), withEntries(shared.pod.json, pod))) return undefined;
   } else if (entries.some((s) => s.map.length !== 2)) {
     return undefined;
   }

@@ -7,6 +7,7 @@
  */
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
+import { renderApiObject } from '../lib/render-fast';
 
 /**
  * Turn the pod's emptyDir volume `name` into a generic ephemeral volume: a claim of `sizeGiB` in
@@ -33,7 +34,7 @@ export function stageOnEphemeralClaim(job: kplus.Job, name: string, claim: { sto
   );
   job.node.addValidation({
     validate: () => {
-      const volumes: any[] = obj.toJson().spec?.template?.spec?.volumes ?? [];
+      const volumes: any[] = renderApiObject(obj).spec?.template?.spec?.volumes ?? [];
       const v = volumes[index];
       const ok = v?.name === name && v.ephemeral?.volumeClaimTemplate?.spec?.resources?.requests?.storage === `${claim.sizeGiB}Gi`;
       return ok ? [] : [`the patch of volume ${name} (index ${index}) hit ${JSON.stringify(v ?? null)}`];
