@@ -122,6 +122,27 @@ export function canonicalQuantity(q: string): string {
   return `${v}${suffixOf[e]}`;
 }
 
+const DROPPED = new Map(Object.entries(DROPPED_ZERO_VALUES));
+
+/** `v` as the server stores it, under `key` (see `asStored`); a copy, the input is not changed. */
+function storedValue(v: unknown, key: string, inQuantityMap: boolean): unknown {
+  if (typeof v === 'string') return inQuantityMap || QUANTITY_SCALARS.has(key) ? canonicalQuantity(v) : v;
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => storedValue(x, '', false));
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  // Zero values are data inside maps of user keys.
+  const userMap = key === 'labels' || key === 'annotations' || key === 'data';
+  for (const k of Object.keys(o)) {
+    const x = o[k];
+    if (Array.isArray(x) && x.length === 0) continue;
+    if (!userMap && DROPPED.has(k) && DROPPED.get(k) === x) continue;
+    // A quantity map's own values are quantities (`limits: {cpu: 1000m}`), nothing deeper.
+    out[k] = storedValue(x, k, (inQuantityMap && typeof x === 'string') || (QUANTITY_KEYS.has(k) && key !== 'metadata'));
+  }
+  return out;
+}
+
 /**
  * A built-in object exactly as the API server will store it: no empty lists, no zero values it
  * drops, quantities in canonical form. Anything else makes server-side apply see a difference on
@@ -133,22 +154,7 @@ export function canonicalQuantity(q: string): string {
 export function asStored(m: Manifest): Manifest {
   const group = m.apiVersion.includes('/') ? m.apiVersion.split('/')[0] : '';
   if (!TYPED_GROUPS.has(group)) return m;
-  const walk = (v: unknown, key: string, inQuantityMap: boolean): unknown => {
-    if (Array.isArray(v)) return v.map((x) => walk(x, '', false));
-    if (v && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
-        if (Array.isArray(x) && x.length === 0) continue;
-        if (k in DROPPED_ZERO_VALUES && DROPPED_ZERO_VALUES[k] === x && key !== 'labels' && key !== 'annotations' && key !== 'data') continue;
-        // A quantity map's own values are quantities (`limits: {cpu: 1000m}`), nothing deeper.
-        out[k] = walk(x, k, (inQuantityMap && typeof x === 'string') || (QUANTITY_KEYS.has(k) && key !== 'metadata'));
-      }
-      return out;
-    }
-    if (typeof v === 'string' && (inQuantityMap || QUANTITY_SCALARS.has(key))) return canonicalQuantity(v);
-    return v;
-  };
-  const stored = walk(m, '', false) as Manifest;
+  const stored = storedValue(m, '', false) as Manifest;
   // `volumeClaimTemplates` is an atomic list: the server's defaults inside it (type meta,
   // `volumeMode`, `status.phase`) would conflict with any second field manager. Write them.
   const vcts = m.kind === 'StatefulSet' ? (stored.spec as { volumeClaimTemplates?: any[] }).volumeClaimTemplates : undefined;
