@@ -4,19 +4,20 @@
  * cdk8s renders an object by resolving every value (`resolve` in cdk8s/lib/resolve.js: the
  * app's resolvers at every value, found again through `App.of` each time, a new context object
  * and a copy of the key path per value) and then sanitizing the result (`sanitizeValue`: keys
- * sorted, null values dropped). Profiled, those two walks were 6 of the unit tier's 8 s inside
- * `toJson`, and most of a render in `npm run synth`. The generated L1 classes call
- * `super.toJson()` and convert its result, so their conversion stays cdk8s's own.
+ * sorted, null values dropped). Profiled, those two walks were 6 s of the 8 s the unit tier
+ * spent in `toJson`, and about 60% of `toJson` in a synth of 50 environments. The generated L1
+ * classes call `super.toJson()` and convert its result, so their conversion stays cdk8s's own.
  *
  * `renderApiObject(o)` is `o.toJson()` with `ApiObject.prototype.toJson` and
  * `ApiObjectMetadataDefinition.prototype.toJson` lent, for the duration of the call, versions
- * whose resolve finds the resolvers once per object and walks the values in cdk8s's order
- * (so lazy values are produced in the same order), then sanitize as cdk8s does. They are exact only for cdk8s's built-in
- * resolvers in their built-in order, with key sorting on: for an app given its own resolvers,
- * or with `CDK8S_DISABLE_SORT` set, they call cdk8s's own methods. test/lib/render-fast.test.ts
- * compares both ways on every object of every environment (key order included) and on the
- * corner cases of resolve and sanitize (tokens that resolve to tokens, number-or-string
- * unions, objects of another realm, values that cannot be rendered, empty metadata lists).
+ * whose resolve finds the resolvers once per object and walks the values in cdk8s's order (so
+ * lazy values are produced in the same order), then sanitize as cdk8s does. They are exact only
+ * for cdk8s's built-in resolvers in their built-in order, with key sorting on: for an app given
+ * its own resolvers, or with `CDK8S_DISABLE_SORT` set, they call cdk8s's own methods.
+ * test/lib/render-fast.test.ts compares both ways on every object of every environment (key
+ * order included) and on the corner cases of resolve and sanitize (tokens that resolve to
+ * tokens, number-or-string unions, objects of another realm, values that cannot be rendered,
+ * empty metadata lists). Measured gain: about 8% of the user CPU of 50 environments.
  */
 import { ApiObject, ApiObjectMetadataDefinition, App, ImplicitTokenResolver, JsonPatch, Lazy, LazyResolver, NumberStringUnionResolver } from 'cdk8s';
 
