@@ -139,7 +139,8 @@ try {
   const baseMs = takeMs + baseUploadMs;
   // WAL to replay: a tenth of the orders change after the base backup.
   pg.psql(`update orders set qty = qty + 1 where id % 10 = 0`, { db: 'shop' });
-  const lastSeg = pg.psql('select pg_walfile_name(pg_switch_wal())').trim();
+  // One byte back: a no-op switch returns a segment boundary, which names the open segment (test/integration/lib/replication.ts SWITCH_WAL_SQL).
+  const lastSeg = pg.psql('select pg_walfile_name(pg_switch_wal() - 1)').trim();
   const waitEnd = Date.now() + 120000;
   while (!fs.existsSync(path.join(walDir, `${lastSeg}.gz`)) && Date.now() < waitEnd) await new Promise((r) => setTimeout(r, 200));
   run(WAL_ARCHIVE_SCRIPT, 'upload-once', { ...walEnv, WAL_DIR: walDir });

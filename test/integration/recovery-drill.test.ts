@@ -20,7 +20,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/postgres/config';
 import { find, podSpec, synth } from '../support/synth';
-import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, pgBin, runAs, runRolesScript, spawnAs, startGenerated } from './lib/replication';
+import { GeneratedServer, ROLES, SWITCH_WAL_SQL, eventually, initCluster, ownedDir, pgBin, runAs, runRolesScript, spawnAs, startGenerated } from './lib/replication';
 import { MinioServer, describeWith, startMinio } from './lib/servers';
 
 const BUCKET = 'nextgen-backups';
@@ -60,8 +60,10 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'pg_rewind',
     expect(up.status).toBe(0);
   };
   const archiveNow = async (server: GeneratedServer) => {
-    const seg = server.psql('SELECT pg_walfile_name(pg_switch_wal())');
-    await eventually(`segment ${seg} received`, () => fs.existsSync(path.join(walDir(), `${seg}.gz`)), 60000);
+    const seg = server.psql(SWITCH_WAL_SQL);
+    await eventually(`segment ${seg} received`, () => fs.existsSync(path.join(walDir(), `${seg}.gz`)), 60000).catch((e) => {
+      throw new Error(`${e}\nin ${walDir()}: ${fs.readdirSync(walDir()).join(' ')}\nthe receiver (${receiver?.exitCode === null ? 'running' : `exited ${receiver?.exitCode}`}):\n${fs.readFileSync(path.join(root, 'receive.log'), 'utf8').slice(-4000)}\nthe server:\n${server.log().slice(-4000)}`);
+    });
     uploadOnce();
   };
   const startReceiver = (server: GeneratedServer) => {

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/postgres/config';
 import { BASE_BACKUP_SCRIPT, PITR_SCRIPT, WAL_ARCHIVE_SCRIPT } from '../../constructs/postgres/scripts';
 import { find, podSpec, synth } from '../support/synth';
-import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, runAs, runRolesScript, spawnAs, startGenerated } from './lib/replication';
+import { GeneratedServer, ROLES, SWITCH_WAL_SQL, eventually, initCluster, ownedDir, runAs, runRolesScript, spawnAs, startGenerated } from './lib/replication';
 import { MinioServer, describeWith, startMinio } from './lib/servers';
 
 const BUCKET = 'nextgen-backups';
@@ -41,7 +41,7 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
   };
   /** Close the current segment and wait until the uploader has sent everything closed. */
   const archiveNow = async () => {
-    const seg = pg.psql('SELECT pg_walfile_name(pg_switch_wal())');
+    const seg = pg.psql(SWITCH_WAL_SQL);
     await eventually(`segment ${seg} received`, () => fs.existsSync(path.join(walDir(), `${seg}.gz`)));
     const up = cp.spawnSync('bash', [WAL_ARCHIVE_SCRIPT, 'upload-once'], { env: { ...s3Env('itest'), WAL_DIR: walDir() }, encoding: 'utf8' });
     expect(up.stderr).toMatch(/uploaded \d+ file\(s\)/);
@@ -89,6 +89,19 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
   test('the server closes a segment on archive_timeout: the shipped setting is what bounds the RPO', () => {
     expect(pg.psql(`SELECT setting FROM pg_settings WHERE name = 'archive_timeout'`)).toBe('60');
     expect(pg.psql(`SELECT slot_name || ':' || active FROM pg_replication_slots`)).toBe(`${slot}:true`);
+  });
+
+  test('closing a segment with nothing written since the last switch names the complete one, not the open one', async () => {
+    pg.psql(`SELECT pg_logical_emit_message(false, 'nextgen-test', 'a write')`);
+    const first = pg.psql(SWITCH_WAL_SQL);
+    // Nothing written since: the switch is a no-op and returns the boundary after `first`.
+    const boundary = pg.psql('SELECT pg_switch_wal()');
+    expect(pg.psql(`SELECT pg_walfile_name('${boundary}'::pg_lsn)`)).not.toBe(first);
+    expect(pg.psql(SWITCH_WAL_SQL)).toBe(first);
+    // The name it gives is complete: the archiver has it with no further write.
+    await eventually(`segment ${first} received`, () => fs.existsSync(path.join(walDir(), `${first}.gz`)));
+    // The boundary's own name is the open segment: the archiver has only its partial file.
+    expect(fs.existsSync(path.join(walDir(), `${pg.psql(`SELECT pg_walfile_name('${boundary}'::pg_lsn)`)}.gz`))).toBe(false);
   });
 
   test('base backup: taken as the replication role, verified, uploaded with SSE; info marks it complete', async () => {

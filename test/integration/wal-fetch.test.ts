@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { APP_ROLE_SQL_FILE, HBA_FILE } from '../../constructs/postgres/config';
 import { ROOT, parseYaml } from '../support/synth';
-import { GeneratedServer, ROLES, eventually, initCluster, ownedDir, runAs, runRolesScript, spawnAs, startGenerated } from './lib/replication';
+import { GeneratedServer, ROLES, SWITCH_WAL_SQL, eventually, initCluster, ownedDir, runAs, runRolesScript, spawnAs, startGenerated } from './lib/replication';
 import { MinioServer, describeWith, startMinio } from './lib/servers';
 
 const BUCKET = 'nextgen-backups';
@@ -126,7 +126,7 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
 
   /** Close the current segment, wait for the archiver to have it, upload everything closed. */
   const archiveNow = async () => {
-    const seg = primary.psql('SELECT pg_walfile_name(pg_switch_wal())');
+    const seg = primary.psql(SWITCH_WAL_SQL);
     await eventually(`segment ${seg} received`, () => fs.existsSync(path.join(walDir(), `${seg}.gz`)), 60000);
     const up = cp.spawnSync('bash', [script('wal-archive.sh'), 'upload-once'], { env: { ...s3Env(), WAL_DIR: walDir() }, encoding: 'utf8' });
     expect(up.status).toBe(0);

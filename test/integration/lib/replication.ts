@@ -159,6 +159,15 @@ export function runRolesScript(server: GeneratedServer, script: string, db: stri
   });
 }
 
+/**
+ * Close the current WAL segment and name the newest complete one: it holds everything written so
+ * far, and the archiver receives it without further writes. `pg_switch_wal()` does nothing when
+ * nothing was written since the last switch and then returns the start of the current segment,
+ * and `pg_walfile_name` of a segment boundary names the segment that starts there: still open,
+ * complete only after the next write and switch. One byte back names the segment that ends there.
+ */
+export const SWITCH_WAL_SQL = 'SELECT pg_walfile_name(pg_switch_wal() - 1)';
+
 /** Poll `f` until it returns true. */
 export async function eventually(what: string, f: () => boolean, timeoutMs = 30000): Promise<void> {
   const end = Date.now() + timeoutMs;
