@@ -173,9 +173,13 @@ restore() {
   stopped=$(grep -E 'recovery stopping|last completed transaction|redo done' "$RESTORE_DIR/recovery.log" | sed 's/^.*\(LOG\|LOG:\) *//' | paste -sd ';' -)
   log "recovery ended: $stopped"
   if [[ "$TARGET_TIME" == latest ]]; then
-    # Recovery "to the end of the archive" must really reach the last archived segment.
+    # Recovery "to the end of the archive" must really reach the last archived segment. The
+    # replay position says how far it got; the server's own position would not (after the
+    # promotion it is on the new timeline, already inside the segment where recovery stopped,
+    # even when that segment was never replayed). One byte back: the end of a segment's last
+    # record can be the segment's end, and pg_walfile_name of a boundary names the next one.
     last_wal=$(ls "$WAL" | grep -E '^[0-9A-F]{24}(\.gz)?$' | sort -k1.9,1.24 | tail -n 1)
-    current=$(psql -X -At -h "$sock" -p "$port" -d postgres -c 'SELECT pg_walfile_name(pg_current_wal_lsn())')
+    current=$(psql -X -At -h "$sock" -p "$port" -d postgres -c 'SELECT pg_walfile_name(pg_last_wal_replay_lsn() - 1)')
     (( $(segno "$current") >= $(segno "$last_wal") )) ||
       die "recovery stopped in segment $current, before the last archived one ${last_wal:0:24}"
   elif ! grep -q 'recovery stopping' "$RESTORE_DIR/recovery.log"; then

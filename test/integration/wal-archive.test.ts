@@ -203,6 +203,20 @@ describeWith(['postgres', 'psql', 'pg_basebackup', 'pg_receivewal', 'aws', 'mini
     expect(r.restore!.stderr).toMatch(/WAL segment [0-9A-F]{24}\.gz is corrupt/);
   });
 
+  test('a last segment that is sound gzip but no WAL fails a latest restore: recovery stopped before it', async () => {
+    copyArchive('unreplayed');
+    const segs = keys('unreplayed').filter((k) => /\/wal\/[0-9A-F]{24}\.gz$/.test(k));
+    const last = segs[segs.length - 1];
+    const zeros = path.join(root, 'zeros.gz');
+    cp.execSync(`head -c ${16 * 1024 * 1024} /dev/zero | gzip -1 > ${zeros}`);
+    expect(aws(['s3', 'cp', '--only-show-errors', zeros, `s3://${BUCKET}/${last}`]).status).toBe(0);
+    const r = await restore('unreplayed', 'latest', 'unreplayed');
+    // Recovery ends at the start of that segment; the promoted server's own position is already
+    // inside it, on the new timeline: only the replay position shows what was replayed.
+    expect(r.restore!.stderr).toMatch(new RegExp(`recovery stopped in segment [0-9A-F]{24}, before the last archived one ${last.slice(-27, -3)}`));
+    expect(r.restore!.status).not.toBe(0);
+  });
+
   test('a target before the oldest base backup is refused by fetch', async () => {
     const r = await restore('itest', '2020-01-01T00:00:00Z', 'early');
     expect(r.fetch.status).not.toBe(0);
