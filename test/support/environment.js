@@ -32,19 +32,13 @@ const { LegacyFakeTimers, ModernFakeTimers } = require('@jest/fake-timers');
 /** The first environment of this worker: its context and global object. */
 let first;
 
-const isolated = () => /^(1|true|yes)$/i.test(process.env.NEXTGEN_JEST_ISOLATE ?? '');
+const { isolated, lending } = require('./lend');
 
 /** Run `build` with `vm.createContext` making ordinary contexts (where Node.js offers them). */
 function ordinaryContexts(build) {
-  const original = vm.createContext;
   const plain = vm.constants?.DONT_CONTEXTIFY;
   if (plain === undefined) return build();
-  vm.createContext = () => original(plain);
-  try {
-    return build();
-  } finally {
-    vm.createContext = original;
-  }
+  return lending(vm, 'createContext', (original) => () => original(plain), build);
 }
 
 class WorkerContextEnvironment extends NodeEnvironment {

@@ -34,7 +34,7 @@ const path = require('path');
 const vm = require('vm');
 const Runtime = require('jest-runtime').default;
 
-const isolated = () => /^(1|true|yes)$/i.test(process.env.NEXTGEN_JEST_ISOLATE ?? '');
+const { isolated, lending } = require('./lend');
 
 const TEST_DIR = path.join(__dirname, '..') + path.sep;
 /** test/ modules without hooks or per-file state, shared like the app's (their caches serve every file). */
@@ -102,15 +102,7 @@ class WorkerRuntime extends Runtime {
       throw new Error('test/support/runtime.js: jest-runtime no longer compiles modules in `runtime.executor.compile`; update the code cache for this jest version or remove `runtime` from jest.config.js');
     }
     const compile = executor.compile.bind(executor);
-    executor.compile = (scriptSource, filename) => {
-      const original = vm.compileFunction;
-      vm.compileFunction = cachingCompileFunction(original);
-      try {
-        return compile(scriptSource, filename);
-      } finally {
-        vm.compileFunction = original;
-      }
-    };
+    executor.compile = (scriptSource, filename) => lending(vm, 'compileFunction', cachingCompileFunction, () => compile(scriptSource, filename));
   }
 
   requireModuleOrMock(from, moduleName) {
