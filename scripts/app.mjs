@@ -3,7 +3,8 @@
 // Speed: the app and its dependencies are bundled by esbuild into one cached file under
 // .build/, keyed by the project's TypeScript files (path, size, mtime), the lockfile and the
 // esbuild version; an unchanged tree skips the bundling and loads one file instead of a few
-// hundred modules. Environment files are still loaded one by one (they are discovered at run
+// hundred modules, compiled from V8's code cache of the previous run (load-bundle.cjs, which
+// also maps stack traces to our TypeScript). Environment files are still loaded one by one (they are discovered at run
 // time) through the esbuild require hook in register.cjs. No type-checking happens here:
 // `npm run typecheck` does that.
 import * as crypto from 'crypto';
@@ -12,13 +13,15 @@ import { createRequire } from 'module';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
 
-// Stack traces (SYNTH_VERBOSE=1) and error locations point at our TypeScript, not at the bundle.
+// Stack traces (SYNTH_VERBOSE=1) and error locations point at our TypeScript, not at the bundle
+// (Node.js keeps the maps of the files it transpiles on require; load-bundle.cjs maps the bundle).
 process.setSourceMapsEnabled(true);
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const esbuild = require('esbuild');
 require('./register.cjs');
+const { loadBundle } = require('./load-bundle.cjs');
 
 const SOURCE_DIRS = ['constructs', 'environments', 'rules', 'imports'];
 /** The project files (not node_modules) the last bundle was built from, as esbuild's metafile lists them. */
@@ -99,9 +102,8 @@ function esbuildLines(e) {
 
 async function bundle() {
   const buildDir = path.join(root, '.build', 'app');
-  const name = `app-${bundleKey(sources())}.cjs`;
-  const out = path.join(buildDir, name);
-  if (fs.existsSync(out)) return out;
+  const existing = path.join(buildDir, `app-${bundleKey(sources())}.cjs`);
+  if (fs.existsSync(existing)) return existing;
   fs.mkdirSync(buildDir, { recursive: true });
   // Built in a private folder beside it (same depth, so the map's relative source paths hold)
   // with its source map, then both are moved into place.
@@ -115,7 +117,7 @@ async function bundle() {
       platform: 'node',
       format: 'cjs',
       target: 'node20',
-      outfile: path.join(stage, name),
+      outfile: path.join(stage, 'app.cjs'),
       external: ['esbuild'],
       minifyWhitespace: true,
       minifySyntax: true,
@@ -126,13 +128,19 @@ async function bundle() {
     });
     const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.includes('node_modules/') && fs.existsSync(path.join(root, f)) && !f.endsWith('.ts'));
     fs.writeFileSync(INPUTS_FILE, `${JSON.stringify(inputs.sort())}\n`);
-    for (const old of fs.readdirSync(buildDir).filter((f) => /^app-[0-9a-f]+\.cjs(\.map)?$/.test(f))) fs.rmSync(path.join(buildDir, old), { force: true });
-    fs.renameSync(path.join(stage, `${name}.map`), `${out}.map`);
-    fs.renameSync(path.join(stage, name), out);
+    // Named by the key the next run computes, which includes the inputs just listed (on a fresh
+    // tree the key above could not: the bundle would be built twice).
+    const name = `app-${bundleKey(sources())}.cjs`;
+    const out = path.join(buildDir, name);
+    for (const old of fs.readdirSync(buildDir).filter((f) => /^app-[0-9a-f]+\.cjs(\.map|\..+\.v8cache)?$/.test(f))) fs.rmSync(path.join(buildDir, old), { force: true });
+    fs.renameSync(path.join(stage, 'app.cjs.map'), `${out}.map`);
+    const code = fs.readFileSync(path.join(stage, 'app.cjs'), 'utf8').replace(/\/\/# sourceMappingURL=app\.cjs\.map\s*$/, `//# sourceMappingURL=${name}.map\n`);
+    fs.writeFileSync(path.join(stage, 'app.cjs'), code);
+    fs.renameSync(path.join(stage, 'app.cjs'), out);
+    return out;
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }
-  return out;
 }
 
 const verbose = process.argv.includes('--verbose') || /^(1|true|yes)$/i.test(process.env.SYNTH_VERBOSE ?? '');
@@ -141,11 +149,12 @@ const verbose = process.argv.includes('--verbose') || /^(1|true|yes)$/i.test(pro
 const viaCdk8sCli = !globalThis.NEXTGEN_NPM_SYNTH && process.env.CDK8S_OUTDIR !== undefined;
 let app;
 try {
-  app = require(await bundle());
+  app = loadBundle(await bundle());
 } catch (e) {
   for (const line of esbuildLines(e)) console.error(`error: ${line}`);
   if (verbose) console.error(e?.stack ?? e);
   console.error('synthesis failed: the app does not build; nothing was written');
   process.exit(1);
 }
-process.exitCode = app.main({ root, viaCdk8sCli, verbose });
+process.exitCode = app.exports.main({ root, viaCdk8sCli, verbose });
+app.saveCache();

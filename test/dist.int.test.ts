@@ -5,6 +5,7 @@
  * `kubectl kustomize` renders every folder that has a kustomization.
  */
 import * as cp from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -21,17 +22,23 @@ function runSynth(env: Record<string, string>): cp.SpawnSyncReturns<string> {
 }
 
 describe('dist/', () => {
+  /** A copy of the tracked tree (node_modules linked), so the repository is never written. */
+  function copyOfTree(stem: string): string {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), stem));
+    for (const f of cp.execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean)) {
+      if (f.startsWith('dist/') || !fs.existsSync(path.join(ROOT, f))) continue;
+      fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, f), path.join(copy, f));
+    }
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+    return copy;
+  }
+  const synthIn = (copy: string, out: string) => cp.spawnSync(process.execPath, ['scripts/synth.mjs'], { cwd: copy, env: { ...process.env, CDK8S_OUTDIR: out, SYNTH_QUIET: '1' }, encoding: 'utf8' });
+
   test('the cached app bundle follows every file it was built from: a version changed in versions.json reaches the output', () => {
-    // A copy of the tracked tree (node_modules linked), so the repository is never written.
-    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-key-'));
+    const copy = copyOfTree('bundle-key-');
     try {
-      for (const f of cp.execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean)) {
-        if (f.startsWith('dist/') || !fs.existsSync(path.join(ROOT, f))) continue;
-        fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
-        fs.copyFileSync(path.join(ROOT, f), path.join(copy, f));
-      }
-      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
-      const synthInto = (out: string) => cp.spawnSync(process.execPath, ['scripts/synth.mjs'], { cwd: copy, env: { ...process.env, CDK8S_OUTDIR: out, SYNTH_QUIET: '1' }, encoding: 'utf8' });
+      const synthInto = (out: string) => synthIn(copy, out);
       const kubectlImage = (out: string) => /image: (registry\.k8s\.io\/kubectl:\S+)/.exec(fs.readFileSync(path.join(out, 'prod', 'runbooks', 'job-postgres-switch.yaml'), 'utf8'))![1];
       const first = path.join(copy, 'out-1');
       expect(synthInto(first).status).toBe(0);
@@ -42,6 +49,37 @@ describe('dist/', () => {
       const r = synthInto(second);
       expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
       expect(kubectlImage(second)).toBe('registry.k8s.io/kubectl:v1.99.0');
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  }, 120000);
+
+  test("the bundle's V8 code cache is written after a run, used by the next, and a corrupt one is compiled over with the same output", () => {
+    const copy = copyOfTree('bundle-cache-');
+    try {
+      const appDir = path.join(copy, '.build', 'app');
+      const caches = () => (fs.existsSync(appDir) ? fs.readdirSync(appDir).filter((f) => f.endsWith('.v8cache')) : []);
+      const run = (n: number) => {
+        const out = path.join(copy, `out-${n}`);
+        const r = synthIn(copy, out);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+        return readTree(out);
+      };
+      const first = run(1);
+      expect(caches()).toEqual([expect.stringMatching(new RegExp(`^app-[0-9a-f]+\\.cjs\\.${process.version.replace(/\./g, '\\.')}-${process.arch}\\.v8cache$`))]);
+      const file = path.join(appDir, caches()[0]);
+      // (A digest, not the bytes: a failure's diff of 2 MB would take minutes to print.)
+      const state = () => ({ sha256: crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'), bytes: fs.statSync(file).size, mtimeMs: fs.statSync(file).mtimeMs });
+      const written = state();
+      expect(written.bytes).toBeGreaterThan(100_000);
+      // Accepted by V8: the second run leaves it as it was.
+      expect(run(2)).toEqual(first);
+      expect(state()).toEqual(written);
+      // Rejected by V8: compiled from the source, same output, a sound cache written again.
+      fs.writeFileSync(file, Buffer.alloc(4096, 7));
+      expect(run(3)).toEqual(first);
+      expect(state().bytes).toBeGreaterThan(100_000);
+      expect(caches()).toHaveLength(1);
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }
